@@ -13,10 +13,10 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use qmp_wire::{
-    Decoded, Decoder, Encoder, ErrorClass, Greeting, Map, MemberOrder, QemuVersion, QmpError,
-    Request, Response, Value, VersionInfo,
-};
+mod common;
+
+use common::Monitor;
+use qmp_wire::{Encoder, Greeting, QemuVersion, VersionInfo};
 
 /// The transcripts this test covers: everything the wire layer decides.
 fn covered(name: &str) -> bool {
@@ -95,7 +95,10 @@ fn load(path: &Path) -> Transcript {
             None
         };
         if let Some(bytes) = bytes {
-            let chunk = item.get("chunk").and_then(|c| c.as_u64()).map(|c| c as usize);
+            let chunk = item
+                .get("chunk")
+                .and_then(|c| c.as_u64())
+                .map(|c| c as usize);
             transcript.steps.push(Step {
                 bytes,
                 chunk,
@@ -115,113 +118,6 @@ fn load(path: &Path) -> Transcript {
         }
     }
     transcript
-}
-
-/// The monitor side: negotiation state and the test double's commands.
-struct Monitor {
-    decoder: Decoder,
-    encoder: Encoder,
-    negotiated: bool,
-    oob: bool,
-}
-
-impl Monitor {
-    fn new(pretty: bool) -> Monitor {
-        Monitor {
-            decoder: Decoder::new(),
-            encoder: Encoder::QMP
-                .with_pretty(pretty)
-                .with_order(MemberOrder::Qemu),
-            negotiated: false,
-            oob: false,
-        }
-    }
-
-    fn reply(&mut self, item: Decoded) -> Vec<u8> {
-        let response = match item {
-            Err(json_error) => Response::error(QmpError::generic(json_error.to_string()), None),
-            Ok(value) => match Request::from_value(value, self.oob) {
-                Err(framing) => Response::error(QmpError::generic(framing.desc), framing.id),
-                Ok(request) => {
-                    let result = self.dispatch(&request);
-                    Response {
-                        result,
-                        id: request.id,
-                    }
-                }
-            },
-        };
-        self.encoder.message_bytes(&response.to_value())
-    }
-
-    fn dispatch(&mut self, request: &Request) -> Result<Value, QmpError> {
-        let args = request.arguments_or_empty();
-        let not_found = |desc: String| Err(QmpError::new(ErrorClass::CommandNotFound, desc));
-        match (request.command.as_str(), self.negotiated) {
-            ("qmp_capabilities", false) => {
-                self.oob = args
-                    .get("enable")
-                    .and_then(Value::as_array)
-                    .is_some_and(|caps| caps.iter().any(|c| c.as_str() == Some("oob")));
-                self.negotiated = true;
-                Ok(Value::Object(Map::new()))
-            }
-            ("qmp_capabilities", true) => {
-                not_found("Capabilities negotiation is already complete, command ignored".into())
-            }
-            (_, false) => {
-                not_found("Expecting capabilities negotiation with 'qmp_capabilities'".into())
-            }
-            ("query-name" | "query-status", true) => {
-                if let Some(extra) = args.keys().next() {
-                    return Err(QmpError::generic(format!("Parameter '{extra}' is unexpected")));
-                }
-                if request.command == "query-name" {
-                    return Ok(Value::Object(Map::new()));
-                }
-                let status: Map = [
-                    ("running", Value::Bool(true)),
-                    ("singlestep", Value::Bool(false)),
-                    ("status", Value::from("running")),
-                ]
-                .into_iter()
-                .collect();
-                Ok(Value::Object(status))
-            }
-            ("human-monitor-command", true) if !args.contains_key("command-line") => Err(
-                QmpError::generic("Parameter 'command-line' is missing"),
-            ),
-            (name, true) => not_found(format!("The command {name} has not been found")),
-        }
-    }
-
-    /// Feeds one step's bytes and returns the replies it produced.
-    fn step(&mut self, step: &Step, feeding: Feeding) -> Vec<Vec<u8>> {
-        let mut replies = Vec::new();
-        let chunk = match feeding {
-            Feeding::Recorded => step.chunk.unwrap_or(usize::MAX),
-            Feeding::WholeSteps | Feeding::MessageAtATime => usize::MAX,
-            Feeding::Bytewise => 1,
-        };
-        for piece in step.bytes.chunks(chunk.min(step.bytes.len().max(1))) {
-            if feeding == Feeding::MessageAtATime {
-                let mut rest = piece;
-                while !rest.is_empty() {
-                    let used = self.decoder.feed_until_message(rest);
-                    rest = &rest[used..];
-                    while let Some(item) = self.decoder.next() {
-                        replies.push(self.reply(item));
-                    }
-                }
-            } else {
-                self.decoder.feed(piece);
-                while let Some(item) = self.decoder.next() {
-                    replies.push(self.reply(item));
-                }
-            }
-        }
-        replies
-    }
 }
 
 fn latin1(bytes: &[u8]) -> String {
@@ -244,14 +140,47 @@ fn greeting() -> Vec<u8> {
     Encoder::QMP.message_bytes(&greeting.to_value())
 }
 
+/// Feeds one step's bytes and returns the replies it produced.
+fn feed_step(monitor: &mut Monitor, step: &Step, feeding: Feeding) -> Vec<Vec<u8>> {
+    let mut replies = Vec::new();
+    let chunk = match feeding {
+        Feeding::Recorded => step.chunk.unwrap_or(usize::MAX),
+        Feeding::WholeSteps | Feeding::MessageAtATime => usize::MAX,
+        Feeding::Bytewise => 1,
+    };
+    for piece in step.bytes.chunks(chunk.min(step.bytes.len().max(1))) {
+        if feeding == Feeding::MessageAtATime {
+            let mut rest = piece;
+            while !rest.is_empty() {
+                let used = monitor.decoder.feed_until_message(rest);
+                rest = &rest[used..];
+                while let Some(item) = monitor.decoder.next() {
+                    replies.push(monitor.reply(item));
+                }
+            }
+        } else {
+            monitor.decoder.feed(piece);
+            while let Some(item) = monitor.decoder.next() {
+                replies.push(monitor.reply(item));
+            }
+        }
+    }
+    replies
+}
+
 fn check(transcript: &Transcript, feeding: Feeding) -> usize {
     if let (Some(expected), false) = (&transcript.greeting, transcript.pretty) {
-        assert_eq!(latin1(&greeting()), expected.raw, "{}: greeting", transcript.name);
+        assert_eq!(
+            latin1(&greeting()),
+            expected.raw,
+            "{}: greeting",
+            transcript.name
+        );
     }
     let mut monitor = Monitor::new(transcript.pretty);
     let mut compared = 0;
     for (index, step) in transcript.steps.iter().enumerate() {
-        let got = monitor.step(step, feeding);
+        let got = feed_step(&mut monitor, step, feeding);
         let got: Vec<String> = got.iter().map(|r| latin1(r)).collect();
         let want: Vec<String> = step
             .replies
@@ -289,9 +218,7 @@ fn transcripts() -> Option<Vec<PathBuf>> {
         .map(|e| e.unwrap().path())
         .filter(|p| {
             p.extension().is_some_and(|e| e == "jsonl")
-                && p.file_stem()
-                    .and_then(|s| s.to_str())
-                    .is_some_and(covered)
+                && p.file_stem().and_then(|s| s.to_str()).is_some_and(covered)
         })
         .collect();
     paths.sort();
@@ -303,7 +230,10 @@ fn decoder_level_transcripts_reproduce_qemus_replies() {
     let Some(paths) = transcripts() else {
         return;
     };
-    assert!(paths.len() >= 25, "expected the JSON and framing transcripts");
+    assert!(
+        paths.len() >= 25,
+        "expected the JSON and framing transcripts"
+    );
     let mut replies = 0;
     for path in &paths {
         let transcript = load(path);
@@ -313,7 +243,8 @@ fn decoder_level_transcripts_reproduce_qemus_replies() {
             Feeding::Bytewise,
             Feeding::MessageAtATime,
         ] {
-            if feeding == Feeding::Bytewise && transcript.steps.iter().any(|s| s.bytes.len() > 1 << 20)
+            if feeding == Feeding::Bytewise
+                && transcript.steps.iter().any(|s| s.bytes.len() > 1 << 20)
             {
                 // One byte per write over megabytes proves nothing new and is slow in debug builds.
                 continue;

@@ -345,7 +345,7 @@ impl Decoder {
         let mut reprocess = false;
         while i < len {
             if stop_when_ready && !reprocess && !self.ready.is_empty() {
-                return i;
+                break;
             }
             reprocess = false;
             let b = input[i];
@@ -474,10 +474,10 @@ impl Decoder {
             }
         }
         if self.in_token() {
-            let part = input.get(start..).unwrap_or_default();
+            let part = input.get(start..i).unwrap_or_default();
             self.carried.extend_from_slice(part);
         }
-        len
+        i
     }
 
     /// True while the lexer is inside a token.

@@ -42,7 +42,7 @@ fn format_g17(d: f64) -> String {
     if negative {
         out.push('-');
     }
-    if exponent < -4 || exponent >= PRECISION {
+    if !(-4..PRECISION).contains(&exponent) {
         let (first, rest) = digits.split_at(1);
         out.push_str(first);
         let rest = rest.trim_end_matches('0');
