@@ -36,7 +36,9 @@ impl Drop for Qemu {
 
 impl Qemu {
     fn start(binary: &std::path::Path) -> Qemu {
-        let dir = std::env::temp_dir().join(format!("qmp-wire-live-{}", std::process::id()));
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("qmp-wire-live-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let socket = dir.join("qmp.sock");
         let child = Command::new(binary)

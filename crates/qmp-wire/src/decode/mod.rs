@@ -126,6 +126,16 @@ pub enum ParseError {
 /// One decoded message: a value, or the error QEMU reports in its place.
 pub type Decoded = Result<Value, JsonError>;
 
+/// What the lexer noticed in a string token, so that decoding can take a
+/// shortcut for the common plain-ASCII case.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct StringShape {
+    /// The token contains a backslash.
+    pub(crate) escaped: bool,
+    /// The token contains a byte from 0x80 up.
+    pub(crate) non_ascii: bool,
+}
+
 /// Token kinds, as the lexer hands them to the message layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Token {
@@ -190,17 +200,47 @@ impl Lex {
     }
 }
 
-/// Bytes that can stay inside a string without a closer look: 0x20..=0xFD
-/// except the quotes and the backslash.
+/// Bytes that can stay inside a string without a closer look: printable
+/// ASCII except the quotes and the backslash. (Bytes 0x80..=0xFD are valid
+/// too but take the slower path, which notes that the string is not ASCII.)
 static STRING_PLAIN: [bool; 256] = {
     let mut table = [false; 256];
     let mut b = 0x20;
-    while b <= 0xFD {
+    while b < 0x80 {
         table[b] = !matches!(b as u8, b'"' | b'\'' | b'\\');
         b += 1;
     }
     table
 };
+
+/// The length of the leading run of plain string bytes (see
+/// [`STRING_PLAIN`]), found eight bytes at a time; it may stop short of the
+/// first special byte, never past it.
+fn plain_ascii_prefix(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    /// High bit set in each byte of `w` that is zero (exact when no byte
+    /// of `w` has its high bit set, which the caller checks too).
+    fn zero_bytes(w: u64) -> u64 {
+        w.wrapping_sub(ONES) & !w & HIGH
+    }
+    let mut done = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let special = w & HIGH // 0x80 and up
+            | w.wrapping_sub(ONES * 0x20) & !w & HIGH // below 0x20
+            | zero_bytes(w ^ (ONES * u64::from(b'"')))
+            | zero_bytes(w ^ (ONES * u64::from(b'\'')))
+            | zero_bytes(w ^ (ONES * u64::from(b'\\')));
+        if special != 0 {
+            break;
+        }
+        done += 8;
+    }
+    done
+}
 
 /// True for the bytes that end error recovery: structural characters,
 /// control bytes other than TAB, and 0xFE/0xFF.
@@ -223,8 +263,8 @@ pub struct Decoder {
     lex: Lex,
     /// The start of the current token when it began in an earlier chunk.
     carried: Vec<u8>,
-    /// Whether the current string token contains a backslash.
-    escaped: bool,
+    /// What the lexer saw in the current string token.
+    string: StringShape,
     braces: i64,
     brackets: i64,
     tokens: usize,
@@ -262,7 +302,7 @@ impl Decoder {
             limits,
             lex: Lex::Start,
             carried: Vec::new(),
-            escaped: false,
+            string: StringShape::default(),
             braces: 0,
             brackets: 0,
             tokens: 0,
@@ -351,10 +391,15 @@ impl Decoder {
             let b = input[i];
             match self.lex {
                 Lex::Start => {
+                    start = i;
                     i += 1;
-                    start = i - 1;
                     match b {
-                        b' ' | b'\t' | b'\r' | b'\n' => {}
+                        b' ' | b'\t' | b'\r' | b'\n' => {
+                            while i < len && matches!(input[i], b' ' | b'\t' | b'\r' | b'\n') {
+                                i += 1;
+                            }
+                            continue;
+                        }
                         b'{' => self.token(Token::LCurly, b"{"),
                         b'}' => self.token(Token::RCurly, b"}"),
                         b'[' => self.token(Token::LSquare, b"["),
@@ -362,7 +407,7 @@ impl Decoder {
                         b':' => self.token(Token::Colon, b":"),
                         b',' => self.token(Token::Comma, b","),
                         b'"' | b'\'' => {
-                            self.escaped = false;
+                            self.string = StringShape::default();
                             self.lex = Lex::Str { quote: b };
                         }
                         b'0' => self.lex = Lex::Zero,
@@ -385,7 +430,7 @@ impl Decoder {
                 Lex::Str { quote } => {
                     let room = self.token_room(start, i);
                     let end = len.min(i.saturating_add(room));
-                    let mut j = i;
+                    let mut j = i + plain_ascii_prefix(&input[i..end]);
                     while j < end {
                         let c = input[j];
                         if STRING_PLAIN[usize::from(c)] {
@@ -397,9 +442,12 @@ impl Decoder {
                             self.lex = Lex::Start;
                             self.finish_token(Token::String, input, start, j);
                         } else if c == b'\\' {
-                            self.escaped = true;
+                            self.string.escaped = true;
                             self.lex = Lex::StrEscape { quote };
                         } else if c == b'"' || c == b'\'' {
+                            continue;
+                        } else if (0x80..=0xFD).contains(&c) {
+                            self.string.non_ascii = true;
                             continue;
                         } else {
                             self.lex_error_at(input, start, j);
@@ -411,6 +459,7 @@ impl Decoder {
                 Lex::StrEscape { quote } => {
                     i += 1;
                     if (0x20..=0xFD).contains(&b) {
+                        self.string.non_ascii |= b >= 0x80;
                         self.lex = Lex::Str { quote };
                     } else {
                         self.lex_error_at(input, start, i);
@@ -432,8 +481,16 @@ impl Decoder {
                         continue;
                     }
                 }
+                Lex::Digits | Lex::MantissaDigits | Lex::ExpDigits if b.is_ascii_digit() => {
+                    let end = len.min(i.saturating_add(self.token_room(start, i)));
+                    let run = input[i..end]
+                        .iter()
+                        .position(|c| !c.is_ascii_digit())
+                        .unwrap_or(end - i);
+                    i += run;
+                }
                 state => {
-                    // Number states, one byte at a time.
+                    // The other number states, one byte at a time.
                     let next = match (state, b) {
                         (Lex::Zero, b'0'..=b'9') => None,
                         (Lex::Zero, b'.') => Some(Lex::Mantissa),
@@ -556,7 +613,7 @@ impl Decoder {
         }
         self.tokens += 1;
         self.token_bytes += text.len();
-        self.parser.push(kind, text, self.escaped);
+        self.parser.push(kind, text, self.string);
         let open = self.braces > 0 || self.brackets > 0;
         if open && self.braces >= 0 && self.brackets >= 0 {
             return;

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use super::text::{decode_string, float_value, integer_value};
-use super::{ParseError, Token};
+use super::{ParseError, StringShape, Token};
 use crate::{Map, Value};
 
 /// Objects with this many members switch their duplicate-key check from a
@@ -102,9 +102,9 @@ impl Parser {
         self.error = Some(error);
     }
 
-    /// Feeds one token; `text` is its bytes, `escaped` whether a string
-    /// token contains a backslash.
-    pub(super) fn push(&mut self, token: Token, text: &[u8], escaped: bool) {
+    /// Feeds one token; `text` is its bytes, `shape` what the lexer saw in
+    /// a string token.
+    pub(super) fn push(&mut self, token: Token, text: &[u8], shape: StringShape) {
         if self.failed() {
             return;
         }
@@ -116,13 +116,13 @@ impl Parser {
             }
         };
         if expects_value {
-            self.value_token(token, text, escaped);
+            self.value_token(token, text, shape);
         } else {
             self.separator_token(token);
         }
     }
 
-    fn value_token(&mut self, token: Token, text: &[u8], escaped: bool) {
+    fn value_token(&mut self, token: Token, text: &[u8], shape: StringShape) {
         match token {
             Token::LCurly => self.stack.push(Frame::Object {
                 map: Map::new(),
@@ -147,7 +147,7 @@ impl Parser {
             {
                 self.close()
             }
-            Token::String => match decode_string(text, escaped) {
+            Token::String => match decode_string(text, shape) {
                 Ok(s) => self.deliver(Value::String(s)),
                 Err(e) => self.fail(e),
             },

@@ -3,19 +3,25 @@
 //! with QEMU's int64 / uint64 / double rule, and the rendering of raw token
 //! bytes inside error messages.
 
-use super::ParseError;
+use super::{ParseError, StringShape};
 use crate::Value;
 
 /// Decodes a complete string token (quotes included) into its value.
 ///
-/// `escaped` tells whether the lexer saw a backslash; without one the body
-/// only needs UTF-8 validation.
-pub(crate) fn decode_string(token: &[u8], escaped: bool) -> Result<String, ParseError> {
+/// `shape` tells what the lexer saw: without a backslash the body needs no
+/// unescaping, and without bytes from 0x80 up it is plain ASCII.
+pub(crate) fn decode_string(token: &[u8], shape: StringShape) -> Result<String, ParseError> {
     // The lexer guarantees an opening and a closing quote.
     let body_end = token.len().saturating_sub(1);
     let body = token.get(1..body_end).unwrap_or_default();
+    if !shape.escaped && !shape.non_ascii {
+        debug_assert!(body.is_ascii());
+        // SAFETY: the lexer saw no byte from 0x80 up in this token, so the
+        // body is ASCII, which is valid UTF-8.
+        return Ok(unsafe { String::from_utf8_unchecked(body.to_vec()) });
+    }
     let mut out = String::with_capacity(body.len());
-    if !escaped {
+    if !shape.escaped {
         push_raw(&mut out, body)?;
         return Ok(out);
     }
@@ -134,6 +140,17 @@ fn push_checked(out: &mut String, text: &str) -> Result<(), ParseError> {
 /// Converts an integer token: int64 if it fits, else uint64 if it is not
 /// negative and fits, else a double.
 pub(crate) fn integer_value(token: &[u8]) -> Value {
+    // Up to 18 digits always fit in an i64: add them up directly.
+    let (negative, digits) = match token {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, token),
+    };
+    if digits.len() <= 18 {
+        let magnitude = digits
+            .iter()
+            .fold(0i64, |acc, d| acc * 10 + i64::from(d.wrapping_sub(b'0')));
+        return Value::Int(if negative { -magnitude } else { magnitude });
+    }
     let text = std::str::from_utf8(token).unwrap_or_default();
     if let Ok(i) = text.parse::<i64>() {
         Value::Int(i)
@@ -202,8 +219,15 @@ fn decode_one(bytes: &[u8]) -> (Option<char>, usize) {
 mod tests {
     use super::*;
 
+    fn shape(token: &[u8]) -> StringShape {
+        StringShape {
+            escaped: token.contains(&b'\\'),
+            non_ascii: !token.is_ascii(),
+        }
+    }
+
     fn s(token: &str) -> Result<String, ParseError> {
-        decode_string(token.as_bytes(), token.contains('\\'))
+        decode_string(token.as_bytes(), shape(token.as_bytes()))
     }
 
     #[test]
@@ -234,7 +258,10 @@ mod tests {
 
     #[test]
     fn raw_bytes_are_modified_utf8() {
-        let raw = |b: &[u8]| decode_string(&[b"\"", b, b"\""].concat(), false);
+        let raw = |b: &[u8]| {
+            let token = [b"\"", b, b"\""].concat();
+            decode_string(&token, shape(&token))
+        };
         assert_eq!(raw(b"\xc3\xa9").unwrap(), "é");
         assert_eq!(raw(b"a\xc0\x80b").unwrap(), "a\0b");
         for bad in [
