@@ -48,13 +48,17 @@ fn inputs() -> Vec<Input> {
     inputs
 }
 
+/// Decodes as a reader would: 64 KiB at a time (a socket read), taking the
+/// messages out after each read.
 fn decode_ours(bytes: &[u8]) -> usize {
     let mut decoder = Decoder::new();
-    decoder.feed(bytes);
     let mut count = 0;
-    while let Some(item) = decoder.next() {
-        black_box(item.expect("valid input"));
-        count += 1;
+    for chunk in bytes.chunks(64 * 1024) {
+        decoder.feed(chunk);
+        while let Some(item) = decoder.next() {
+            black_box(item.expect("valid input"));
+            count += 1;
+        }
     }
     count
 }
