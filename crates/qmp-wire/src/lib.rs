@@ -31,3 +31,8 @@ pub use message::{
     Response, ServerMessage, Timestamp, VersionInfo,
 };
 pub use value::Value;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

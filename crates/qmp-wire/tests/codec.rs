@@ -14,7 +14,11 @@ async fn reads_messages_and_errors_across_writes() {
     let mut frames = FramedRead::new(server, QmpCodec::qmp());
     let writer = tokio::spawn(async move {
         let mut client = client;
-        for piece in [&b"{\"execute\": "[..], b"\"stop\"}\x01{\"a\"", b": [1, 2]} 42"] {
+        for piece in [
+            &b"{\"execute\": "[..],
+            b"\"stop\"}\x01{\"a\"",
+            b": [1, 2]} 42",
+        ] {
             client.write_all(piece).await.unwrap();
             tokio::task::yield_now().await;
         }
@@ -27,7 +31,11 @@ async fn reads_messages_and_errors_across_writes() {
     writer.await.unwrap();
     assert_eq!(items.len(), 4);
     assert_eq!(
-        items[0].as_ref().unwrap().get("execute").and_then(Value::as_str),
+        items[0]
+            .as_ref()
+            .unwrap()
+            .get("execute")
+            .and_then(Value::as_str),
         Some("stop")
     );
     assert_eq!(items[1], Err(JsonError::Stray("\u{1}".into())));

@@ -10,7 +10,7 @@ use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Monitor;
+use common::{Monitor, FRAGMENTS};
 
 struct Qemu {
     child: Child,
@@ -194,101 +194,25 @@ fn cases() -> Vec<Vec<u8>> {
 
 #[test]
 fn wire_layer_matches_live_qemu() {
-    let Some(binary) = qmp_test_support::qemu_system() else {
+    let Some(mut pair) = Pair::start() else {
         return;
     };
-    let mut qemu = Qemu::start(&binary);
-    let greeting = qemu.read_until("\"QMP\"");
-    assert_eq!(greeting.len(), 1);
-    let mut ours = Monitor::new(false);
-    let setup = b"{\"execute\": \"qmp_capabilities\", \"id\": \"setup\"}";
-    qemu.stream.write_all(setup).unwrap();
-    assert_eq!(qemu.read_until("\"setup\""), latin1_lines(ours.feed(setup)));
-
     let cases = cases();
     for (n, case) in cases.iter().enumerate() {
-        let marker = format!("sync-{n}");
-        let mut bytes = case.clone();
-        // A control byte resets any partial state, then a request marks the end.
-        bytes.extend_from_slice(
-            format!("\x01{{\"execute\": \"query-name\", \"id\": \"{marker}\"}}").as_bytes(),
-        );
-        qemu.stream.write_all(&bytes).unwrap();
-        let theirs = qemu.read_until(&marker);
-        let mine = latin1_lines(ours.feed(&bytes));
-        assert_eq!(
-            mine,
-            theirs,
-            "case {n}: {:?}",
-            String::from_utf8_lossy(case)
-        );
+        pair.compare(case, &format!("case-{n}"));
     }
     println!(
-        "{} cases identical to QEMU {}",
+        "{} cases identical to {}",
         cases.len(),
-        greeting[0].trim_end()
+        pair.greeting.trim_end()
     );
 }
 
-/// Pieces of valid and invalid input for random streams. Requests only name
-/// unknown commands, whose replies the test double gets right.
-const FRAGMENTS: &[&[u8]] = &[
-    b"{",
-    b"}",
-    b"[",
-    b"]",
-    b":",
-    b",",
-    b" ",
-    b"\n",
-    b"\"",
-    b"'",
-    b"\"ab",
-    b"\\",
-    b"\\u00e9",
-    b"\\uD800",
-    b"\\n",
-    b"\\x",
-    b"1",
-    b"0",
-    b"-",
-    b"12",
-    b".5",
-    b"e+3",
-    b"E",
-    b"true",
-    b"nul",
-    b"l",
-    b"x",
-    b"T",
-    b"%",
-    b"\x02",
-    b"\x00",
-    b"\x7f",
-    b"\xff",
-    b"\xfe",
-    b"\xc3\xa9",
-    b"\xc3",
-    b"\xc0\x80",
-    b"\xef\xbf\xbf",
-    b"{\"execute\": \"x\"",
-    b"\"id\"",
-    b"\"exec-oob\"",
-    b"\"arguments\"",
-    b"{\"execute\": \"nope\", \"id\": ",
-];
-
 #[test]
 fn random_streams_match_live_qemu() {
-    let Some(binary) = qmp_test_support::qemu_system() else {
+    let Some(mut pair) = Pair::start() else {
         return;
     };
-    let mut qemu = Qemu::start(&binary);
-    qemu.read_until("\"QMP\"");
-    let mut ours = Monitor::new(false);
-    let setup = b"{\"execute\": \"qmp_capabilities\", \"id\": \"setup\"}";
-    qemu.stream.write_all(setup).unwrap();
-    assert_eq!(qemu.read_until("\"setup\""), latin1_lines(ours.feed(setup)));
     // A fixed xorshift sequence: the same streams every run.
     let mut state: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = move || {
@@ -303,22 +227,52 @@ fn random_streams_match_live_qemu() {
         for _ in 0..(next() % 30 + 1) {
             bytes.extend_from_slice(FRAGMENTS[(next() % FRAGMENTS.len() as u64) as usize]);
         }
-        let case = bytes.clone();
-        let marker = format!("rsync-{n}");
+        pair.compare(&bytes, &format!("stream-{n}"));
+    }
+    println!("{streams} random streams identical to QEMU");
+}
+
+/// A live QEMU and the test double, both past negotiation.
+struct Pair {
+    qemu: Qemu,
+    ours: Monitor,
+    greeting: String,
+}
+
+impl Pair {
+    fn start() -> Option<Pair> {
+        let binary = qmp_test_support::qemu_system()?;
+        let mut qemu = Qemu::start(&binary);
+        let greeting = qemu.read_until("\"QMP\"").concat();
+        let mut ours = Monitor::new(false);
+        let setup = b"{\"execute\": \"qmp_capabilities\", \"id\": \"setup\"}";
+        qemu.stream.write_all(setup).unwrap();
+        assert_eq!(qemu.read_until("\"setup\""), latin1_lines(ours.feed(setup)));
+        Some(Pair {
+            qemu,
+            ours,
+            greeting,
+        })
+    }
+
+    /// Sends `case` to both sides, then a control byte (which resets any
+    /// partial state) and a marked request; the replies up to the marked
+    /// one must be identical.
+    fn compare(&mut self, case: &[u8], marker: &str) {
+        let mut bytes = case.to_vec();
         bytes.extend_from_slice(
             format!("\x01{{\"execute\": \"query-name\", \"id\": \"{marker}\"}}").as_bytes(),
         );
-        qemu.stream.write_all(&bytes).unwrap();
-        let theirs = qemu.read_until(&marker);
-        let mine = latin1_lines(ours.feed(&bytes));
+        self.qemu.stream.write_all(&bytes).unwrap();
+        let theirs = self.qemu.read_until(marker);
+        let mine = latin1_lines(self.ours.feed(&bytes));
         assert_eq!(
             mine,
             theirs,
-            "stream {n}: {:?}",
-            String::from_utf8_lossy(&case)
+            "{marker}: {:?}",
+            String::from_utf8_lossy(case)
         );
     }
-    println!("{streams} random streams identical to QEMU");
 }
 
 fn latin1_lines(replies: Vec<Vec<u8>>) -> Vec<String> {

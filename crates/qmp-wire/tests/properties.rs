@@ -1,6 +1,8 @@
 //! Property tests: encode/decode round trips in every encoder setting, and
 //! decoding that does not depend on how the input is cut into chunks.
 
+mod common;
+
 use proptest::prelude::*;
 use qmp_wire::{Decoded, Decoder, Encoder, LineEnding, Map, MemberOrder, Value};
 
@@ -92,57 +94,10 @@ fn decode_message_at_a_time(input: &[u8]) -> Vec<Decoded> {
     items
 }
 
-/// Pieces of QEMU's dialect, valid and invalid, to build hostile streams from.
-const FRAGMENTS: &[&[u8]] = &[
-    b"{",
-    b"}",
-    b"[",
-    b"]",
-    b":",
-    b",",
-    b" ",
-    b"\n",
-    b"\t",
-    b"\"",
-    b"'",
-    b"\"ab",
-    b"\\",
-    b"\\u00e9",
-    b"\\uD800",
-    b"\\uDC00",
-    b"\\n",
-    b"\\x",
-    b"1",
-    b"0",
-    b"-",
-    b"12",
-    b".5",
-    b"e+3",
-    b"E",
-    b"true",
-    b"nul",
-    b"l",
-    b"x",
-    b"TRUE",
-    b"%",
-    b"\x01",
-    b"\x00",
-    b"\x7f",
-    b"\xff",
-    b"\xfe",
-    b"\xc3\xa9",
-    b"\xc3",
-    b"\xc0\x80",
-    b"\xed\xa0\x80",
-    b"\xef\xbf\xbf",
-    b"{\"execute\": \"x\"}",
-    b"\"id\"",
-];
-
 fn hostile_stream() -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(
         prop_oneof![
-            4 => proptest::sample::select(FRAGMENTS).prop_map(<[u8]>::to_vec),
+            4 => proptest::sample::select(common::FRAGMENTS).prop_map(<[u8]>::to_vec),
             1 => proptest::collection::vec(any::<u8>(), 1..4),
         ],
         0..40,
