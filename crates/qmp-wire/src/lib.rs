@@ -13,6 +13,8 @@
 //! Sessions, negotiation, dispatch and transports belong to `qmp-server`
 //! and `qmp-client`.
 
+#![warn(missing_docs)]
+
 pub mod decode;
 pub mod encode;
 pub mod hash_order;
@@ -27,8 +29,8 @@ pub use decode::{from_slice, from_str, Decoded, Decoder, JsonError, Limits, Pars
 pub use encode::{Encoder, LineEnding, MemberOrder};
 pub use map::Map;
 pub use message::{
-    ErrorClass, Event, FramingError, Greeting, MessageError, QemuVersion, QmpError, Request,
-    Response, ServerMessage, Timestamp, VersionInfo,
+    Command, Empty, ErrorClass, Event, EventData, FramingError, Greeting, MessageError,
+    QemuVersion, QmpError, Request, Response, ServerMessage, Timestamp, VersionInfo,
 };
 pub use value::Value;
 

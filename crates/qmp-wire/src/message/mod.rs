@@ -2,12 +2,14 @@
 //! and what a client sends (request), converted to and from [`Value`]s with
 //! QEMU's member order and QEMU's framing errors.
 
+mod command;
 mod error_class;
 mod event;
 mod greeting;
 mod request;
 mod response;
 
+pub use command::{Command, Empty, EventData};
 pub use error_class::ErrorClass;
 pub use event::{Event, Timestamp};
 pub use greeting::{Greeting, QemuVersion, VersionInfo};
