@@ -1,0 +1,147 @@
+//! Connections as sessions see them: a byte reader that, on a unix socket,
+//! also receives file descriptors (SCM_RIGHTS), and a byte writer.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::OwnedFd;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Interest};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::UnixStream;
+
+/// Most file descriptors accepted with one read (QEMU's socket chardev
+/// takes up to 253, the kernel's SCM_MAX_FD).
+pub const MAX_FDS_PER_READ: usize = 253;
+
+/// The read side of a connection.
+pub(crate) enum ConnReader {
+    /// A unix socket: bytes and passed file descriptors.
+    Unix(OwnedReadHalf),
+    /// Any other byte stream.
+    Stream(Box<dyn AsyncRead + Unpin + Send>),
+}
+
+/// The write side of a connection.
+pub(crate) enum ConnWriter {
+    Unix(OwnedWriteHalf),
+    Stream(Box<dyn AsyncWrite + Unpin + Send>),
+}
+
+/// A connection, split for a session.
+pub(crate) struct Connection {
+    pub(crate) reader: ConnReader,
+    pub(crate) writer: ConnWriter,
+}
+
+impl Connection {
+    /// A unix socket connection (with fd passing).
+    pub(crate) fn unix(stream: UnixStream) -> Connection {
+        let (read, write) = stream.into_split();
+        Connection {
+            reader: ConnReader::Unix(read),
+            writer: ConnWriter::Unix(write),
+        }
+    }
+
+    /// Any stream (no fd passing).
+    pub(crate) fn stream<S>(stream: S) -> Connection
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (read, write) = tokio::io::split(stream);
+        Connection {
+            reader: ConnReader::Stream(Box::new(read)),
+            writer: ConnWriter::Stream(Box::new(write)),
+        }
+    }
+
+    /// Separate reader and writer streams (stdin and stdout).
+    pub(crate) fn pair<R, W>(read: R, write: W) -> Connection
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        Connection {
+            reader: ConnReader::Stream(Box::new(read)),
+            writer: ConnWriter::Stream(Box::new(write)),
+        }
+    }
+}
+
+impl ConnReader {
+    /// Reads bytes into `buf`; passed descriptors are appended to `fds`.
+    /// Returns 0 at end of stream.
+    pub(crate) async fn read(
+        &mut self,
+        buf: &mut [u8],
+        fds: &mut Vec<OwnedFd>,
+    ) -> io::Result<usize> {
+        match self {
+            ConnReader::Stream(stream) => stream.read(buf).await,
+            ConnReader::Unix(half) => {
+                let stream: &UnixStream = half.as_ref();
+                loop {
+                    stream.readable().await?;
+                    match stream.try_io(Interest::READABLE, || receive(stream, buf, fds)) {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                        other => return other,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One `recvmsg` with room for descriptors.
+fn receive(stream: &UnixStream, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<usize> {
+    use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS_PER_READ))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut iov = [io::IoSliceMut::new(buf)];
+    let received = recvmsg(
+        stream,
+        &mut iov,
+        &mut control,
+        RecvFlags::CMSG_CLOEXEC | RecvFlags::DONTWAIT,
+    )
+    .map_err(io::Error::from)?;
+    for message in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(passed) = message {
+            fds.extend(passed);
+        }
+    }
+    Ok(received.bytes)
+}
+
+impl AsyncWrite for ConnWriter {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ConnWriter::Unix(w) => std::pin::Pin::new(w).poll_write(cx, buf),
+            ConnWriter::Stream(w) => std::pin::Pin::new(w).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        match self.get_mut() {
+            ConnWriter::Unix(w) => std::pin::Pin::new(w).poll_flush(cx),
+            ConnWriter::Stream(w) => std::pin::Pin::new(w).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        match self.get_mut() {
+            ConnWriter::Unix(w) => std::pin::Pin::new(w).poll_shutdown(cx),
+            ConnWriter::Stream(w) => std::pin::Pin::new(w).poll_shutdown(cx),
+        }
+    }
+}

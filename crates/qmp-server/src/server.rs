@@ -1,0 +1,430 @@
+//! The server: its configuration, shared state, and the ways to serve
+//! (unix and TCP listeners, stdio, an open fd or stream, connect-out with
+//! reconnect), plus graceful shutdown.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use qmp_wire::{Encoder, Greeting, LineEnding, MemberOrder, Value, VersionInfo};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use tokio::sync::{watch, Notify};
+
+use crate::commands::{CommandEntry, CommandSet};
+use crate::conn::Connection;
+use crate::events::{Emitter, EventBus, ThrottleTable};
+use crate::session;
+use crate::Mode;
+
+/// How a server behaves.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// QMP monitor or guest agent.
+    pub mode: Mode,
+    /// The version in the greeting and `query-version`.
+    pub version: VersionInfo,
+    /// Offer the `oob` capability.
+    pub offer_oob: bool,
+    /// QEMU's `pretty=on` output layout.
+    pub pretty: bool,
+    /// Member order of output objects; QEMU's hash order by default, for
+    /// byte-exact output.
+    pub member_order: MemberOrder,
+    /// Which events are throttled.
+    pub throttle: ThrottleTable,
+    /// Run in-band commands of all sessions one at a time, as QEMU's main
+    /// loop does (default). Off, each session runs its own in parallel.
+    pub serialize_in_band: bool,
+    /// Serve one client at a time per listener, as QEMU's socket chardev
+    /// does; the next connection waits until the current one leaves.
+    pub one_client_at_a_time: bool,
+    /// The `query-qmp-schema` reply, sent pre-encoded.
+    pub schema: Option<Value>,
+}
+
+impl ServerConfig {
+    /// A QMP monitor with QEMU's defaults.
+    pub fn qmp(version: VersionInfo) -> ServerConfig {
+        ServerConfig {
+            mode: Mode::Qmp,
+            version,
+            offer_oob: true,
+            pretty: false,
+            member_order: MemberOrder::Qemu,
+            throttle: ThrottleTable::qemu_10_0(),
+            serialize_in_band: true,
+            one_client_at_a_time: false,
+            schema: None,
+        }
+    }
+
+    /// A guest agent.
+    pub fn guest_agent(version: VersionInfo) -> ServerConfig {
+        ServerConfig {
+            mode: Mode::GuestAgent,
+            offer_oob: false,
+            throttle: ThrottleTable::none(),
+            ..ServerConfig::qmp(version)
+        }
+    }
+}
+
+/// State shared by a server's listeners and sessions.
+pub(crate) struct ServerShared {
+    pub(crate) config: ServerConfig,
+    pub(crate) commands: CommandSet,
+    pub(crate) main_loop: tokio::sync::Mutex<()>,
+    bus: Arc<EventBus>,
+    preconfig: AtomicBool,
+    next_id: AtomicU64,
+    shutdown: watch::Sender<bool>,
+    active: AtomicUsize,
+    idle: Notify,
+    greeting: Value,
+}
+
+impl ServerShared {
+    pub(crate) fn encoder(&self) -> Encoder {
+        let base = match self.config.mode {
+            Mode::Qmp => Encoder::QMP,
+            Mode::GuestAgent => Encoder {
+                line_ending: LineEnding::Lf,
+                ..Encoder::QMP
+            },
+        };
+        base.with_pretty(self.config.pretty)
+            .with_order(self.config.member_order)
+    }
+
+    pub(crate) fn next_session_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn in_preconfig(&self) -> bool {
+        self.preconfig.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn emitter(&self) -> Emitter {
+        Emitter::new(Arc::clone(&self.bus))
+    }
+
+    pub(crate) fn greeting(&self) -> Value {
+        self.greeting.clone()
+    }
+
+    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+}
+
+/// Builds a [`Server`].
+pub struct ServerBuilder {
+    config: ServerConfig,
+    commands: CommandSet,
+}
+
+impl ServerBuilder {
+    /// Adds a command (a caller's command replaces a built-in of the same name).
+    pub fn command(mut self, entry: CommandEntry) -> ServerBuilder {
+        self.commands.add(entry);
+        self
+    }
+
+    /// Adds every command of `set`.
+    pub fn commands(mut self, set: &CommandSet) -> ServerBuilder {
+        for entry in set.iter() {
+            self.commands.add((**entry).clone());
+        }
+        self
+    }
+
+    /// Changes the configuration.
+    pub fn configure(mut self, change: impl FnOnce(&mut ServerConfig)) -> ServerBuilder {
+        change(&mut self.config);
+        self
+    }
+
+    /// The server, with the built-in commands added. Call inside a tokio
+    /// runtime (event throttling runs its timers there).
+    pub fn build(self) -> Server {
+        let ServerBuilder {
+            config,
+            mut commands,
+        } = self;
+        crate::builtin::install(&mut commands, &config);
+        let capabilities = if config.offer_oob {
+            vec!["oob".to_string()]
+        } else {
+            Vec::new()
+        };
+        let greeting = Greeting {
+            version: config.version.clone(),
+            capabilities,
+        }
+        .to_value();
+        let (shutdown, _) = watch::channel(false);
+        Server {
+            shared: Arc::new(ServerShared {
+                bus: EventBus::new(config.throttle.clone()),
+                config,
+                commands,
+                main_loop: tokio::sync::Mutex::new(()),
+                preconfig: AtomicBool::new(false),
+                next_id: AtomicU64::new(1),
+                shutdown,
+                active: AtomicUsize::new(0),
+                idle: Notify::new(),
+                greeting,
+            }),
+        }
+    }
+}
+
+/// A QMP (or guest agent) server. Cheap to clone; all clones serve the same
+/// commands and share one event bus and one main loop.
+#[derive(Clone)]
+pub struct Server {
+    shared: Arc<ServerShared>,
+}
+
+impl Server {
+    /// Starts building a server from a configuration.
+    pub fn builder(config: ServerConfig) -> ServerBuilder {
+        ServerBuilder {
+            config,
+            commands: CommandSet::new(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.shared.config
+    }
+
+    /// A handle to emit events to every session.
+    pub fn emitter(&self) -> Emitter {
+        self.shared.emitter()
+    }
+
+    /// Enters or leaves the preconfig phase (commands without
+    /// `allow_preconfig` are refused while in it).
+    pub fn set_preconfig(&self, preconfig: bool) {
+        self.shared.preconfig.store(preconfig, Ordering::SeqCst);
+    }
+
+    /// True while in the preconfig phase.
+    pub fn in_preconfig(&self) -> bool {
+        self.shared.in_preconfig()
+    }
+
+    /// Number of sessions running now.
+    pub fn active_sessions(&self) -> usize {
+        self.shared.active.load(Ordering::SeqCst)
+    }
+
+    /// Serves one session on a connected unix socket (with fd passing).
+    pub async fn serve_unix_stream(&self, stream: UnixStream) {
+        self.session(Connection::unix(stream)).await;
+    }
+
+    /// Serves one session on any byte stream (no fd passing).
+    pub async fn serve_stream<S>(&self, stream: S)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        self.session(Connection::stream(stream)).await;
+    }
+
+    /// Serves one session on standard input and output.
+    pub async fn serve_stdio(&self) {
+        self.session(Connection::pair(tokio::io::stdin(), tokio::io::stdout()))
+            .await;
+    }
+
+    async fn session(&self, conn: Connection) {
+        self.shared.active.fetch_add(1, Ordering::SeqCst);
+        session::run(Arc::clone(&self.shared), conn).await;
+        if self.shared.active.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.shared.idle.notify_waiters();
+        }
+    }
+
+    /// Binds a unix socket at `path` (mode 0600). A stale socket file is
+    /// replaced only when nothing listens on it.
+    pub fn bind_unix(path: &Path) -> io::Result<UnixListener> {
+        if path.exists() {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("a server is already listening on {}", path.display()),
+                ));
+            }
+            std::fs::remove_file(path)?;
+        }
+        let listener = UnixListener::bind(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        Ok(listener)
+    }
+
+    /// Binds `path` and serves until shutdown.
+    pub async fn serve_unix(&self, path: &Path) -> io::Result<()> {
+        let listener = Server::bind_unix(path)?;
+        self.serve_unix_listener(listener).await
+    }
+
+    /// Accepts sessions on a unix listener until shutdown.
+    pub async fn serve_unix_listener(&self, listener: UnixListener) -> io::Result<()> {
+        let mut shutdown = self.shared.shutdown_signal();
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = shutdown.changed() => return Ok(()),
+            };
+            let (stream, _) = match accepted {
+                Ok(pair) => pair,
+                Err(e) if transient(&e) => continue,
+                Err(e) => return Err(e),
+            };
+            self.start(Connection::unix(stream)).await;
+        }
+    }
+
+    /// Accepts sessions on a TCP listener until shutdown.
+    pub async fn serve_tcp_listener(&self, listener: TcpListener) -> io::Result<()> {
+        let mut shutdown = self.shared.shutdown_signal();
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = shutdown.changed() => return Ok(()),
+            };
+            let (stream, _) = match accepted {
+                Ok(pair) => pair,
+                Err(e) if transient(&e) => continue,
+                Err(e) => return Err(e),
+            };
+            let _ = stream.set_nodelay(true);
+            self.start(Connection::stream(stream)).await;
+        }
+    }
+
+    /// Binds a TCP address (use 127.0.0.1 unless you mean otherwise) and serves.
+    pub async fn serve_tcp(&self, addr: SocketAddr) -> io::Result<()> {
+        let listener = TcpListener::bind(addr).await?;
+        self.serve_tcp_listener(listener).await
+    }
+
+    /// Serves on an already open file descriptor: a listening socket (unix
+    /// or TCP) is accepted on; a connected socket is one session.
+    ///
+    /// # Safety
+    /// `fd` must be an open socket that nothing else owns or closes.
+    pub async unsafe fn serve_fd(&self, fd: RawFd) -> io::Result<()> {
+        // SAFETY: the caller hands over ownership of an open socket.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        let listening = rustix::net::sockopt::socket_acceptconn(&owned).map_err(io::Error::from)?;
+        let domain = rustix::net::getsockname(&owned).map_err(io::Error::from)?;
+        let unix = domain.address_family() == rustix::net::AddressFamily::UNIX;
+        match (listening, unix) {
+            (true, true) => {
+                let std = std::os::unix::net::UnixListener::from(owned);
+                std.set_nonblocking(true)?;
+                self.serve_unix_listener(UnixListener::from_std(std)?).await
+            }
+            (true, false) => {
+                let std = std::net::TcpListener::from(owned);
+                std.set_nonblocking(true)?;
+                self.serve_tcp_listener(TcpListener::from_std(std)?).await
+            }
+            (false, true) => {
+                let std = std::os::unix::net::UnixStream::from(owned);
+                std.set_nonblocking(true)?;
+                self.serve_unix_stream(UnixStream::from_std(std)?).await;
+                Ok(())
+            }
+            (false, false) => {
+                let std = std::net::TcpStream::from(owned);
+                std.set_nonblocking(true)?;
+                self.serve_stream(TcpStream::from_std(std)?).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Connect-out mode (QEMU's `server=off`): dials a client that listens
+    /// on `target` and serves it; with `reconnect`, dials again that long
+    /// after each disconnect or failed attempt, until shutdown.
+    pub async fn connect_out(
+        &self,
+        target: ConnectTarget,
+        reconnect: Option<Duration>,
+    ) -> io::Result<()> {
+        let mut shutdown = self.shared.shutdown_signal();
+        loop {
+            let connected = match &target {
+                ConnectTarget::Unix(path) => UnixStream::connect(path).await.map(Connection::unix),
+                ConnectTarget::Tcp(addr) => TcpStream::connect(addr).await.map(Connection::stream),
+            };
+            match (connected, reconnect) {
+                (Ok(conn), _) => self.session(conn).await,
+                (Err(e), None) => return Err(e),
+                (Err(e), Some(_)) => tracing::debug!("connect-out failed: {e}"),
+            }
+            let Some(delay) = reconnect else {
+                return Ok(());
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.changed() => return Ok(()),
+            }
+        }
+    }
+
+    async fn start(&self, conn: Connection) {
+        if self.shared.config.one_client_at_a_time {
+            self.session(conn).await;
+        } else {
+            let server = self.clone();
+            tokio::spawn(async move { server.session(conn).await });
+        }
+    }
+
+    /// Graceful shutdown: listeners stop accepting, sessions stop reading,
+    /// finish the commands they have, flush and close. Resolves when every
+    /// session has ended.
+    pub async fn shutdown(&self) {
+        let _ = self.shared.shutdown.send(true);
+        loop {
+            let idle = self.shared.idle.notified();
+            if self.shared.active.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+/// Where connect-out mode dials.
+#[derive(Clone, Debug)]
+pub enum ConnectTarget {
+    /// A unix socket path.
+    Unix(std::path::PathBuf),
+    /// A TCP address.
+    Tcp(SocketAddr),
+}
+
+/// Accept errors that do not end a listener (out of descriptors, a client
+/// that left before it was accepted).
+fn transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+    ) || e.raw_os_error() == Some(rustix::io::Errno::MFILE.raw_os_error())
+        || e.raw_os_error() == Some(rustix::io::Errno::NFILE.raw_os_error())
+}

@@ -1,0 +1,310 @@
+//! One connection's session: greeting, negotiation state, reading with
+//! QEMU's suspension rules, the in-band queue, out-of-band execution, the
+//! per-session file descriptors, and output.
+//!
+//! Reading follows QEMU's monitor exactly:
+//! * without `oob`, one request at a time: after a request, nothing more is
+//!   read (not even lexed) until it has been answered;
+//! * with `oob`, up to [`MAX_QUEUED_REQUESTS`] in-band requests wait in the
+//!   queue; when it is full, reading stops until one is taken out;
+//! * input with `exec-oob` and no `execute` runs at once, as it is read, and
+//!   can overtake a running in-band command; everything else (JSON errors
+//!   included) is answered in order.
+//!
+//! Closing the connection drops queued requests; a command already running
+//! finishes and its reply is discarded.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures_util::future::BoxFuture;
+use qmp_wire::{Decoded, Decoder, Encoder, Response, Value};
+
+use crate::commands::Reply;
+use crate::conn::Connection;
+use crate::dispatch::{dispatch, is_out_of_band, Outgoing};
+use crate::outbox::Outbox;
+use crate::server::ServerShared;
+use crate::Mode;
+
+/// QEMU's in-band queue length per monitor (`QMP_REQ_QUEUE_LEN_MAX`).
+pub const MAX_QUEUED_REQUESTS: usize = 8;
+
+/// Bytes read from the connection at a time.
+const READ_CHUNK: usize = 4096;
+
+/// The byte QEMU's guest agent writes before a `guest-sync-delimited` reply.
+pub const QGA_SENTINEL: u8 = 0xFF;
+
+/// File descriptors of one session.
+#[derive(Default)]
+struct Fds {
+    /// Received with input and not yet claimed, oldest first.
+    received: VecDeque<OwnedFd>,
+    /// Named by `getfd`.
+    named: BTreeMap<String, OwnedFd>,
+}
+
+/// State shared between a session's task, its handlers and the event bus.
+pub(crate) struct SessionShared {
+    id: u64,
+    encoder: Encoder,
+    negotiated: AtomicBool,
+    oob: AtomicBool,
+    delimit_next: AtomicBool,
+    close_requested: AtomicBool,
+    fds: Mutex<Fds>,
+    pub(crate) outbox: Outbox,
+}
+
+impl SessionShared {
+    /// Queues an event for this session; false when the session is gone.
+    pub(crate) fn send_event(&self, event: &Value) -> bool {
+        let mut bytes = Vec::with_capacity(128);
+        self.encoder.write_message(event, &mut bytes);
+        self.outbox.push(&bytes)
+    }
+
+    /// Queues the reply for one request.
+    fn send_reply(&self, outgoing: Outgoing) {
+        let mut bytes = Vec::with_capacity(64);
+        if self.delimit_next.swap(false, Ordering::SeqCst) && outgoing.result.is_ok() {
+            bytes.push(QGA_SENTINEL);
+        }
+        match outgoing.result {
+            Ok(Reply::Encoded(encoded))
+                if !self.encoder.pretty && encoded.order() == self.encoder.order =>
+            {
+                // {"return": <pre-encoded>, "id": ...} without re-encoding the value.
+                bytes.extend_from_slice(b"{\"return\": ");
+                bytes.extend_from_slice(encoded.compact());
+                if let Some(id) = &outgoing.id {
+                    bytes.extend_from_slice(b", \"id\": ");
+                    self.encoder.write_value(id, &mut bytes);
+                }
+                bytes.push(b'}');
+                bytes.extend_from_slice(match self.encoder.line_ending {
+                    qmp_wire::LineEnding::CrLf => b"\r\n",
+                    qmp_wire::LineEnding::Lf => b"\n",
+                });
+            }
+            result => {
+                let result = result.map(|reply| match reply {
+                    Reply::Value(value) => value,
+                    Reply::Encoded(encoded) => encoded.value().clone(),
+                });
+                let response = Response {
+                    result,
+                    id: outgoing.id,
+                };
+                self.encoder.write_message(&response.to_value(), &mut bytes);
+            }
+        }
+        self.outbox.push(&bytes);
+    }
+}
+
+/// A session as handlers see it.
+#[derive(Clone)]
+pub struct SessionHandle(pub(crate) Arc<SessionShared>);
+
+impl SessionHandle {
+    /// A number unique among the server's sessions.
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    /// True once capabilities negotiation is complete (always, for the guest agent).
+    pub fn negotiated(&self) -> bool {
+        self.0.negotiated.load(Ordering::SeqCst)
+    }
+
+    /// True when the session enabled out-of-band execution.
+    pub fn oob_enabled(&self) -> bool {
+        self.0.oob.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn complete_negotiation(&self, oob: bool) {
+        self.0.oob.store(oob, Ordering::SeqCst);
+        self.0.negotiated.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<SessionShared> {
+        &self.0
+    }
+
+    /// Takes the oldest file descriptor received with input and not yet
+    /// claimed (what QEMU's `getfd` and `add-fd` consume).
+    pub fn take_received_fd(&self) -> Option<OwnedFd> {
+        self.0.fds.lock().ok()?.received.pop_front()
+    }
+
+    /// Number of received, unclaimed descriptors.
+    pub fn received_fd_count(&self) -> usize {
+        self.0.fds.lock().map_or(0, |f| f.received.len())
+    }
+
+    /// Stores `fd` under `name`; returns the descriptor it replaces.
+    pub fn set_named_fd(&self, name: &str, fd: OwnedFd) -> Option<OwnedFd> {
+        self.0.fds.lock().ok()?.named.insert(name.to_owned(), fd)
+    }
+
+    /// Removes and returns the descriptor named `name`.
+    pub fn take_named_fd(&self, name: &str) -> Option<OwnedFd> {
+        self.0.fds.lock().ok()?.named.remove(name)
+    }
+
+    /// The names of this session's named descriptors.
+    pub fn named_fds(&self) -> Vec<String> {
+        self.0
+            .fds
+            .lock()
+            .map(|f| f.named.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Prefixes the next reply with the guest agent's 0xFF sentinel
+    /// (what `guest-sync-delimited` does).
+    pub fn delimit_next_reply(&self) {
+        self.0.delimit_next.store(true, Ordering::SeqCst);
+    }
+
+    /// Closes the connection once the current reply is sent (`quit`).
+    pub fn close_after_reply(&self) {
+        self.0.close_requested.store(true, Ordering::SeqCst);
+    }
+}
+
+impl std::fmt::Debug for SessionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionHandle")
+            .field("id", &self.id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether QEMU would stop reading this session's input now.
+fn suspended(oob: bool, queued: usize, running: bool) -> bool {
+    if oob {
+        queued >= MAX_QUEUED_REQUESTS
+    } else {
+        running || queued > 0
+    }
+}
+
+async fn run_in_band(server: Arc<ServerShared>, session: SessionHandle, item: Decoded) {
+    // QEMU runs in-band commands of all monitors one at a time in its main loop.
+    let _main_loop = match server.config.serialize_in_band {
+        true => Some(server.main_loop.lock().await),
+        false => None,
+    };
+    if let Some(outgoing) = dispatch(&server, &session, item).await {
+        session.0.send_reply(outgoing);
+    }
+}
+
+async fn until_done(running: &mut Option<BoxFuture<'static, ()>>) {
+    match running {
+        Some(future) => future.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs a session on `conn` until the client leaves, the session is closed
+/// or the server shuts down.
+pub(crate) async fn run(server: Arc<ServerShared>, conn: Connection) {
+    let Connection { mut reader, writer } = conn;
+    let shared = Arc::new(SessionShared {
+        id: server.next_session_id(),
+        encoder: server.encoder(),
+        negotiated: AtomicBool::new(server.config.mode == Mode::GuestAgent),
+        oob: AtomicBool::new(false),
+        delimit_next: AtomicBool::new(false),
+        close_requested: AtomicBool::new(false),
+        fds: Mutex::new(Fds::default()),
+        outbox: Outbox::default(),
+    });
+    let session = SessionHandle(Arc::clone(&shared));
+    let writer_task = tokio::spawn({
+        let shared = Arc::clone(&shared);
+        async move { shared.outbox.write_to(writer).await }
+    });
+    if server.config.mode == Mode::Qmp {
+        shared.send_event(&server.greeting());
+    }
+    tracing::debug!(session = shared.id, "session started");
+
+    let mut decoder = Decoder::new();
+    let mut buf = vec![0u8; READ_CHUNK];
+    let (mut start, mut end) = (0, 0);
+    let mut fds = Vec::new();
+    let mut queue: VecDeque<Decoded> = VecDeque::new();
+    let mut running: Option<BoxFuture<'static, ()>> = None;
+    let mut draining = false;
+    let mut shutdown = server.shutdown_signal();
+    loop {
+        // Take in buffered input as far as QEMU would.
+        while start < end && !suspended(session.oob_enabled(), queue.len(), running.is_some()) {
+            start += decoder.feed_until_message(buf.get(start..end).unwrap_or_default());
+            while let Some(item) = decoder.next() {
+                if is_out_of_band(&item) {
+                    if let Some(outgoing) = dispatch(&server, &session, item).await {
+                        shared.send_reply(outgoing);
+                    }
+                } else {
+                    queue.push_back(item);
+                }
+            }
+        }
+        if running.is_none() {
+            if let Some(item) = queue.pop_front() {
+                let future = run_in_band(Arc::clone(&server), session.clone(), item);
+                running = Some(Box::pin(future));
+            }
+        }
+        if draining && running.is_none() && queue.is_empty() {
+            break;
+        }
+        let can_read = !draining
+            && start == end
+            && !suspended(session.oob_enabled(), queue.len(), running.is_some());
+        tokio::select! {
+            biased;
+            () = until_done(&mut running), if running.is_some() => {
+                running = None;
+                if shared.close_requested.load(Ordering::SeqCst) {
+                    break;
+                }
+            }
+            read = reader.read(&mut buf, &mut fds), if can_read => match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    start = 0;
+                    end = n;
+                    if !fds.is_empty() {
+                        if let Ok(mut store) = shared.fds.lock() {
+                            store.received.extend(fds.drain(..));
+                        }
+                    }
+                }
+            },
+            () = shared.outbox.wait_closed() => break,
+            _ = shutdown.changed(), if !draining => draining = true,
+        }
+    }
+    if let Some(future) = running.take() {
+        // A running command finishes; its reply goes nowhere.
+        tokio::spawn(future);
+    }
+    shared.outbox.close();
+    let _ = writer_task.await;
+    if shared.outbox.overflowed() {
+        tracing::warn!(
+            session = shared.id,
+            "client dropped: it stopped reading its replies"
+        );
+    }
+    tracing::debug!(session = shared.id, "session ended");
+}
