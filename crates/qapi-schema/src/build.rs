@@ -7,7 +7,9 @@ use std::collections::{HashMap, HashSet};
 
 use crate::doc::Doc;
 use crate::error::Error;
-use crate::expr::{BranchExpr, CheckedExpr, DefExpr, DefKind, FeatureExpr, MemberExpr, Members, TypeRef};
+use crate::expr::{
+    BranchExpr, CheckedExpr, DefExpr, DefKind, FeatureExpr, MemberExpr, Members, TypeRef,
+};
 use crate::ifcond::IfCond;
 use crate::model::*;
 use crate::names::c_name;
@@ -61,7 +63,12 @@ fn feature(f: &FeatureExpr, info: SourceInfo) -> Feature {
 }
 
 impl<'a> Builder<'a> {
-    pub(crate) fn new(root: &str, sources: &'a Sources, pragma: &'a Pragma, docs: Vec<Doc>) -> Self {
+    pub(crate) fn new(
+        root: &str,
+        sources: &'a Sources,
+        pragma: &'a Pragma,
+        docs: Vec<Doc>,
+    ) -> Self {
         let mut b = Builder {
             sources,
             pragma,
@@ -179,7 +186,14 @@ impl<'a> Builder<'a> {
         Ok(id)
     }
 
-    fn new_definition(name: &str, info: Option<SourceInfo>, doc: Option<usize>, ifcond: Option<IfCond>, features: Vec<Feature>, kind: DefinitionKind) -> Definition {
+    fn new_definition(
+        name: &str,
+        info: Option<SourceInfo>,
+        doc: Option<usize>,
+        ifcond: Option<IfCond>,
+        features: Vec<Feature>,
+        kind: DefinitionKind,
+    ) -> Definition {
         Definition {
             name: name.to_string(),
             info,
@@ -198,14 +212,25 @@ impl<'a> Builder<'a> {
             .is_some_and(Definition::is_type)
     }
 
-    fn make_array_type(&mut self, element: &str, info: Option<SourceInfo>) -> Result<String, Error> {
+    fn make_array_type(
+        &mut self,
+        element: &str,
+        info: Option<SourceInfo>,
+    ) -> Result<String, Error> {
         let name = format!("{element}List");
         if !self.is_type_name(&name) {
             let kind = DefinitionKind::Array(ArrayType {
                 element_name: element.to_string(),
                 element: EntityId::UNRESOLVED,
             });
-            self.def_definition(Self::new_definition(&name, info, None, None, Vec::new(), kind))?;
+            self.def_definition(Self::new_definition(
+                &name,
+                info,
+                None,
+                None,
+                Vec::new(),
+                kind,
+            ))?;
         }
         Ok(name)
     }
@@ -217,7 +242,12 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn make_members(&mut self, members: &[MemberExpr], owner: &str, info: SourceInfo) -> Result<Vec<Member>, Error> {
+    fn make_members(
+        &mut self,
+        members: &[MemberExpr],
+        owner: &str,
+        info: SourceInfo,
+    ) -> Result<Vec<Member>, Error> {
         let mut out = Vec::with_capacity(members.len());
         for m in members {
             let type_name = self.type_name(&m.ty, info)?;
@@ -236,7 +266,11 @@ impl<'a> Builder<'a> {
         Ok(out)
     }
 
-    fn make_variants(&mut self, branches: &[BranchExpr], info: SourceInfo) -> Result<Vec<Variant>, Error> {
+    fn make_variants(
+        &mut self,
+        branches: &[BranchExpr],
+        info: SourceInfo,
+    ) -> Result<Vec<Variant>, Error> {
         let mut out = Vec::with_capacity(branches.len());
         for b in branches {
             out.push(Variant {
@@ -251,7 +285,13 @@ impl<'a> Builder<'a> {
     }
 
     /// Defines `q_obj_NAME-ROLE` for inline members; `None` when empty.
-    fn make_implicit_object(&mut self, owner: &str, role: &str, members: &[MemberExpr], def: &DefExpr) -> Result<Option<String>, Error> {
+    fn make_implicit_object(
+        &mut self,
+        owner: &str,
+        role: &str,
+        members: &[MemberExpr],
+        def: &DefExpr,
+    ) -> Result<Option<String>, Error> {
         if members.is_empty() {
             return Ok(None);
         }
@@ -265,7 +305,14 @@ impl<'a> Builder<'a> {
                 members: Vec::new(),
                 branches: None,
             });
-            self.def_definition(Self::new_definition(&name, Some(def.info), None, def.ifcond.clone(), Vec::new(), kind))?;
+            self.def_definition(Self::new_definition(
+                &name,
+                Some(def.info),
+                None,
+                def.ifcond.clone(),
+                Vec::new(),
+                kind,
+            ))?;
         }
         Ok(Some(name))
     }
@@ -273,7 +320,14 @@ impl<'a> Builder<'a> {
     fn def_predefineds(&mut self) -> Result<(), Error> {
         for (name, json_type, c_type) in BUILTIN_TYPES {
             let kind = DefinitionKind::Builtin(BuiltinType { json_type, c_type });
-            self.def_definition(Self::new_definition(name, None, None, None, Vec::new(), kind))?;
+            self.def_definition(Self::new_definition(
+                name,
+                None,
+                None,
+                None,
+                Vec::new(),
+                kind,
+            ))?;
             self.make_array_type(name, None)?;
         }
         let empty = DefinitionKind::Object(ObjectType {
@@ -283,7 +337,14 @@ impl<'a> Builder<'a> {
             members: Vec::new(),
             branches: None,
         });
-        self.def_definition(Self::new_definition("q_empty", None, None, None, Vec::new(), empty))?;
+        self.def_definition(Self::new_definition(
+            "q_empty",
+            None,
+            None,
+            None,
+            Vec::new(),
+            empty,
+        ))?;
         let values = QTYPE_VALUES
             .iter()
             .map(|v| EnumValue {
@@ -292,8 +353,18 @@ impl<'a> Builder<'a> {
                 features: Vec::new(),
             })
             .collect();
-        let qtype = DefinitionKind::Enum(EnumType { values, prefix: None });
-        self.def_definition(Self::new_definition("QType", None, None, None, Vec::new(), qtype))?;
+        let qtype = DefinitionKind::Enum(EnumType {
+            values,
+            prefix: None,
+        });
+        self.def_definition(Self::new_definition(
+            "QType",
+            None,
+            None,
+            None,
+            Vec::new(),
+            qtype,
+        ))?;
         Ok(())
     }
 
@@ -360,7 +431,11 @@ impl<'a> Builder<'a> {
                     variants,
                 })
             }
-            DefKind::Command { data, returns, flags } => {
+            DefKind::Command {
+                data,
+                returns,
+                flags,
+            } => {
                 let arg_type_name = self.args_type(data.as_ref(), def)?;
                 let ret_type_name = match returns {
                     Some(r) => Some(self.type_name(r, info)?),
@@ -385,12 +460,23 @@ impl<'a> Builder<'a> {
                 boxed: *boxed,
             }),
         };
-        let definition = Self::new_definition(&def.name, Some(info), def.doc, def.ifcond.clone(), features, kind);
+        let definition = Self::new_definition(
+            &def.name,
+            Some(info),
+            def.doc,
+            def.ifcond.clone(),
+            features,
+            kind,
+        );
         self.def_definition(definition)?;
         Ok(())
     }
 
-    fn args_type(&mut self, data: Option<&Members>, def: &DefExpr) -> Result<Option<String>, Error> {
+    fn args_type(
+        &mut self,
+        data: Option<&Members>,
+        def: &DefExpr,
+    ) -> Result<Option<String>, Error> {
         match data {
             None => Ok(None),
             Some(Members::Named(n)) => Ok(Some(n.clone())),
@@ -418,7 +504,13 @@ impl<'a> Builder<'a> {
 
     // ----- checking -----
 
-    fn describe_member(&self, role: &str, name: &str, defined_in: &str, info: Option<SourceInfo>) -> String {
+    fn describe_member(
+        &self,
+        role: &str,
+        name: &str,
+        defined_in: &str,
+        info: Option<SourceInfo>,
+    ) -> String {
         let mut role = role.to_string();
         let mut meta = "type";
         let mut owner = defined_in;
@@ -444,7 +536,12 @@ impl<'a> Builder<'a> {
         self.describe_member(t.role, &t.name, &t.defined_in, info)
     }
 
-    fn check_clash(&self, seen: &mut Seen, info: Option<SourceInfo>, taken: Taken) -> Result<(), Error> {
+    fn check_clash(
+        &self,
+        seen: &mut Seen,
+        info: Option<SourceInfo>,
+        taken: Taken,
+    ) -> Result<(), Error> {
         let cname = c_name(&taken.name);
         if let Some(other) = seen.get(&cname) {
             return Err(self.err(
@@ -460,7 +557,12 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    fn check_feature_clash(&self, features: &[Feature], defined_in: &str, info: Option<SourceInfo>) -> Result<(), Error> {
+    fn check_feature_clash(
+        &self,
+        features: &[Feature],
+        defined_in: &str,
+        info: Option<SourceInfo>,
+    ) -> Result<(), Error> {
         let mut seen = Seen::new();
         for f in features {
             self.check_clash(
@@ -482,20 +584,33 @@ impl<'a> Builder<'a> {
         self.check_feature_clash(&def.features, &def.name, def.info)?;
         if def.is_type() {
             if let Some(f) = def.features.iter().find(|f| f.is_special()) {
-                return Err(self.err(def.info, format!("feature '{}' is not supported for types", f.name)));
+                return Err(self.err(
+                    def.info,
+                    format!("feature '{}' is not supported for types", f.name),
+                ));
             }
         }
         Ok(())
     }
 
-    fn resolve_type(&self, name: &str, info: Option<SourceInfo>, what: &str) -> Result<EntityId, Error> {
+    fn resolve_type(
+        &self,
+        name: &str,
+        info: Option<SourceInfo>,
+        what: &str,
+    ) -> Result<EntityId, Error> {
         match self.index.get(name) {
             Some(&id) if self.definition(id).is_some_and(Definition::is_type) => Ok(id),
             _ => Err(self.err(info, format!("{what} uses unknown type '{name}'"))),
         }
     }
 
-    fn resolve_member(&self, m: &mut Member, role: &'static str, info: Option<SourceInfo>) -> Result<(), Error> {
+    fn resolve_member(
+        &self,
+        m: &mut Member,
+        role: &'static str,
+        info: Option<SourceInfo>,
+    ) -> Result<(), Error> {
         let what = self.describe_member(role, &m.name, &m.defined_in, info);
         m.ty = self.resolve_type(&m.type_name, info, &what)?;
         self.check_feature_clash(&m.features, &m.name, info)
@@ -545,7 +660,9 @@ impl<'a> Builder<'a> {
                 Ok(())
             }
             DefinitionKind::Alternate(_) => self.check_alternate(id),
-            DefinitionKind::Command(_) | DefinitionKind::Event(_) => self.check_command_or_event(id),
+            DefinitionKind::Command(_) | DefinitionKind::Event(_) => {
+                self.check_command_or_event(id)
+            }
         }
     }
 
@@ -566,7 +683,10 @@ impl<'a> Builder<'a> {
         if let Some(s) = self.state.get_mut(id.0) {
             *s = State::InProgress;
         }
-        let def = self.definition(id).cloned().ok_or_else(|| Error::bare("internal error"))?;
+        let def = self
+            .definition(id)
+            .cloned()
+            .ok_or_else(|| Error::bare("internal error"))?;
         let mut obj = obj_clone(&def);
         self.check_definition_base(&def)?;
         let info = def.info;
@@ -575,10 +695,15 @@ impl<'a> Builder<'a> {
         if let Some(base_name) = &obj.base_name {
             let base = self.resolve_type(base_name, info, "'base'")?;
             let base_def = self.definition(base);
-            let is_struct = base_def.and_then(Definition::as_object).is_some_and(|o| !o.is_union());
+            let is_struct = base_def
+                .and_then(Definition::as_object)
+                .is_some_and(|o| !o.is_union());
             if !is_struct {
                 let descr = base_def.map(Definition::describe).unwrap_or_default();
-                return Err(self.err(info, format!("'base' requires a struct type, {descr} isn't")));
+                return Err(self.err(
+                    info,
+                    format!("'base' requires a struct type, {descr} isn't"),
+                ));
             }
             self.check_object(base)?;
             self.clash_object(base, info, &mut seen, Some(&mut members))?;
@@ -604,7 +729,13 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    fn add_member(&self, seen: &mut Seen, members: &mut Vec<Member>, m: Member, info: Option<SourceInfo>) -> Result<(), Error> {
+    fn add_member(
+        &self,
+        seen: &mut Seen,
+        members: &mut Vec<Member>,
+        m: Member,
+        info: Option<SourceInfo>,
+    ) -> Result<(), Error> {
         self.check_clash(
             seen,
             info,
@@ -621,7 +752,13 @@ impl<'a> Builder<'a> {
 
     /// Adds the members of a checked object type (and, per branch, the
     /// branch members) to `seen`, reporting clashes at `info`.
-    fn clash_object(&self, id: EntityId, info: Option<SourceInfo>, seen: &mut Seen, mut collect: Option<&mut Vec<Member>>) -> Result<(), Error> {
+    fn clash_object(
+        &self,
+        id: EntityId,
+        info: Option<SourceInfo>,
+        seen: &mut Seen,
+        mut collect: Option<&mut Vec<Member>>,
+    ) -> Result<(), Error> {
         let Some(obj) = self.definition(id).and_then(Definition::as_object) else {
             return Ok(());
         };
@@ -648,7 +785,14 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    fn check_branches(&mut self, branches: &mut Branches, union: &str, info: Option<SourceInfo>, seen: &Seen, members: &[Member]) -> Result<(), Error> {
+    fn check_branches(
+        &mut self,
+        branches: &mut Branches,
+        union: &str,
+        info: Option<SourceInfo>,
+        seen: &Seen,
+        members: &[Member],
+    ) -> Result<(), Error> {
         let tag_name = branches.tag_name.clone();
         let tag = seen
             .get(&c_name(&tag_name))
@@ -657,7 +801,10 @@ impl<'a> Builder<'a> {
             .filter(|m| m.name == tag_name)
             .cloned();
         let Some(tag) = tag else {
-            return Err(self.err(info, format!("discriminator '{tag_name}' is not a member of 'base'")));
+            return Err(self.err(
+                info,
+                format!("discriminator '{tag_name}' is not a member of 'base'"),
+            ));
         };
         let base_is_implicit = tag.defined_in.starts_with("q_");
         let base = if base_is_implicit {
@@ -666,15 +813,27 @@ impl<'a> Builder<'a> {
             format!("base type '{}'", tag.defined_in)
         };
         let Some(tag_def) = self.definition(tag.ty).filter(|d| d.as_enum().is_some()) else {
-            return Err(self.err(info, format!("discriminator member '{tag_name}' of {base} must be of enum type")));
+            return Err(self.err(
+                info,
+                format!("discriminator member '{tag_name}' of {base} must be of enum type"),
+            ));
         };
         if tag.optional {
-            return Err(self.err(info, format!("discriminator member '{tag_name}' of {base} must not be optional")));
+            return Err(self.err(
+                info,
+                format!("discriminator member '{tag_name}' of {base} must not be optional"),
+            ));
         }
         if tag.ifcond.is_some() {
-            return Err(self.err(info, format!("discriminator member '{tag_name}' of {base} must not be conditional")));
+            return Err(self.err(
+                info,
+                format!("discriminator member '{tag_name}' of {base} must not be conditional"),
+            ));
         }
-        let enum_values: Vec<EnumValue> = tag_def.as_enum().map(|e| e.values.clone()).unwrap_or_default();
+        let enum_values: Vec<EnumValue> = tag_def
+            .as_enum()
+            .map(|e| e.values.clone())
+            .unwrap_or_default();
         let enum_descr = tag_def.describe();
         let mut implicit = Vec::new();
         for value in &enum_values {
@@ -693,11 +852,18 @@ impl<'a> Builder<'a> {
             return Err(self.err(info, "union has no branches"));
         }
         for v in branches.variants.iter_mut() {
-            let owner = if v.implicit { tag.defined_in.as_str() } else { union };
+            let owner = if v.implicit {
+                tag.defined_in.as_str()
+            } else {
+                union
+            };
             let what = self.describe_member("branch", &v.name, owner, info);
             v.ty = self.resolve_type(&v.type_name, info, &what)?;
             if !enum_values.iter().any(|e| e.name == v.name) {
-                return Err(self.err(info, format!("branch '{}' is not a value of {enum_descr}", v.name)));
+                return Err(self.err(
+                    info,
+                    format!("branch '{}' is not a value of {enum_descr}", v.name),
+                ));
             }
             let vdef = self.definition(v.ty);
             if vdef.and_then(Definition::as_object).is_none() {
@@ -758,11 +924,10 @@ impl<'a> Builder<'a> {
                         if e.values.iter().any(|m| m.name == "on" || m.name == "off") {
                             conflicting.push("QTYPE_QBOOL");
                         }
-                        if e
-                            .values
-                            .iter()
-                            .any(|m| m.name.starts_with(|c: char| matches!(c, '-' | '+' | '.' | '0'..='9')))
-                        {
+                        if e.values.iter().any(|m| {
+                            m.name
+                                .starts_with(|c: char| matches!(c, '-' | '+' | '.' | '0'..='9'))
+                        }) {
                             conflicting.push("QTYPE_QNUM");
                         }
                     }
@@ -774,7 +939,10 @@ impl<'a> Builder<'a> {
             }
             for qt in conflicting {
                 if let Some((_, other)) = types_seen.iter().find(|(t, _)| *t == qt) {
-                    return Err(self.err(info, format!("{what} can't be distinguished from '{other}'")));
+                    return Err(self.err(
+                        info,
+                        format!("{what} can't be distinguished from '{other}'"),
+                    ));
                 }
                 types_seen.push((qt, v.name.clone()));
             }
@@ -806,7 +974,10 @@ impl<'a> Builder<'a> {
             };
             if obj.is_union() && !boxed {
                 let descr = arg_def.map(Definition::describe).unwrap_or_default();
-                return Err(self.err(info, format!("{what}'s 'data' can take {descr} only with 'boxed': true")));
+                return Err(self.err(
+                    info,
+                    format!("{what}'s 'data' can take {descr} only with 'boxed': true"),
+                ));
             }
             self.check_object(arg)?;
             let conditional = self
@@ -814,7 +985,10 @@ impl<'a> Builder<'a> {
                 .and_then(Definition::as_object)
                 .is_some_and(|o| o.members.iter().any(|m| m.ifcond.is_some()));
             if conditional && !boxed {
-                return Err(self.err(info, format!("conditional {what} arguments require 'boxed': true")));
+                return Err(self.err(
+                    info,
+                    format!("conditional {what} arguments require 'boxed': true"),
+                ));
             }
             arg_type = Some(arg);
         }
@@ -822,7 +996,12 @@ impl<'a> Builder<'a> {
         if let DefinitionKind::Command(c) = &def.kind {
             if let Some(ret_name) = &c.ret_type_name {
                 let ret = self.resolve_type(ret_name, info, "command's 'returns'")?;
-                if !self.pragma.command_returns_exceptions.iter().any(|n| *n == def.name) {
+                if !self
+                    .pragma
+                    .command_returns_exceptions
+                    .iter()
+                    .any(|n| *n == def.name)
+                {
                     let ret_def = self.definition(ret);
                     let elem = match ret_def.map(|d| &d.kind) {
                         Some(DefinitionKind::Array(a)) => self.definition(a.element),
@@ -830,7 +1009,9 @@ impl<'a> Builder<'a> {
                     };
                     if elem.and_then(Definition::as_object).is_none() {
                         let descr = ret_def.map(Definition::describe).unwrap_or_default();
-                        return Err(self.err(info, format!("command's 'returns' cannot take {descr}")));
+                        return Err(
+                            self.err(info, format!("command's 'returns' cannot take {descr}"))
+                        );
                     }
                 }
                 ret_type = Some(ret);
@@ -851,7 +1032,10 @@ impl<'a> Builder<'a> {
 
     fn connect_features(&mut self, doc: usize, features: &[Feature]) -> Result<(), Error> {
         for f in features {
-            let ok = self.docs.get_mut(doc).is_some_and(|d| d.connect_feature(&f.name));
+            let ok = self
+                .docs
+                .get_mut(doc)
+                .is_some_and(|d| d.connect_feature(&f.name));
             if !ok {
                 return Err(self.err(f.info, format!("feature '{}' lacks documentation", f.name)));
             }
@@ -859,13 +1043,24 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    fn connect_member(&mut self, doc: usize, role: &str, name: &str, info: Option<SourceInfo>) -> Result<(), Error> {
-        let excepted = self
+    fn connect_member(
+        &mut self,
+        doc: usize,
+        role: &str,
+        name: &str,
+        info: Option<SourceInfo>,
+    ) -> Result<(), Error> {
+        // QEMU 7.2 accepted undocumented members everywhere.
+        let excepted = self.docs.get(doc).is_some_and(|d| {
+            d.relaxed
+                || d.symbol
+                    .as_deref()
+                    .is_some_and(|s| self.pragma.documentation_exceptions.iter().any(|e| e == s))
+        });
+        let ok = self
             .docs
-            .get(doc)
-            .and_then(|d| d.symbol.as_deref())
-            .is_some_and(|s| self.pragma.documentation_exceptions.iter().any(|e| e == s));
-        let ok = self.docs.get_mut(doc).is_some_and(|d| d.connect_member(name, excepted));
+            .get_mut(doc)
+            .is_some_and(|d| d.connect_member(name, excepted));
         if !ok {
             return Err(self.err(info, format!("{role} '{name}' lacks documentation")));
         }
@@ -881,7 +1076,11 @@ impl<'a> Builder<'a> {
     }
 
     fn connect_implicit(&mut self, doc: usize, id: Option<EntityId>) -> Result<(), Error> {
-        let Some(def) = id.and_then(|i| self.definition(i)).filter(|d| d.is_implicit()).cloned() else {
+        let Some(def) = id
+            .and_then(|i| self.definition(i))
+            .filter(|d| d.is_implicit())
+            .cloned()
+        else {
             return Ok(());
         };
         self.connect_features(doc, &def.features)?;
@@ -954,7 +1153,10 @@ impl<'a> Builder<'a> {
         }
         if self.feature_names.len() > MAX_FEATURES {
             let info = self.feature_infos.get(MAX_FEATURES).copied().flatten();
-            return Err(self.err(info, format!("Maximum of {MAX_FEATURES} schema features is permitted")));
+            return Err(self.err(
+                info,
+                format!("Maximum of {MAX_FEATURES} schema features is permitted"),
+            ));
         }
         Ok(Schema {
             path: self.root,

@@ -86,6 +86,8 @@ pub struct Doc {
     pub info: SourceInfo,
     /// The documented definition, `None` for free-form blocks.
     pub symbol: Option<String>,
+    /// True when read with QEMU 7.2's relaxed syntax.
+    pub relaxed: bool,
     store: Vec<Section>,
     order: Vec<usize>,
     args: Vec<usize>,
@@ -101,6 +103,7 @@ impl Doc {
         Doc {
             info,
             symbol,
+            relaxed: false,
             store: vec![Section::new(info, SectionKind::Plain, None)],
             order: vec![0],
             args: Vec::new(),
@@ -189,7 +192,12 @@ impl Doc {
         self.others.push(idx);
     }
 
-    fn new_tagged_section(&mut self, sources: &Sources, info: SourceInfo, kind: SectionKind) -> Result<(), Error> {
+    fn new_tagged_section(
+        &mut self,
+        sources: &Sources,
+        info: SourceInfo,
+        kind: SectionKind,
+    ) -> Result<(), Error> {
         let slot = match kind {
             SectionKind::Returns => Some(&mut self.returns),
             SectionKind::Errors => Some(&mut self.errors),
@@ -198,7 +206,12 @@ impl Doc {
         };
         if let Some(slot) = &slot {
             if slot.is_some() {
-                return Err(Error::at(sources, info, None, format!("duplicated '{}' section", kind.title())));
+                return Err(Error::at(
+                    sources,
+                    info,
+                    None,
+                    format!("duplicated '{}' section", kind.title()),
+                ));
             }
         }
         let idx = self.store.len();
@@ -210,7 +223,13 @@ impl Doc {
         Ok(())
     }
 
-    fn new_description(&mut self, sources: &Sources, info: SourceInfo, name: &str, kind: SectionKind) -> Result<(), Error> {
+    fn new_description(
+        &mut self,
+        sources: &Sources,
+        info: SourceInfo,
+        name: &str,
+        kind: SectionKind,
+    ) -> Result<(), Error> {
         if name.is_empty() {
             return Err(Error::at(sources, info, None, "invalid parameter name"));
         }
@@ -219,8 +238,16 @@ impl Doc {
         } else {
             &self.args
         };
-        if list.iter().any(|&i| self.store.get(i).and_then(|s| s.name.as_deref()) == Some(name)) {
-            return Err(Error::at(sources, info, None, format!("'{name}' parameter name duplicated")));
+        if list
+            .iter()
+            .any(|&i| self.store.get(i).and_then(|s| s.name.as_deref()) == Some(name))
+        {
+            return Err(Error::at(
+                sources,
+                info,
+                None,
+                format!("'{name}' parameter name duplicated"),
+            ));
         }
         let idx = self.push(Section::new(info, kind, Some(name.to_string())));
         if kind == SectionKind::Feature {
@@ -269,13 +296,18 @@ impl Doc {
                     return false;
                 }
                 // Stub description, placed after the leading member sections.
-                self.store.push(Section::new(self.info, SectionKind::Member, Some(name.to_string())));
+                self.store.push(Section::new(
+                    self.info,
+                    SectionKind::Member,
+                    Some(name.to_string()),
+                ));
                 let idx = self.store.len() - 1;
                 self.args.push(idx);
                 let mut at = 1;
                 if self.order.len() > 1 {
                     while at < self.order.len()
-                        && self.store.get(self.order[at]).map(|s| s.kind) == Some(SectionKind::Member)
+                        && self.store.get(self.order[at]).map(|s| s.kind)
+                            == Some(SectionKind::Member)
                     {
                         at += 1;
                     }
@@ -305,10 +337,16 @@ impl Doc {
     }
 
     /// Pass-2 checks of the sections against the definition kind.
-    pub(crate) fn check_expr(&self, sources: &Sources, is_command: bool, has_returns: bool) -> Result<(), Error> {
+    pub(crate) fn check_expr(
+        &self,
+        sources: &Sources,
+        is_command: bool,
+        has_returns: bool,
+    ) -> Result<(), Error> {
         if is_command {
             if let Some(ret) = self.returns() {
-                if !has_returns {
+                // QEMU 7.2 did not have this check.
+                if !has_returns && !self.relaxed {
                     return Err(Error::at(
                         sources,
                         ret.info,
@@ -319,10 +357,20 @@ impl Doc {
             }
         } else {
             if let Some(ret) = self.returns() {
-                return Err(Error::at(sources, ret.info, None, "'Returns' section is only valid for commands"));
+                return Err(Error::at(
+                    sources,
+                    ret.info,
+                    None,
+                    "'Returns' section is only valid for commands",
+                ));
             }
             if let Some(err) = self.errors() {
-                return Err(Error::at(sources, err.info, None, "'Errors' section is only valid for commands"));
+                return Err(Error::at(
+                    sources,
+                    err.info,
+                    None,
+                    "'Errors' section is only valid for commands",
+                ));
             }
         }
         Ok(())
@@ -370,10 +418,22 @@ fn match_at_name_colon(line: &str) -> Option<(&str, usize)> {
     Some((name, end))
 }
 
+/// QEMU 7.2's test for a description line: the first space-separated word
+/// is `@name:`. Returns the name and the offset of the text after it.
+fn match_at_name_colon_relaxed(line: &str) -> Option<(&str, usize)> {
+    let word = line.split(' ').next()?;
+    let name = word.strip_prefix('@')?.strip_suffix(':')?;
+    let rest = &line[word.len()..];
+    let spaces = rest.len() - rest.trim_start_matches(is_py_space).len();
+    Some((name, word.len() + spaces))
+}
+
 /// Matches a tagged section line (`Returns:`, `Since: text`, ...), not when
 /// the tag is followed by `::` (rST). Returns the tag and the text offset.
 fn match_tag(line: &str) -> Option<(&'static str, usize)> {
-    const TAGS: [&str; 8] = ["Returns", "Errors", "Since", "Notes", "Note", "Examples", "Example", "TODO"];
+    const TAGS: [&str; 8] = [
+        "Returns", "Errors", "Since", "Notes", "Note", "Examples", "Example", "TODO",
+    ];
     for tag in TAGS {
         if let Some(rest) = line.strip_prefix(tag) {
             if rest.starts_with("::") || !rest.starts_with(':') {
@@ -456,7 +516,9 @@ impl DocParser<'_, '_, '_> {
                 if prev_line_blank {
                     return Ok(Some(line));
                 }
-                return Err(self.err(format!("unexpected de-indent (expected at least {indent} spaces)")));
+                return Err(self.err(format!(
+                    "unexpected de-indent (expected at least {indent} spaces)"
+                )));
             }
             doc.append_line(&line);
             // QEMU sets this after every line, not only blank ones.
@@ -493,7 +555,11 @@ impl DocParser<'_, '_, '_> {
                 }
                 doc = Doc::new(info, Some(symbol.to_string()));
                 line = self.next_line()?;
-                self.definition_body(&mut doc, line)?;
+                if self.relaxed {
+                    self.definition_body_relaxed(&mut doc, line)?;
+                } else {
+                    self.definition_body(&mut doc, line)?;
+                }
             }
             _ => {
                 doc = Doc::new(info, None);
@@ -501,7 +567,9 @@ impl DocParser<'_, '_, '_> {
                 let mut first = true;
                 while let Some(text) = line {
                     if let Some((name, _)) = match_at_name_colon(&text) {
-                        return Err(self.err(format!("'@{name}:' not allowed in free-form documentation")));
+                        return Err(
+                            self.err(format!("'@{name}:' not allowed in free-form documentation"))
+                        );
                     }
                     if text.starts_with('=') && !first && !self.relaxed {
                         return Err(self.err("'=' heading must come first in a comment block"));
@@ -513,6 +581,7 @@ impl DocParser<'_, '_, '_> {
             }
         }
         self.lexer.accept(self.sources, true)?;
+        doc.relaxed = self.relaxed;
         doc.end(self.sources)?;
         Ok(doc)
     }
@@ -583,8 +652,84 @@ impl DocParser<'_, '_, '_> {
         }
     }
 
+    /// The body of a definition doc in QEMU 7.2's syntax: indentation does
+    /// not matter; a description or tagged section runs until the next
+    /// description or tag, and after the descriptions an unindented line
+    /// following a blank line starts a plain section. `Note:` and `Example:`
+    /// are sections like the others.
+    fn definition_body_relaxed(
+        &mut self,
+        doc: &mut Doc,
+        mut line: Option<String>,
+    ) -> Result<(), Error> {
+        #[derive(PartialEq)]
+        enum Phase {
+            Body,
+            Args,
+            Features,
+            Various,
+        }
+        let mut phase = Phase::Body;
+        let mut prev_blank = false;
+        while let Some(text) = line {
+            let at_name = match_at_name_colon_relaxed(&text);
+            let after_blank_unindented =
+                prev_blank && !text.is_empty() && !text.starts_with(is_py_space);
+            if let (Some((name, end)), Phase::Body | Phase::Args | Phase::Features) =
+                (at_name, &phase)
+            {
+                let kind = if phase == Phase::Features {
+                    SectionKind::Feature
+                } else {
+                    phase = Phase::Args;
+                    SectionKind::Member
+                };
+                doc.new_description(self.sources, self.lexer.info(), name, kind)?;
+                if text.len() > end {
+                    doc.append_line(&text[end..]);
+                }
+            } else if text == "Features:" && phase != Phase::Various {
+                if !doc.features.is_empty() {
+                    return Err(self.err("duplicated 'Features:' line"));
+                }
+                phase = Phase::Features;
+            } else if let Some((tag, end)) = match_tag(&text) {
+                let kind = match tag {
+                    "Returns" => SectionKind::Returns,
+                    "Errors" => SectionKind::Errors,
+                    "Since" => SectionKind::Since,
+                    "TODO" => SectionKind::Todo,
+                    "Note" | "Notes" => SectionKind::Note,
+                    _ => SectionKind::Example,
+                };
+                doc.new_tagged_section(self.sources, self.lexer.info(), kind)?;
+                if text.len() > end {
+                    doc.append_line(&text[end..]);
+                }
+                phase = Phase::Various;
+            } else if text.starts_with('=') {
+                return Err(self.err("unexpected '=' markup in definition documentation"));
+            } else if matches!(phase, Phase::Args | Phase::Features) && after_blank_unindented {
+                let idx = doc.push(Section::new(self.lexer.info(), SectionKind::Plain, None));
+                doc.others.push(idx);
+                doc.append_line(&text);
+                phase = Phase::Various;
+            } else {
+                doc.append_line(&text);
+            }
+            prev_blank = text.is_empty();
+            line = self.next_line()?;
+        }
+        Ok(())
+    }
+
     /// Reads consecutive `@name: text` descriptions of one kind.
-    fn descriptions(&mut self, doc: &mut Doc, mut line: Option<String>, kind: SectionKind) -> Result<Option<String>, Error> {
+    fn descriptions(
+        &mut self,
+        doc: &mut Doc,
+        mut line: Option<String>,
+        kind: SectionKind,
+    ) -> Result<Option<String>, Error> {
         while let Some(text) = line.take() {
             let Some((name, end)) = match_at_name_colon(&text) else {
                 return Ok(Some(text));

@@ -42,7 +42,8 @@ impl Dumper<'_> {
     }
 
     fn type_name(&self, id: Option<EntityId>) -> &str {
-        id.and_then(|i| self.schema.definition(i)).map_or("None", |d| d.name.as_str())
+        id.and_then(|i| self.schema.definition(i))
+            .map_or("None", |d| d.name.as_str())
     }
 
     fn variants(&mut self, tag: &str, variants: &[Variant]) {
@@ -85,12 +86,18 @@ impl Dumper<'_> {
                 }
                 for m in &o.local_members {
                     let ty = self.type_name(Some(m.ty)).to_string();
-                    self.line(4, format_args!("member {}: {ty} optional={}", m.name, py_bool(m.optional)));
+                    self.line(
+                        4,
+                        format_args!("member {}: {ty} optional={}", m.name, py_bool(m.optional)),
+                    );
                     self.ifcond(m.ifcond.as_ref(), 8);
                     self.features(&m.features, 8);
                 }
                 if let Some(b) = &o.branches {
-                    let tag = b.tag_member.as_ref().map_or(b.tag_name.as_str(), |m| m.name.as_str());
+                    let tag = b
+                        .tag_member
+                        .as_ref()
+                        .map_or(b.tag_name.as_str(), |m| m.name.as_str());
                     self.variants(tag, &b.variants);
                 }
             }
@@ -133,10 +140,16 @@ impl Dumper<'_> {
             }
             self.line(4, format_args!("body=\n{}", doc.body().text));
             for s in doc.args() {
-                self.line(4, format_args!("arg={}\n{}", s.name.as_deref().unwrap_or(""), s.text));
+                self.line(
+                    4,
+                    format_args!("arg={}\n{}", s.name.as_deref().unwrap_or(""), s.text),
+                );
             }
             for s in doc.features() {
-                self.line(4, format_args!("feature={}\n{}", s.name.as_deref().unwrap_or(""), s.text));
+                self.line(
+                    4,
+                    format_args!("feature={}\n{}", s.name.as_deref().unwrap_or(""), s.text),
+                );
             }
             for s in doc.sections() {
                 self.line(4, format_args!("section={}\n{}", s.kind.title(), s.text));

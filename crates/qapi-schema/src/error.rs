@@ -41,7 +41,12 @@ impl Error {
     }
 
     /// An error at `info`, rendered with the current definition context.
-    pub(crate) fn at(sources: &Sources, info: SourceInfo, column: Option<u32>, message: impl Into<String>) -> Self {
+    pub(crate) fn at(
+        sources: &Sources,
+        info: SourceInfo,
+        column: Option<u32>,
+        message: impl Into<String>,
+    ) -> Self {
         let include_chain = sources
             .include_chain(info.file)
             .into_iter()

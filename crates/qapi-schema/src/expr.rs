@@ -126,7 +126,10 @@ fn sorted_quoted<'k>(keys: impl IntoIterator<Item = &'k str>) -> String {
     let mut keys: Vec<&str> = keys.into_iter().collect();
     keys.sort_unstable();
     keys.dedup();
-    keys.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ")
+    keys.iter()
+        .map(|k| format!("'{k}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Wraps a non-object member value as `{'type': value}` (or `{'name': ...}`):
@@ -158,8 +161,18 @@ impl Checker<'_> {
         Error::at(self.sources, self.info, None, msg)
     }
 
-    fn check_keys(&self, value: &Object, source: &str, required: &[&str], optional: &[&str]) -> Result<(), Error> {
-        let missing: Vec<&str> = required.iter().copied().filter(|k| !value.contains(k)).collect();
+    fn check_keys(
+        &self,
+        value: &Object,
+        source: &str,
+        required: &[&str],
+        optional: &[&str],
+    ) -> Result<(), Error> {
+        let missing: Vec<&str> = required
+            .iter()
+            .copied()
+            .filter(|k| !value.contains(k))
+            .collect();
         if !missing.is_empty() {
             return Err(self.err(format!(
                 "{source} misses key{} {}",
@@ -182,7 +195,13 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn check_sugared_keys(&self, value: &Sugared, source: &str, required: &[&str], optional: &[&str]) -> Result<(), Error> {
+    fn check_sugared_keys(
+        &self,
+        value: &Sugared,
+        source: &str,
+        required: &[&str],
+        optional: &[&str],
+    ) -> Result<(), Error> {
         match value {
             Sugared::Object(o) => self.check_keys(o, source, required, optional),
             // `{main_key: value}` always passes.
@@ -194,7 +213,13 @@ impl Checker<'_> {
         name_stem(name).ok_or_else(|| self.err(format!("{source} has an invalid name")))
     }
 
-    fn check_name_lower(&self, name: &str, source: &str, permit_upper: bool, permit_underscore: bool) -> Result<(), Error> {
+    fn check_name_lower(
+        &self,
+        name: &str,
+        source: &str,
+        permit_upper: bool,
+        permit_underscore: bool,
+    ) -> Result<(), Error> {
         let stem = self.name_stem(name, source)?;
         if violates_lower(stem, permit_upper, permit_underscore) {
             return Err(self.err(format!("name of {source} must not use uppercase or '_'")));
@@ -211,7 +236,11 @@ impl Checker<'_> {
                 }
             }
             Meta::Command => {
-                let permit = self.pragma.command_name_exceptions.iter().any(|n| n == name);
+                let permit = self
+                    .pragma
+                    .command_name_exceptions
+                    .iter()
+                    .any(|n| n == name);
                 self.check_name_lower(name, source, false, permit)?;
             }
             _ => {
@@ -243,19 +272,34 @@ impl Checker<'_> {
                 let valid = matches!(bytes.next(), Some(b) if b.is_ascii_uppercase())
                     && bytes.all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
                 if !valid {
-                    return Err(self.err(format!("'if' condition '{s}' of {source} is not a valid identifier")));
+                    return Err(self.err(format!(
+                        "'if' condition '{s}' of {source} is not a valid identifier"
+                    )));
                 }
                 return Ok(IfCond::Name(s.clone()));
             }
             Value::Object(o) => o,
-            _ => return Err(self.err(format!("'if' condition of {source} must be a string or an object"))),
+            _ => {
+                return Err(self.err(format!(
+                    "'if' condition of {source} must be a string or an object"
+                )))
+            }
         };
-        self.check_keys(obj, &format!("'if' condition of {source}"), &[], &["all", "any", "not"])?;
+        self.check_keys(
+            obj,
+            &format!("'if' condition of {source}"),
+            &[],
+            &["all", "any", "not"],
+        )?;
         let Some((op, operand)) = obj.iter().next().filter(|_| obj.len() == 1) else {
             return Err(self.err(format!("'if' condition of {source} has conflicting keys")));
         };
         if op == "not" {
-            return Ok(IfCond::Not(Box::new(self.check_cond(operand, source, depth + 1)?)));
+            return Ok(IfCond::Not(Box::new(self.check_cond(
+                operand,
+                source,
+                depth + 1,
+            )?)));
         }
         let Some(operands) = operand.as_array() else {
             return Err(self.err(format!("'{op}' condition of {source} must be an array")));
@@ -267,7 +311,11 @@ impl Checker<'_> {
             .iter()
             .map(|c| self.check_cond(c, source, depth + 1))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(if op == "all" { IfCond::All(conds) } else { IfCond::Any(conds) })
+        Ok(if op == "all" {
+            IfCond::All(conds)
+        } else {
+            IfCond::Any(conds)
+        })
     }
 
     fn check_features(&self, features: Option<&Value>) -> Result<Vec<FeatureExpr>, Error> {
@@ -308,17 +356,25 @@ impl Checker<'_> {
             Value::Str(s) => Ok(TypeRef::Name(s.clone())),
             Value::Array(items) => match items.as_slice() {
                 [Value::Str(s)] => Ok(TypeRef::Array(s.clone())),
-                _ => Err(self.err(format!("{source}: array type must contain single type name"))),
+                _ => Err(self.err(format!(
+                    "{source}: array type must contain single type name"
+                ))),
             },
             _ => Err(self.err(format!("{source} should be a type name or array"))),
         }
     }
 
-    fn check_type_implicit(&self, value: &Value, source: &str, parent_name: Option<&str>) -> Result<Vec<MemberExpr>, Error> {
+    fn check_type_implicit(
+        &self,
+        value: &Value,
+        source: &str,
+        parent_name: Option<&str>,
+    ) -> Result<Vec<MemberExpr>, Error> {
         let Some(members) = value.as_object() else {
             return Err(self.err(format!("{source} should be an object or type name")));
         };
-        let permissive = parent_name.is_some_and(|p| self.pragma.member_name_exceptions.iter().any(|n| n == p));
+        let permissive =
+            parent_name.is_some_and(|p| self.pragma.member_name_exceptions.iter().any(|n| n == p));
         let mut out = Vec::with_capacity(members.len());
         for (key, arg) in members.iter() {
             let key_source = format!("{source} member '{key}'");
@@ -350,10 +406,19 @@ impl Checker<'_> {
         Ok(out)
     }
 
-    fn check_type_name_or_implicit(&self, value: &Value, source: &str, parent_name: Option<&str>) -> Result<Members, Error> {
+    fn check_type_name_or_implicit(
+        &self,
+        value: &Value,
+        source: &str,
+        parent_name: Option<&str>,
+    ) -> Result<Members, Error> {
         match value {
             Value::Str(s) => Ok(Members::Named(s.clone())),
-            _ => Ok(Members::Inline(self.check_type_implicit(value, source, parent_name)?)),
+            _ => Ok(Members::Inline(self.check_type_implicit(
+                value,
+                source,
+                parent_name,
+            )?)),
         }
     }
 
@@ -463,7 +528,8 @@ impl Checker<'_> {
         if boxed {
             return Ok(Some(Members::Named(self.check_type_name(args, "'data'")?)));
         }
-        self.check_type_name_or_implicit(args, "'data'", None).map(Some)
+        self.check_type_name_or_implicit(args, "'data'", None)
+            .map(Some)
     }
 
     fn check_flags(&self, expr: &Object) -> Result<CommandFlags, Error> {
@@ -491,9 +557,17 @@ impl Checker<'_> {
         Ok(flags)
     }
 
-    fn check_definition(&mut self, expr: &Object, info: SourceInfo, doc: Option<&Doc>) -> Result<(Meta, String, DefKind), Error> {
+    fn check_definition(
+        &mut self,
+        expr: &Object,
+        info: SourceInfo,
+        doc: Option<&Doc>,
+    ) -> Result<(Meta, String, DefKind), Error> {
         self.info = info;
-        let metas: Vec<Meta> = Meta::ALL.into_iter().filter(|m| expr.contains(m.as_str())).collect();
+        let metas: Vec<Meta> = Meta::ALL
+            .into_iter()
+            .filter(|m| expr.contains(m.as_str()))
+            .collect();
         let [meta] = metas.as_slice() else {
             return Err(self.err(
                 "expression must have exactly one key 'enum', 'struct', 'union', 'alternate', 'command', 'event'",
@@ -512,18 +586,32 @@ impl Checker<'_> {
                     doc.symbol.as_deref().unwrap_or("")
                 )));
             }
-            doc.check_expr(self.sources, meta == Meta::Command, expr.contains("returns"))?;
+            doc.check_expr(
+                self.sources,
+                meta == Meta::Command,
+                expr.contains("returns"),
+            )?;
         } else if self.pragma.doc_required {
             return Err(self.err("documentation comment required"));
         }
         let source = meta.as_str();
         let kind = match meta {
             Meta::Enum => {
-                self.check_keys(expr, source, &["enum", "data"], &["if", "features", "prefix"])?;
+                self.check_keys(
+                    expr,
+                    source,
+                    &["enum", "data"],
+                    &["if", "features", "prefix"],
+                )?;
                 self.check_enum(expr, name)?
             }
             Meta::Union => {
-                self.check_keys(expr, source, &["union", "base", "discriminator", "data"], &["if", "features"])?;
+                self.check_keys(
+                    expr,
+                    source,
+                    &["union", "base", "discriminator", "data"],
+                    &["if", "features"],
+                )?;
                 self.check_union(expr, name)?
             }
             Meta::Alternate => {
@@ -531,7 +619,12 @@ impl Checker<'_> {
                 self.check_alternate(expr)?
             }
             Meta::Struct => {
-                self.check_keys(expr, source, &["struct", "data"], &["base", "if", "features"])?;
+                self.check_keys(
+                    expr,
+                    source,
+                    &["struct", "data"],
+                    &["base", "if", "features"],
+                )?;
                 let data = expr.get("data").unwrap_or(&Value::Bool(false));
                 let members = self.check_type_implicit(data, "'data'", Some(name))?;
                 let base = match expr.get("base") {
@@ -578,7 +671,12 @@ impl Checker<'_> {
                 }
             }
             Meta::Event => {
-                self.check_keys(expr, source, &["event"], &["data", "boxed", "if", "features"])?;
+                self.check_keys(
+                    expr,
+                    source,
+                    &["event"],
+                    &["data", "boxed", "if", "features"],
+                )?;
                 DefKind::Event {
                     data: self.check_args(expr)?,
                     boxed: false,
@@ -613,7 +711,8 @@ pub(crate) fn check_exprs(
             }
             TopExpr::Definition { expr, info, doc } => (expr, info, doc),
         };
-        let (meta, name, mut kind) = checker.check_definition(&expr, info, doc.and_then(|d| docs.get(d)))?;
+        let (meta, name, mut kind) =
+            checker.check_definition(&expr, info, doc.and_then(|d| docs.get(d)))?;
         let whole = Sugared::Object(&expr);
         let ifcond = checker.check_if(&whole, meta.as_str())?;
         let features = checker.check_features(expr.get("features"))?;

@@ -70,7 +70,11 @@ impl IfCond {
             IfCond::Name(n) => format!("defined({n})"),
             IfCond::Not(c) => format!("!{}", c.c_expr(false)),
             IfCond::All(ops) | IfCond::Any(ops) => {
-                let op = if matches!(self, IfCond::All(_)) { " && " } else { " || " };
+                let op = if matches!(self, IfCond::All(_)) {
+                    " && "
+                } else {
+                    " || "
+                };
                 let inner: Vec<String> = ops.iter().map(|c| c.c_expr(false)).collect();
                 let joined = inner.join(op);
                 if top || ops.len() == 1 {

@@ -24,7 +24,10 @@ pub enum Token {
 impl Token {
     /// True for the `{`, `[`, string or boolean tokens that can start a value.
     pub fn starts_value(&self) -> bool {
-        matches!(self, Token::Punct('{') | Token::Punct('[') | Token::Str(_) | Token::Bool(_))
+        matches!(
+            self,
+            Token::Punct('{') | Token::Punct('[') | Token::Str(_) | Token::Bool(_)
+        )
     }
 }
 
@@ -163,7 +166,10 @@ impl<'s> Lexer<'s> {
                 _ => {
                     let word: String = self.src[self.pos..]
                         .chars()
-                        .take_while(|&c| !matches!(c, '[' | ']' | '{' | '}' | ':' | ',' | '\'') && !is_py_space(c))
+                        .take_while(|&c| {
+                            !matches!(c, '[' | ']' | '{' | '}' | ':' | ',' | '\'')
+                                && !is_py_space(c)
+                        })
                         .collect();
                     return Err(self.error(sources, format!("stray '{word}'")));
                 }

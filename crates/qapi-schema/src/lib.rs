@@ -57,7 +57,12 @@ pub fn load(path: &str) -> Result<Schema> {
 /// Reads and checks a schema with options and a custom file reader.
 pub fn load_with(path: &str, options: LoadOptions, reader: &dyn SourceReader) -> Result<Schema> {
     let mut parsed = parser::parse_schema(path, reader, options.relaxed_docs)?;
-    let exprs = expr::check_exprs(parsed.exprs, &mut parsed.sources, &parsed.pragma, &parsed.docs)?;
+    let exprs = expr::check_exprs(
+        parsed.exprs,
+        &mut parsed.sources,
+        &parsed.pragma,
+        &parsed.docs,
+    )?;
     let mut builder = build::Builder::new(path, &parsed.sources, &parsed.pragma, parsed.docs);
     builder.define_all(&exprs)?;
     builder.check_all()

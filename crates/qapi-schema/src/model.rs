@@ -177,7 +177,9 @@ pub const BUILTIN_TYPES: [(&str, JsonType, &str); 15] = [
 ];
 
 /// Values of the predefined enum `QType` (the tag of alternates).
-pub const QTYPE_VALUES: [&str; 7] = ["none", "qnull", "qnum", "qstring", "qdict", "qlist", "qbool"];
+pub const QTYPE_VALUES: [&str; 7] = [
+    "none", "qnull", "qnum", "qstring", "qdict", "qlist", "qbool",
+];
 
 /// An enum type.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -345,7 +347,10 @@ impl Definition {
 
     /// True for types (everything but commands and events).
     pub fn is_type(&self) -> bool {
-        !matches!(self.kind, DefinitionKind::Command(_) | DefinitionKind::Event(_))
+        !matches!(
+            self.kind,
+            DefinitionKind::Command(_) | DefinitionKind::Event(_)
+        )
     }
 
     /// True for types the schema did not spell out: built-in types, arrays,
@@ -376,7 +381,9 @@ impl Definition {
     pub fn describe(&self) -> String {
         match &self.kind {
             DefinitionKind::Array(a) => format!("array type ['{}']", a.element_name),
-            DefinitionKind::Command(_) | DefinitionKind::Event(_) => format!("{} '{}'", self.meta(), self.name),
+            DefinitionKind::Command(_) | DefinitionKind::Event(_) => {
+                format!("{} '{}'", self.meta(), self.name)
+            }
             _ => format!("{} type '{}'", self.meta(), self.name),
         }
     }

@@ -6,27 +6,110 @@
 /// keywords plus a few predefined macros that pollute the namespace.
 const PROTECTED_WORDS: &[&str] = &[
     // C89
-    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
-    "extern", "float", "for", "goto", "if", "int", "long", "register", "return", "short", "signed",
-    "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void", "volatile",
+    "auto",
+    "break",
+    "case",
+    "char",
+    "const",
+    "continue",
+    "default",
+    "do",
+    "double",
+    "else",
+    "enum",
+    "extern",
+    "float",
+    "for",
+    "goto",
+    "if",
+    "int",
+    "long",
+    "register",
+    "return",
+    "short",
+    "signed",
+    "sizeof",
+    "static",
+    "struct",
+    "switch",
+    "typedef",
+    "union",
+    "unsigned",
+    "void",
+    "volatile",
     "while", // C99
-    "inline", "restrict", "_Bool", "_Complex", "_Imaginary", // C11
-    "_Alignas", "_Alignof", "_Atomic", "_Generic", "_Noreturn", "_Static_assert",
+    "inline",
+    "restrict",
+    "_Bool",
+    "_Complex",
+    "_Imaginary", // C11
+    "_Alignas",
+    "_Alignof",
+    "_Atomic",
+    "_Generic",
+    "_Noreturn",
+    "_Static_assert",
     "_Thread_local", // GCC
-    "asm", "typeof", // C++
-    "and", "and_eq", "bitand", "bitor", "bool", "catch", "class", "const_cast", "delete",
-    "dynamic_cast", "explicit", "export", "false", "friend", "mutable", "namespace", "new", "not",
-    "not_eq", "operator", "or", "or_eq", "private", "protected", "public", "reinterpret_cast",
-    "static_cast", "template", "this", "throw", "true", "try", "typeid", "typename", "using",
-    "virtual", "wchar_t", "xor", "xor_eq", // namespace pollution
-    "unix", "errno", "mips", "sparc", "i386", "linux",
+    "asm",
+    "typeof", // C++
+    "and",
+    "and_eq",
+    "bitand",
+    "bitor",
+    "bool",
+    "catch",
+    "class",
+    "const_cast",
+    "delete",
+    "dynamic_cast",
+    "explicit",
+    "export",
+    "false",
+    "friend",
+    "mutable",
+    "namespace",
+    "new",
+    "not",
+    "not_eq",
+    "operator",
+    "or",
+    "or_eq",
+    "private",
+    "protected",
+    "public",
+    "reinterpret_cast",
+    "static_cast",
+    "template",
+    "this",
+    "throw",
+    "true",
+    "try",
+    "typeid",
+    "typename",
+    "using",
+    "virtual",
+    "wchar_t",
+    "xor",
+    "xor_eq", // namespace pollution
+    "unix",
+    "errno",
+    "mips",
+    "sparc",
+    "i386",
+    "linux",
 ];
 
 /// QEMU's `c_name(name, protect=False)`: every character outside
 /// `[A-Za-z0-9_]` becomes `_`.
 pub fn c_name_raw(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -88,7 +171,8 @@ pub fn name_stem(name: &str) -> Option<&str> {
 /// True when the stem breaks the lower-case rule (no upper case, no `_`),
 /// with the given permissions.
 pub fn violates_lower(stem: &str, permit_upper: bool, permit_underscore: bool) -> bool {
-    (!permit_upper && stem.bytes().any(|b| b.is_ascii_uppercase())) || (!permit_underscore && stem.contains('_'))
+    (!permit_upper && stem.bytes().any(|b| b.is_ascii_uppercase()))
+        || (!permit_underscore && stem.contains('_'))
 }
 
 /// True when the stem breaks the event rule (no lower case, no `-`).

@@ -86,7 +86,11 @@ pub(crate) enum TopExpr {
     /// An include directive: the path as joined with the includer's folder.
     Include { path: String, info: SourceInfo },
     /// A definition, with the index of its doc block.
-    Definition { expr: Object, info: SourceInfo, doc: Option<usize> },
+    Definition {
+        expr: Object,
+        info: SourceInfo,
+        doc: Option<usize>,
+    },
 }
 
 /// Everything pass 1 produces.
@@ -109,7 +113,11 @@ struct Ctx<'r> {
 
 /// Parses the schema rooted at `fname` (the path as it will appear in
 /// messages).
-pub(crate) fn parse_schema(fname: &str, reader: &dyn SourceReader, relaxed: bool) -> Result<Parsed, Error> {
+pub(crate) fn parse_schema(
+    fname: &str,
+    reader: &dyn SourceReader,
+    relaxed: bool,
+) -> Result<Parsed, Error> {
     let mut ctx = Ctx {
         sources: Sources::default(),
         included: HashSet::new(),
@@ -250,7 +258,12 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn parse_file(&mut self, fname: &str, incl_info: Option<SourceInfo>, text: &str) -> Result<(), Error> {
+    fn parse_file(
+        &mut self,
+        fname: &str,
+        incl_info: Option<SourceInfo>,
+        text: &str,
+    ) -> Result<(), Error> {
         let src = normalize_source(text);
         let file = self.sources.add_file(fname.to_string(), incl_info);
         let mut lexer = Lexer::new(&src, file);
@@ -276,7 +289,12 @@ impl Ctx<'_> {
             }
             .get_expr(0)?;
             let Value::Object(expr) = value else {
-                return Err(Error::at(&self.sources, info, None, "top-level expression must be an object"));
+                return Err(Error::at(
+                    &self.sources,
+                    info,
+                    None,
+                    "top-level expression must be an object",
+                ));
             };
             if expr.contains("include") {
                 self.reject_expr_doc(cur_doc)?;
@@ -287,7 +305,12 @@ impl Ctx<'_> {
             } else {
                 if let Some(doc) = cur_doc.and_then(|i| self.docs.get(i)) {
                     if doc.symbol.is_none() {
-                        return Err(Error::at(&self.sources, doc.info, None, "definition documentation required"));
+                        return Err(Error::at(
+                            &self.sources,
+                            doc.info,
+                            None,
+                            "definition documentation required",
+                        ));
                     }
                 }
                 self.exprs.push(TopExpr::Definition {
@@ -303,10 +326,20 @@ impl Ctx<'_> {
 
     fn include(&mut self, fname: &str, expr: &Object, info: SourceInfo) -> Result<(), Error> {
         if expr.len() != 1 {
-            return Err(Error::at(&self.sources, info, None, "invalid 'include' directive"));
+            return Err(Error::at(
+                &self.sources,
+                info,
+                None,
+                "invalid 'include' directive",
+            ));
         }
         let Some(include) = expr.get("include").and_then(Value::as_str) else {
-            return Err(Error::at(&self.sources, info, None, "value of 'include' must be a string"));
+            return Err(Error::at(
+                &self.sources,
+                info,
+                None,
+                "value of 'include' must be a string",
+            ));
         };
         let incl_fname = pathutil::join(pathutil::dirname(fname), include);
         self.exprs.push(TopExpr::Include {
@@ -317,7 +350,12 @@ impl Ctx<'_> {
         let mut chain = Some(info);
         while let Some(at) = chain {
             if pathutil::abspath(self.sources.path(at.file)) == incl_abs {
-                return Err(Error::at(&self.sources, info, None, format!("inclusion loop for {include}")));
+                return Err(Error::at(
+                    &self.sources,
+                    info,
+                    None,
+                    format!("inclusion loop for {include}"),
+                ));
             }
             chain = self
                 .sources
@@ -330,37 +368,76 @@ impl Ctx<'_> {
         }
         self.included.insert(incl_abs);
         let text = self.reader.read(&incl_fname).map_err(|e| {
-            Error::at(&self.sources, info, None, format!("can't read include file '{incl_fname}': {e}"))
+            Error::at(
+                &self.sources,
+                info,
+                None,
+                format!("can't read include file '{incl_fname}': {e}"),
+            )
         })?;
         self.parse_file(&incl_fname, Some(info), &text)
     }
 
     fn pragma(&mut self, expr: &Object, info: SourceInfo) -> Result<(), Error> {
         if expr.len() != 1 {
-            return Err(Error::at(&self.sources, info, None, "invalid 'pragma' directive"));
+            return Err(Error::at(
+                &self.sources,
+                info,
+                None,
+                "invalid 'pragma' directive",
+            ));
         }
         let Some(pragma) = expr.get("pragma").and_then(Value::as_object) else {
-            return Err(Error::at(&self.sources, info, None, "value of 'pragma' must be an object"));
+            return Err(Error::at(
+                &self.sources,
+                info,
+                None,
+                "value of 'pragma' must be an object",
+            ));
         };
         for (name, value) in pragma.iter() {
             let list = || -> Result<Vec<String>, Error> {
                 value
                     .as_array()
-                    .and_then(|items| items.iter().map(|v| v.as_str().map(str::to_string)).collect())
-                    .ok_or_else(|| Error::at(&self.sources, info, None, format!("pragma {name} must be a list of strings")))
+                    .and_then(|items| {
+                        items
+                            .iter()
+                            .map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .ok_or_else(|| {
+                        Error::at(
+                            &self.sources,
+                            info,
+                            None,
+                            format!("pragma {name} must be a list of strings"),
+                        )
+                    })
             };
             match name {
                 "doc-required" => match value {
                     Value::Bool(b) => self.pragma.doc_required = *b,
                     _ => {
-                        return Err(Error::at(&self.sources, info, None, "pragma 'doc-required' must be boolean"));
+                        return Err(Error::at(
+                            &self.sources,
+                            info,
+                            None,
+                            "pragma 'doc-required' must be boolean",
+                        ));
                     }
                 },
                 "command-name-exceptions" => self.pragma.command_name_exceptions = list()?,
                 "command-returns-exceptions" => self.pragma.command_returns_exceptions = list()?,
                 "documentation-exceptions" => self.pragma.documentation_exceptions = list()?,
                 "member-name-exceptions" => self.pragma.member_name_exceptions = list()?,
-                _ => return Err(Error::at(&self.sources, info, None, format!("unknown pragma '{name}'"))),
+                _ => {
+                    return Err(Error::at(
+                        &self.sources,
+                        info,
+                        None,
+                        format!("unknown pragma '{name}'"),
+                    ))
+                }
             }
         }
         Ok(())

@@ -46,7 +46,8 @@ pub fn normpath(path: &str) -> String {
         if comp.is_empty() || comp == "." {
             continue;
         }
-        if comp != ".." || (initial_slashes == 0 && comps.is_empty()) || comps.last() == Some(&"..") {
+        if comp != ".." || (initial_slashes == 0 && comps.is_empty()) || comps.last() == Some(&"..")
+        {
             comps.push(comp);
         } else if !comps.is_empty() {
             comps.pop();

@@ -41,7 +41,10 @@ fn case_names(dir: &Path) -> Vec<String> {
 fn run_case(dir: &str, name: &str) -> (String, String) {
     match load(&format!("{dir}/{name}.json")) {
         Ok(schema) => (dump(&schema), String::new()),
-        Err(err) => (String::new(), format!("{err}\n").replace(&format!("{dir}/"), "")),
+        Err(err) => (
+            String::new(),
+            format!("{err}\n").replace(&format!("{dir}/"), ""),
+        ),
     }
 }
 
@@ -55,20 +58,34 @@ fn qemu_test_suite_passes() {
     let mut failures = Vec::new();
     for name in &names {
         let (out, err) = run_case(&dir_str, name);
-        let expected_out = std::fs::read_to_string(dir.join(format!("{name}.out"))).unwrap_or_default();
-        let expected_err = std::fs::read_to_string(dir.join(format!("{name}.err"))).unwrap_or_default();
+        let expected_out =
+            std::fs::read_to_string(dir.join(format!("{name}.out"))).unwrap_or_default();
+        let expected_err =
+            std::fs::read_to_string(dir.join(format!("{name}.err"))).unwrap_or_default();
         if out != expected_out || err != expected_err {
             failures.push(format!(
                 "{name} FAIL\n--- expected err\n{expected_err}--- actual err\n{err}--- out {}",
-                if out == expected_out { "matches" } else { "differs" }
+                if out == expected_out {
+                    "matches"
+                } else {
+                    "differs"
+                }
             ));
         }
     }
     let passed = names.len() - failures.len();
-    println!("qapi-schema test suite: {passed}/{} cases pass", names.len());
+    println!(
+        "qapi-schema test suite: {passed}/{} cases pass",
+        names.len()
+    );
     for f in &failures {
         println!("{f}");
     }
     assert_eq!(names.len(), 207, "expected 207 registered cases");
-    assert!(failures.is_empty(), "{} of {} cases failed", failures.len(), names.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed",
+        failures.len(),
+        names.len()
+    );
 }

@@ -33,8 +33,14 @@ pub enum QapiCommand {
 /// Runs a `qmp qapi` subcommand.
 pub fn run(command: QapiCommand) -> anyhow::Result<ExitCode> {
     let (schema, relaxed_docs, want_dump) = match command {
-        QapiCommand::Check { schema, relaxed_docs } => (schema, relaxed_docs, false),
-        QapiCommand::Dump { schema, relaxed_docs } => (schema, relaxed_docs, true),
+        QapiCommand::Check {
+            schema,
+            relaxed_docs,
+        } => (schema, relaxed_docs, false),
+        QapiCommand::Dump {
+            schema,
+            relaxed_docs,
+        } => (schema, relaxed_docs, true),
     };
     let options = LoadOptions { relaxed_docs };
     match load_with(&schema, options, &FsReader) {
