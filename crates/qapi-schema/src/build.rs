@@ -599,9 +599,20 @@ impl<'a> Builder<'a> {
         info: Option<SourceInfo>,
         what: &str,
     ) -> Result<EntityId, Error> {
+        self.resolve_type_with(name, info, || what.to_string())
+    }
+
+    /// Resolves a type name; `what` (the user of the name) is only
+    /// formatted for the error.
+    fn resolve_type_with(
+        &self,
+        name: &str,
+        info: Option<SourceInfo>,
+        what: impl FnOnce() -> String,
+    ) -> Result<EntityId, Error> {
         match self.index.get(name) {
             Some(&id) if self.definition(id).is_some_and(Definition::is_type) => Ok(id),
-            _ => Err(self.err(info, format!("{what} uses unknown type '{name}'"))),
+            _ => Err(self.err(info, format!("{} uses unknown type '{name}'", what()))),
         }
     }
 
@@ -611,8 +622,9 @@ impl<'a> Builder<'a> {
         role: &'static str,
         info: Option<SourceInfo>,
     ) -> Result<(), Error> {
-        let what = self.describe_member(role, &m.name, &m.defined_in, info);
-        m.ty = self.resolve_type(&m.type_name, info, &what)?;
+        m.ty = self.resolve_type_with(&m.type_name, info, || {
+            self.describe_member(role, &m.name, &m.defined_in, info)
+        })?;
         self.check_feature_clash(&m.features, &m.name, info)
     }
 
@@ -667,12 +679,9 @@ impl<'a> Builder<'a> {
     }
 
     fn check_object(&mut self, id: EntityId) -> Result<(), Error> {
-        let Some(def) = self.definition(id) else {
+        let Some(def) = self.definition(id).filter(|d| d.as_object().is_some()) else {
             return Ok(());
         };
-        if def.as_object().is_none() {
-            return Ok(());
-        }
         match self.state.get(id.0) {
             Some(State::Complete) => return Ok(()),
             Some(State::InProgress) => {
@@ -680,16 +689,13 @@ impl<'a> Builder<'a> {
             }
             _ => {}
         }
+        self.check_definition_base(def)?;
+        let info = def.info;
+        let name = def.name.clone();
         if let Some(s) = self.state.get_mut(id.0) {
             *s = State::InProgress;
         }
-        let def = self
-            .definition(id)
-            .cloned()
-            .ok_or_else(|| Error::bare("internal error"))?;
-        let mut obj = obj_clone(&def);
-        self.check_definition_base(&def)?;
-        let info = def.info;
+        let mut obj = self.take_object(id);
         let mut seen = Seen::new();
         let mut members: Vec<Member> = Vec::new();
         if let Some(base_name) = &obj.base_name {
@@ -714,7 +720,7 @@ impl<'a> Builder<'a> {
             self.add_member(&mut seen, &mut members, m.clone(), info)?;
         }
         if let Some(branches) = obj.branches.as_mut() {
-            self.check_branches(branches, &def.name, info, &seen, &members)?;
+            self.check_branches(branches, &name, info, &seen, &members)?;
             for v in &branches.variants {
                 self.clash_object(v.ty, info, &mut seen.clone(), None)?;
             }
@@ -727,6 +733,33 @@ impl<'a> Builder<'a> {
             *s = State::Complete;
         }
         Ok(())
+    }
+
+    /// Moves an object type out of its entity for checking, leaving a
+    /// stand-in that still tells a union from a struct (error messages on
+    /// recursive definitions read it).
+    fn take_object(&mut self, id: EntityId) -> ObjectType {
+        let empty = |union: bool| ObjectType {
+            base_name: None,
+            base: None,
+            local_members: Vec::new(),
+            members: Vec::new(),
+            branches: union.then(|| Branches {
+                tag_name: String::new(),
+                tag_member: None,
+                variants: Vec::new(),
+            }),
+        };
+        match self.definition_mut(id) {
+            Some(Definition {
+                kind: DefinitionKind::Object(obj),
+                ..
+            }) => {
+                let stand_in = empty(obj.is_union());
+                std::mem::replace(obj, stand_in)
+            }
+            _ => empty(false),
+        }
     }
 
     fn add_member(
@@ -1028,97 +1061,20 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    // ----- documentation -----
-
-    fn connect_features(&mut self, doc: usize, features: &[Feature]) -> Result<(), Error> {
-        for f in features {
-            let ok = self
-                .docs
-                .get_mut(doc)
-                .is_some_and(|d| d.connect_feature(&f.name));
-            if !ok {
-                return Err(self.err(f.info, format!("feature '{}' lacks documentation", f.name)));
-            }
-        }
-        Ok(())
-    }
-
-    fn connect_member(
-        &mut self,
-        doc: usize,
-        role: &str,
-        name: &str,
-        info: Option<SourceInfo>,
-    ) -> Result<(), Error> {
-        // QEMU 7.2 accepted undocumented members everywhere.
-        let excepted = self.docs.get(doc).is_some_and(|d| {
-            d.relaxed
-                || d.symbol
-                    .as_deref()
-                    .is_some_and(|s| self.pragma.documentation_exceptions.iter().any(|e| e == s))
-        });
-        let ok = self
-            .docs
-            .get_mut(doc)
-            .is_some_and(|d| d.connect_member(name, excepted));
-        if !ok {
-            return Err(self.err(info, format!("{role} '{name}' lacks documentation")));
-        }
-        Ok(())
-    }
-
-    fn connect_members(&mut self, doc: usize, members: &[Member]) -> Result<(), Error> {
-        for m in members {
-            self.connect_member(doc, "member", &m.name, m.info)?;
-            self.connect_features(doc, &m.features)?;
-        }
-        Ok(())
-    }
-
-    fn connect_implicit(&mut self, doc: usize, id: Option<EntityId>) -> Result<(), Error> {
-        let Some(def) = id
-            .and_then(|i| self.definition(i))
-            .filter(|d| d.is_implicit())
-            .cloned()
-        else {
-            return Ok(());
-        };
-        self.connect_features(doc, &def.features)?;
-        if let Some(obj) = def.as_object() {
-            self.connect_members(doc, &obj.local_members)?;
-        }
-        Ok(())
-    }
-
     fn connect_doc(&mut self, id: EntityId) -> Result<(), Error> {
-        let Some(def) = self.definition(id).cloned() else {
+        let Some(def) = self.entities.get(id.0).and_then(Entity::as_definition) else {
             return Ok(());
         };
-        let Some(doc) = def.doc else {
+        let Some(doc) = def.doc.and_then(|d| self.docs.get_mut(d)) else {
             return Ok(());
         };
-        self.connect_features(doc, &def.features)?;
-        match &def.kind {
-            DefinitionKind::Enum(e) => {
-                for v in &e.values {
-                    self.connect_member(doc, "value", &v.name, def.info)?;
-                    self.connect_features(doc, &v.features)?;
-                }
-            }
-            DefinitionKind::Object(o) => {
-                self.connect_implicit(doc, o.base)?;
-                self.connect_members(doc, &o.local_members)?;
-            }
-            DefinitionKind::Alternate(a) => {
-                for v in &a.variants {
-                    self.connect_member(doc, "branch", &v.name, def.info)?;
-                }
-            }
-            DefinitionKind::Command(c) => self.connect_implicit(doc, c.arg_type)?,
-            DefinitionKind::Event(e) => self.connect_implicit(doc, e.arg_type)?,
-            DefinitionKind::Builtin(_) | DefinitionKind::Array(_) => {}
+        DocLinker {
+            doc,
+            entities: &self.entities,
+            pragma: self.pragma,
+            sources: self.sources,
         }
-        Ok(())
+        .connect(def)
     }
 
     fn assign_modules(&mut self) {
@@ -1171,15 +1127,92 @@ impl<'a> Builder<'a> {
     }
 }
 
-fn obj_clone(def: &Definition) -> ObjectType {
-    match &def.kind {
-        DefinitionKind::Object(o) => o.clone(),
-        _ => ObjectType {
-            base_name: None,
-            base: None,
-            local_members: Vec::new(),
-            members: Vec::new(),
-            branches: None,
-        },
+/// Connects a definition's members and features to its doc block.
+struct DocLinker<'b> {
+    doc: &'b mut Doc,
+    entities: &'b [Entity],
+    pragma: &'b Pragma,
+    sources: &'b Sources,
+}
+
+impl DocLinker<'_> {
+    fn err(&self, info: Option<SourceInfo>, msg: String) -> Error {
+        match info {
+            Some(info) => Error::at(self.sources, info, None, msg),
+            None => Error::bare(msg),
+        }
+    }
+
+    fn features(&mut self, features: &[Feature]) -> Result<(), Error> {
+        for f in features {
+            if !self.doc.connect_feature(&f.name) {
+                return Err(self.err(f.info, format!("feature '{}' lacks documentation", f.name)));
+            }
+        }
+        Ok(())
+    }
+
+    fn member(&mut self, role: &str, name: &str, info: Option<SourceInfo>) -> Result<(), Error> {
+        // QEMU 7.2 accepted undocumented members everywhere.
+        let excepted = self.doc.relaxed
+            || self
+                .doc
+                .symbol
+                .as_deref()
+                .is_some_and(|s| self.pragma.documentation_exceptions.iter().any(|e| e == s));
+        if !self.doc.connect_member(name, excepted) {
+            return Err(self.err(info, format!("{role} '{name}' lacks documentation")));
+        }
+        Ok(())
+    }
+
+    fn members(&mut self, members: &[Member]) -> Result<(), Error> {
+        for m in members {
+            self.member("member", &m.name, m.info)?;
+            self.features(&m.features)?;
+        }
+        Ok(())
+    }
+
+    /// The members of an implicit argument or base type belong to the doc
+    /// of the definition that made it.
+    fn implicit(&mut self, id: Option<EntityId>) -> Result<(), Error> {
+        let Some(def) = id
+            .and_then(|i| self.entities.get(i.0))
+            .and_then(Entity::as_definition)
+            .filter(|d| d.is_implicit())
+        else {
+            return Ok(());
+        };
+        self.features(&def.features)?;
+        if let Some(obj) = def.as_object() {
+            self.members(&obj.local_members)?;
+        }
+        Ok(())
+    }
+
+    fn connect(mut self, def: &Definition) -> Result<(), Error> {
+        self.features(&def.features)?;
+        match &def.kind {
+            DefinitionKind::Enum(e) => {
+                for v in &e.values {
+                    self.member("value", &v.name, def.info)?;
+                    self.features(&v.features)?;
+                }
+            }
+            DefinitionKind::Object(o) => {
+                self.implicit(o.base)?;
+                self.members(&o.local_members)?;
+            }
+            DefinitionKind::Alternate(a) => {
+                for v in &a.variants {
+                    self.member("branch", &v.name, def.info)?;
+                }
+            }
+            DefinitionKind::Command(c) => self.implicit(c.arg_type)?,
+            DefinitionKind::Event(e) => self.implicit(e.arg_type)?,
+            DefinitionKind::Builtin(_) | DefinitionKind::Array(_) => {}
+        }
+        Ok(())
     }
 }

@@ -460,21 +460,22 @@ pub(crate) struct DocParser<'a, 'l, 's> {
     pub relaxed: bool,
 }
 
-impl DocParser<'_, '_, '_> {
+impl<'s> DocParser<'_, '_, 's> {
     fn err(&self, msg: impl Into<String>) -> Error {
         self.lexer.error(self.sources, msg)
     }
 
-    fn next_line(&mut self) -> Result<Option<String>, Error> {
+    fn next_line(&mut self) -> Result<Option<&'s str>, Error> {
         self.lexer.accept(self.sources, false)?;
         self.line()
     }
 
     /// The current doc line: `None` at the closing `##`.
-    fn line(&self) -> Result<Option<String>, Error> {
-        let Token::Comment(val) = &self.lexer.tok else {
+    fn line(&self) -> Result<Option<&'s str>, Error> {
+        let Token::Comment(range) = &self.lexer.tok else {
             return Err(self.err("documentation comment must end with '##'"));
         };
+        let val = self.lexer.text(range.clone());
         if val.starts_with("##") {
             if val != "##" {
                 return Err(self.err("junk after '##' at end of documentation comment"));
@@ -482,17 +483,17 @@ impl DocParser<'_, '_, '_> {
             return Ok(None);
         }
         if val == "#" {
-            return Ok(Some(String::new()));
+            return Ok(Some(""));
         }
         if !val[1..].starts_with(' ') {
             return Err(self.err("missing space after #"));
         }
-        Ok(Some(val[2..].trim_end_matches(is_py_space).to_string()))
+        Ok(Some(val[2..].trim_end_matches(is_py_space)))
     }
 
-    fn indented(&mut self, doc: &mut Doc) -> Result<Option<String>, Error> {
+    fn indented(&mut self, doc: &mut Doc) -> Result<Option<&'s str>, Error> {
         let mut line = self.next_line()?;
-        while line.as_deref() == Some("") {
+        while line == Some("") {
             doc.append_line("");
             line = self.next_line()?;
         }
@@ -526,10 +527,10 @@ impl DocParser<'_, '_, '_> {
         }
     }
 
-    fn paragraph(&mut self, doc: &mut Doc) -> Result<Option<String>, Error> {
+    fn paragraph(&mut self, doc: &mut Doc) -> Result<Option<&'s str>, Error> {
         loop {
             let line = self.next_line()?;
-            match line.as_deref() {
+            match line {
                 None | Some("") => return Ok(line),
                 Some(text) => doc.append_line(text),
             }
@@ -538,13 +539,13 @@ impl DocParser<'_, '_, '_> {
 
     /// Parses one doc block; the current token is its opening `##` line.
     pub fn parse(&mut self) -> Result<Doc, Error> {
-        if !matches!(&self.lexer.tok, Token::Comment(v) if v == "##") {
+        if !matches!(&self.lexer.tok, Token::Comment(r) if self.lexer.text(r.clone()) == "##") {
             return Err(self.err("junk after '##' at start of documentation comment"));
         }
         let info = self.lexer.info();
         let mut line = self.next_line()?;
         let mut doc;
-        match line.as_deref() {
+        match line {
             Some(first) if first.starts_with('@') => {
                 let Some(symbol) = first.strip_suffix(':') else {
                     return Err(self.err("line should end with ':'"));
@@ -586,10 +587,10 @@ impl DocParser<'_, '_, '_> {
         Ok(doc)
     }
 
-    fn definition_body(&mut self, doc: &mut Doc, mut line: Option<String>) -> Result<(), Error> {
+    fn definition_body(&mut self, doc: &mut Doc, mut line: Option<&'s str>) -> Result<(), Error> {
         let mut no_more_args = false;
         loop {
-            while line.as_deref() == Some("") {
+            while line == Some("") {
                 line = self.next_line()?;
             }
             let Some(text) = line else {
@@ -600,7 +601,7 @@ impl DocParser<'_, '_, '_> {
                     return Err(self.err("duplicated 'Features:' line"));
                 }
                 line = self.next_line()?;
-                while line.as_deref() == Some("") {
+                while line == Some("") {
                     line = self.next_line()?;
                 }
                 line = self.descriptions(doc, line, SectionKind::Feature)?;
@@ -660,7 +661,7 @@ impl DocParser<'_, '_, '_> {
     fn definition_body_relaxed(
         &mut self,
         doc: &mut Doc,
-        mut line: Option<String>,
+        mut line: Option<&'s str>,
     ) -> Result<(), Error> {
         #[derive(PartialEq)]
         enum Phase {
@@ -727,9 +728,9 @@ impl DocParser<'_, '_, '_> {
     fn descriptions(
         &mut self,
         doc: &mut Doc,
-        mut line: Option<String>,
+        mut line: Option<&'s str>,
         kind: SectionKind,
-    ) -> Result<Option<String>, Error> {
+    ) -> Result<Option<&'s str>, Error> {
         while let Some(text) = line.take() {
             let Some((name, end)) = match_at_name_colon(&text) else {
                 return Ok(Some(text));

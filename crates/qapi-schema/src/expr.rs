@@ -9,6 +9,36 @@ use crate::parser::{Pragma, TopExpr, MAX_NESTING};
 use crate::source::{Meta, SourceInfo, Sources};
 use crate::value::{Object, Value};
 
+use std::fmt;
+
+/// What a message is about, formatted only when an error is reported:
+/// `PREFIX 'NAME'`.
+struct Quoted<'a>(&'a str, &'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} '{}'", self.0, self.1)
+    }
+}
+
+/// `SOURCE member 'KEY'`
+struct Keyed<'a>(&'a dyn fmt::Display, &'a str);
+
+impl fmt::Display for Keyed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} member '{}'", self.0, self.1)
+    }
+}
+
+/// `'if' condition of SOURCE`
+struct IfSource<'a>(&'a dyn fmt::Display);
+
+impl fmt::Display for IfSource<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "'if' condition of {}", self.0)
+    }
+}
+
 /// A feature as written.
 #[derive(Clone, Debug)]
 pub(crate) struct FeatureExpr {
@@ -164,7 +194,7 @@ impl Checker<'_> {
     fn check_keys(
         &self,
         value: &Object,
-        source: &str,
+        source: &dyn fmt::Display,
         required: &[&str],
         optional: &[&str],
     ) -> Result<(), Error> {
@@ -198,7 +228,7 @@ impl Checker<'_> {
     fn check_sugared_keys(
         &self,
         value: &Sugared,
-        source: &str,
+        source: &dyn fmt::Display,
         required: &[&str],
         optional: &[&str],
     ) -> Result<(), Error> {
@@ -209,14 +239,14 @@ impl Checker<'_> {
         }
     }
 
-    fn name_stem<'n>(&self, name: &'n str, source: &str) -> Result<&'n str, Error> {
+    fn name_stem<'n>(&self, name: &'n str, source: &dyn fmt::Display) -> Result<&'n str, Error> {
         name_stem(name).ok_or_else(|| self.err(format!("{source} has an invalid name")))
     }
 
     fn check_name_lower(
         &self,
         name: &str,
-        source: &str,
+        source: &dyn fmt::Display,
         permit_upper: bool,
         permit_underscore: bool,
     ) -> Result<(), Error> {
@@ -231,7 +261,7 @@ impl Checker<'_> {
         let source = meta.as_str();
         match meta {
             Meta::Event => {
-                if violates_upper(self.name_stem(name, source)?) {
+                if violates_upper(self.name_stem(name, &source)?) {
                     return Err(self.err("name of event must not use lowercase or '-'"));
                 }
             }
@@ -241,10 +271,10 @@ impl Checker<'_> {
                     .command_name_exceptions
                     .iter()
                     .any(|n| n == name);
-                self.check_name_lower(name, source, false, permit)?;
+                self.check_name_lower(name, &source, false, permit)?;
             }
             _ => {
-                if !is_camel(self.name_stem(name, source)?) {
+                if !is_camel(self.name_stem(name, &source)?) {
                     return Err(self.err(format!("name of {source} must use CamelCase")));
                 }
                 if name.ends_with("List") {
@@ -255,14 +285,23 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn check_if(&self, value: &Sugared, source: &str) -> Result<Option<IfCond>, Error> {
+    fn check_if(
+        &self,
+        value: &Sugared,
+        source: &dyn fmt::Display,
+    ) -> Result<Option<IfCond>, Error> {
         match value.get("if", "") {
             None => Ok(None),
             Some(cond) => self.check_cond(cond, source, 0).map(Some),
         }
     }
 
-    fn check_cond(&self, cond: &Value, source: &str, depth: usize) -> Result<IfCond, Error> {
+    fn check_cond(
+        &self,
+        cond: &Value,
+        source: &dyn fmt::Display,
+        depth: usize,
+    ) -> Result<IfCond, Error> {
         if depth > MAX_NESTING {
             return Err(self.err(format!("'if' condition of {source} is nested too deeply")));
         }
@@ -285,12 +324,7 @@ impl Checker<'_> {
                 )))
             }
         };
-        self.check_keys(
-            obj,
-            &format!("'if' condition of {source}"),
-            &[],
-            &["all", "any", "not"],
-        )?;
+        self.check_keys(obj, &IfSource(source), &[], &["all", "any", "not"])?;
         let Some((op, operand)) = obj.iter().next().filter(|_| obj.len() == 1) else {
             return Err(self.err(format!("'if' condition of {source} has conflicting keys")));
         };
@@ -329,11 +363,11 @@ impl Checker<'_> {
         for item in items {
             let feat = Sugared::of(item);
             let source = "'features' member";
-            self.check_sugared_keys(&feat, source, &["name"], &["if"])?;
+            self.check_sugared_keys(&feat, &source, &["name"], &["if"])?;
             let Some(Value::Str(name)) = feat.get("name", "name") else {
                 return Err(self.err(format!("{source} requires a string name")));
             };
-            let source = format!("{source} '{name}'");
+            let source = Quoted(source, name);
             self.check_name_lower(name, &source, false, false)?;
             let ifcond = self.check_if(&feat, &source)?;
             out.push(FeatureExpr {
@@ -344,14 +378,18 @@ impl Checker<'_> {
         Ok(out)
     }
 
-    fn check_type_name(&self, value: &Value, source: &str) -> Result<String, Error> {
+    fn check_type_name(&self, value: &Value, source: &dyn fmt::Display) -> Result<String, Error> {
         match value {
             Value::Str(s) => Ok(s.clone()),
             _ => Err(self.err(format!("{source} should be a type name"))),
         }
     }
 
-    fn check_type_name_or_array(&self, value: &Value, source: &str) -> Result<TypeRef, Error> {
+    fn check_type_name_or_array(
+        &self,
+        value: &Value,
+        source: &dyn fmt::Display,
+    ) -> Result<TypeRef, Error> {
         match value {
             Value::Str(s) => Ok(TypeRef::Name(s.clone())),
             Value::Array(items) => match items.as_slice() {
@@ -367,7 +405,7 @@ impl Checker<'_> {
     fn check_type_implicit(
         &self,
         value: &Value,
-        source: &str,
+        source: &dyn fmt::Display,
         parent_name: Option<&str>,
     ) -> Result<Vec<MemberExpr>, Error> {
         let Some(members) = value.as_object() else {
@@ -377,7 +415,7 @@ impl Checker<'_> {
             parent_name.is_some_and(|p| self.pragma.member_name_exceptions.iter().any(|n| n == p));
         let mut out = Vec::with_capacity(members.len());
         for (key, arg) in members.iter() {
-            let key_source = format!("{source} member '{key}'");
+            let key_source = Keyed(source, key);
             let (name, optional) = match key.strip_prefix('*') {
                 Some(rest) => (rest, true),
                 None => (key, false),
@@ -409,7 +447,7 @@ impl Checker<'_> {
     fn check_type_name_or_implicit(
         &self,
         value: &Value,
-        source: &str,
+        source: &dyn fmt::Display,
         parent_name: Option<&str>,
     ) -> Result<Members, Error> {
         match value {
@@ -436,11 +474,11 @@ impl Checker<'_> {
         for item in items {
             let member = Sugared::of(item);
             let source = "'data' member";
-            self.check_sugared_keys(&member, source, &["name"], &["if", "features"])?;
+            self.check_sugared_keys(&member, &source, &["name"], &["if", "features"])?;
             let Some(Value::Str(value)) = member.get("name", "name") else {
                 return Err(self.err(format!("{source} requires a string name")));
             };
-            let source = format!("{source} '{value}'");
+            let source = Quoted(source, value);
             // Enum values may start with a digit: check as if prefixed.
             let checked = if value.starts_with(|c: char| c.is_ascii_digit()) {
                 format!("d{value}")
@@ -462,7 +500,7 @@ impl Checker<'_> {
     fn check_branches(&self, data: &Object, alternate: bool) -> Result<Vec<BranchExpr>, Error> {
         let mut out = Vec::with_capacity(data.len());
         for (key, value) in data.iter() {
-            let source = format!("'data' member '{key}'");
+            let source = Quoted("'data' member", key);
             if alternate {
                 self.check_name_lower(key, &source, false, false)?;
             }
@@ -488,7 +526,7 @@ impl Checker<'_> {
 
     fn check_union(&self, expr: &Object, name: &str) -> Result<DefKind, Error> {
         let base = expr.get("base").unwrap_or(&Value::Bool(false));
-        let base = self.check_type_name_or_implicit(base, "'base'", Some(name))?;
+        let base = self.check_type_name_or_implicit(base, &"'base'", Some(name))?;
         let Some(Value::Str(discriminator)) = expr.get("discriminator") else {
             return Err(self.err("'discriminator' requires a string name"));
         };
@@ -526,9 +564,9 @@ impl Checker<'_> {
             return Ok(None);
         };
         if boxed {
-            return Ok(Some(Members::Named(self.check_type_name(args, "'data'")?)));
+            return Ok(Some(Members::Named(self.check_type_name(args, &"'data'")?)));
         }
-        self.check_type_name_or_implicit(args, "'data'", None)
+        self.check_type_name_or_implicit(args, &"'data'", None)
             .map(Some)
     }
 
@@ -599,7 +637,7 @@ impl Checker<'_> {
             Meta::Enum => {
                 self.check_keys(
                     expr,
-                    source,
+                    &source,
                     &["enum", "data"],
                     &["if", "features", "prefix"],
                 )?;
@@ -608,35 +646,35 @@ impl Checker<'_> {
             Meta::Union => {
                 self.check_keys(
                     expr,
-                    source,
+                    &source,
                     &["union", "base", "discriminator", "data"],
                     &["if", "features"],
                 )?;
                 self.check_union(expr, name)?
             }
             Meta::Alternate => {
-                self.check_keys(expr, source, &["alternate", "data"], &["if", "features"])?;
+                self.check_keys(expr, &source, &["alternate", "data"], &["if", "features"])?;
                 self.check_alternate(expr)?
             }
             Meta::Struct => {
                 self.check_keys(
                     expr,
-                    source,
+                    &source,
                     &["struct", "data"],
                     &["base", "if", "features"],
                 )?;
                 let data = expr.get("data").unwrap_or(&Value::Bool(false));
-                let members = self.check_type_implicit(data, "'data'", Some(name))?;
+                let members = self.check_type_implicit(data, &"'data'", Some(name))?;
                 let base = match expr.get("base") {
                     None => None,
-                    Some(b) => Some(self.check_type_name(b, "'base'")?),
+                    Some(b) => Some(self.check_type_name(b, &"'base'")?),
                 };
                 DefKind::Struct { base, members }
             }
             Meta::Command => {
                 self.check_keys(
                     expr,
-                    source,
+                    &source,
                     &["command"],
                     &[
                         "data",
@@ -654,7 +692,7 @@ impl Checker<'_> {
                 let data = self.check_args(expr)?;
                 let returns = match expr.get("returns") {
                     None => None,
-                    Some(r) => Some(self.check_type_name_or_array(r, "'returns'")?),
+                    Some(r) => Some(self.check_type_name_or_array(r, &"'returns'")?),
                 };
                 DefKind::Command {
                     data,
@@ -673,7 +711,7 @@ impl Checker<'_> {
             Meta::Event => {
                 self.check_keys(
                     expr,
-                    source,
+                    &source,
                     &["event"],
                     &["data", "boxed", "if", "features"],
                 )?;
@@ -714,7 +752,7 @@ pub(crate) fn check_exprs(
         let (meta, name, mut kind) =
             checker.check_definition(&expr, info, doc.and_then(|d| docs.get(d)))?;
         let whole = Sugared::Object(&expr);
-        let ifcond = checker.check_if(&whole, meta.as_str())?;
+        let ifcond = checker.check_if(&whole, &meta.as_str())?;
         let features = checker.check_features(expr.get("features"))?;
         let flags = checker.check_flags(&expr)?;
         match &mut kind {

@@ -14,9 +14,9 @@ pub enum Token {
     Str(String),
     /// `true` or `false`.
     Bool(bool),
-    /// A comment line returned in doc mode: the text from `#` to the end of
-    /// the line.
-    Comment(String),
+    /// A comment line returned in doc mode: the byte range of the text
+    /// from `#` to the end of the line (see [`Lexer::text`]).
+    Comment(std::ops::Range<usize>),
     /// End of input.
     Eof,
 }
@@ -106,6 +106,11 @@ impl<'s> Lexer<'s> {
         Error::at(sources, self.info(), Some(self.column()), msg)
     }
 
+    /// The source text of a token's byte range.
+    pub fn text(&self, range: std::ops::Range<usize>) -> &'s str {
+        self.src.get(range).unwrap_or("")
+    }
+
     fn char_at(&self, at: usize) -> Option<char> {
         self.src.get(at..).and_then(|s| s.chars().next())
     }
@@ -132,7 +137,7 @@ impl<'s> Lexer<'s> {
                         .map_or(self.src.len(), |i| self.cursor + i);
                     self.cursor = end;
                     if !skip_comment {
-                        self.tok = Token::Comment(self.src[self.pos..end].to_string());
+                        self.tok = Token::Comment(self.pos..end);
                         return Ok(());
                     }
                 }

@@ -151,9 +151,12 @@ pub fn name_stem(name: &str) -> Option<&str> {
     let mut stem = None;
     for &p in prefixes {
         let rest = &name[p..];
-        let has_x = rest.len() >= 2 && rest[..2].eq_ignore_ascii_case("x-");
-        if has_x && is_stem(&rest[2..]) {
-            stem = Some(&rest[2..]);
+        let after_x = rest
+            .get(..2)
+            .filter(|p| p.eq_ignore_ascii_case("x-"))
+            .and_then(|_| rest.get(2..));
+        if let Some(after) = after_x.filter(|a| is_stem(a)) {
+            stem = Some(after);
             break;
         }
         if is_stem(rest) {
