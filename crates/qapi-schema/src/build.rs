@@ -28,7 +28,7 @@ struct Taken {
     member: Option<usize>,
 }
 
-type Seen = HashMap<String, Taken>;
+type Seen = NameMap<Taken>;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -44,7 +44,7 @@ pub(crate) struct Builder<'a> {
     root: String,
     schema_dir: String,
     entities: Vec<Entity>,
-    index: HashMap<String, EntityId>,
+    index: NameMap<EntityId>,
     state: Vec<State>,
     modules: Vec<Module>,
     module_index: HashMap<String, ModuleId>,
@@ -76,7 +76,7 @@ impl<'a> Builder<'a> {
             root: root.to_string(),
             schema_dir: pathutil::dirname(root).to_string(),
             entities: Vec::new(),
-            index: HashMap::new(),
+            index: NameMap::default(),
             state: Vec::new(),
             modules: Vec::new(),
             module_index: HashMap::new(),
@@ -563,7 +563,7 @@ impl<'a> Builder<'a> {
         defined_in: &str,
         info: Option<SourceInfo>,
     ) -> Result<(), Error> {
-        let mut seen = Seen::new();
+        let mut seen = Seen::default();
         for f in features {
             self.check_clash(
                 &mut seen,
@@ -637,7 +637,7 @@ impl<'a> Builder<'a> {
             DefinitionKind::Builtin(_) => self.check_definition_base(def),
             DefinitionKind::Enum(e) => {
                 self.check_definition_base(def)?;
-                let mut seen = Seen::new();
+                let mut seen = Seen::default();
                 for v in &e.values {
                     self.check_clash(
                         &mut seen,
@@ -696,7 +696,7 @@ impl<'a> Builder<'a> {
             *s = State::InProgress;
         }
         let mut obj = self.take_object(id);
-        let mut seen = Seen::new();
+        let mut seen = Seen::default();
         let mut members: Vec<Member> = Vec::new();
         if let Some(base_name) = &obj.base_name {
             let base = self.resolve_type(base_name, info, "'base'")?;
@@ -923,7 +923,7 @@ impl<'a> Builder<'a> {
             let what = self.describe_member("branch", &v.name, &def.name, info);
             v.ty = self.resolve_type(&v.type_name, info, &what)?;
         }
-        let mut seen = Seen::new();
+        let mut seen = Seen::default();
         let mut types_seen: Vec<(&'static str, String)> = Vec::new();
         for v in &alt.variants {
             self.check_clash(
@@ -1029,12 +1029,7 @@ impl<'a> Builder<'a> {
         if let DefinitionKind::Command(c) = &def.kind {
             if let Some(ret_name) = &c.ret_type_name {
                 let ret = self.resolve_type(ret_name, info, "command's 'returns'")?;
-                if !self
-                    .pragma
-                    .command_returns_exceptions
-                    .iter()
-                    .any(|n| *n == def.name)
-                {
+                if !self.pragma.command_returns_exceptions.contains(&def.name) {
                     let ret_def = self.definition(ret);
                     let elem = match ret_def.map(|d| &d.kind) {
                         Some(DefinitionKind::Array(a)) => self.definition(a.element),

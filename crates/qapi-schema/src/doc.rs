@@ -263,9 +263,11 @@ impl Doc {
             let Some(section) = self.store.get_mut(idx) else {
                 continue;
             };
-            let trimmed = section.text.trim_matches('\n');
-            if trimmed.len() != section.text.len() {
-                section.text = trimmed.to_string();
+            let kept = section.text.trim_end_matches('\n').len();
+            section.text.truncate(kept);
+            let leading = section.text.len() - section.text.trim_start_matches('\n').len();
+            if leading > 0 {
+                section.text.drain(..leading);
             }
             if section.kind != SectionKind::Plain && section.text.is_empty() {
                 return Err(Error::at(
@@ -500,20 +502,20 @@ impl<'s> DocParser<'_, '_, 's> {
         let Some(first) = line else {
             return Ok(None);
         };
-        let indent = leading_space(&first);
+        let indent = leading_space(first);
         if indent == 0 {
             return Ok(Some(first));
         }
-        doc.append_line(&first);
+        doc.append_line(first);
         let mut prev_line_blank = false;
         loop {
             let Some(line) = self.next_line()? else {
                 return Ok(None);
             };
-            if match_at_name_colon(&line).is_some() {
+            if match_at_name_colon(line).is_some() {
                 return Ok(Some(line));
             }
-            if !line.is_empty() && leading_space(&line) < indent {
+            if !line.is_empty() && leading_space(line) < indent {
                 if prev_line_blank {
                     return Ok(Some(line));
                 }
@@ -521,7 +523,7 @@ impl<'s> DocParser<'_, '_, 's> {
                     "unexpected de-indent (expected at least {indent} spaces)"
                 )));
             }
-            doc.append_line(&line);
+            doc.append_line(line);
             // QEMU sets this after every line, not only blank ones.
             prev_line_blank = true;
         }
@@ -567,7 +569,7 @@ impl<'s> DocParser<'_, '_, 's> {
                 doc.ensure_untagged_section(self.lexer.info());
                 let mut first = true;
                 while let Some(text) = line {
-                    if let Some((name, _)) = match_at_name_colon(&text) {
+                    if let Some((name, _)) = match_at_name_colon(text) {
                         return Err(
                             self.err(format!("'@{name}:' not allowed in free-form documentation"))
                         );
@@ -575,7 +577,7 @@ impl<'s> DocParser<'_, '_, 's> {
                     if text.starts_with('=') && !first && !self.relaxed {
                         return Err(self.err("'=' heading must come first in a comment block"));
                     }
-                    doc.append_line(&text);
+                    doc.append_line(text);
                     line = self.next_line()?;
                     first = false;
                 }
@@ -609,13 +611,13 @@ impl<'s> DocParser<'_, '_, 's> {
                     return Err(self.err("feature descriptions expected"));
                 }
                 no_more_args = true;
-            } else if let Some((name, _)) = match_at_name_colon(&text) {
+            } else if let Some((name, _)) = match_at_name_colon(text) {
                 if no_more_args {
                     return Err(self.err(format!("description of '@{name}:' follows a section")));
                 }
                 line = self.descriptions(doc, Some(text), SectionKind::Member)?;
                 no_more_args = true;
-            } else if let Some((tag, end)) = match_tag(&text) {
+            } else if let Some((tag, end)) = match_tag(text) {
                 let kind = match tag {
                     "Returns" => SectionKind::Returns,
                     "Errors" => SectionKind::Errors,
@@ -647,7 +649,7 @@ impl<'s> DocParser<'_, '_, 's> {
                 return Err(self.err("unexpected '=' markup in definition documentation"));
             } else {
                 doc.ensure_untagged_section(self.lexer.info());
-                doc.append_line(&text);
+                doc.append_line(text);
                 line = self.paragraph(doc)?;
             }
         }
@@ -673,7 +675,7 @@ impl<'s> DocParser<'_, '_, 's> {
         let mut phase = Phase::Body;
         let mut prev_blank = false;
         while let Some(text) = line {
-            let at_name = match_at_name_colon_relaxed(&text);
+            let at_name = match_at_name_colon_relaxed(text);
             let after_blank_unindented =
                 prev_blank && !text.is_empty() && !text.starts_with(is_py_space);
             if let (Some((name, end)), Phase::Body | Phase::Args | Phase::Features) =
@@ -694,7 +696,7 @@ impl<'s> DocParser<'_, '_, 's> {
                     return Err(self.err("duplicated 'Features:' line"));
                 }
                 phase = Phase::Features;
-            } else if let Some((tag, end)) = match_tag(&text) {
+            } else if let Some((tag, end)) = match_tag(text) {
                 let kind = match tag {
                     "Returns" => SectionKind::Returns,
                     "Errors" => SectionKind::Errors,
@@ -713,10 +715,10 @@ impl<'s> DocParser<'_, '_, 's> {
             } else if matches!(phase, Phase::Args | Phase::Features) && after_blank_unindented {
                 let idx = doc.push(Section::new(self.lexer.info(), SectionKind::Plain, None));
                 doc.others.push(idx);
-                doc.append_line(&text);
+                doc.append_line(text);
                 phase = Phase::Various;
             } else {
-                doc.append_line(&text);
+                doc.append_line(text);
             }
             prev_blank = text.is_empty();
             line = self.next_line()?;
@@ -732,7 +734,7 @@ impl<'s> DocParser<'_, '_, 's> {
         kind: SectionKind,
     ) -> Result<Option<&'s str>, Error> {
         while let Some(text) = line.take() {
-            let Some((name, end)) = match_at_name_colon(&text) else {
+            let Some((name, end)) = match_at_name_colon(text) else {
                 return Ok(Some(text));
             };
             doc.new_description(self.sources, self.lexer.info(), name, kind)?;

@@ -26,7 +26,7 @@ pub struct Location {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct Error {
     /// The position, or `None` for errors without one (unreadable root file).
-    pub location: Option<Location>,
+    pub location: Option<Box<Location>>,
     /// The message (may span several lines).
     pub message: String,
 }
@@ -56,13 +56,13 @@ impl Error {
             .defn(info)
             .map(|(meta, name)| (meta.as_str().to_string(), name.to_string()));
         Error {
-            location: Some(Location {
+            location: Some(Box::new(Location {
                 include_chain,
                 definition,
                 file: sources.path(info.file).to_string(),
                 line: info.line,
                 column,
-            }),
+            })),
             message: message.into(),
         }
     }

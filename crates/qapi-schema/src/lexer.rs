@@ -38,16 +38,15 @@ pub fn is_py_space(c: char) -> bool {
 
 /// Applies Python's universal-newline translation and the trailing newline
 /// QEMU's parser appends.
-pub fn normalize_source(text: &str) -> String {
-    let mut src = if text.contains('\r') {
-        text.replace("\r\n", "\n").replace('\r', "\n")
-    } else {
-        text.to_string()
-    };
+pub fn normalize_source(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('\r') && text.ends_with('\n') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut src = text.replace("\r\n", "\n").replace('\r', "\n");
     if !src.ends_with('\n') {
         src.push('\n');
     }
-    src
+    std::borrow::Cow::Owned(src)
 }
 
 /// The lexer over one file (already normalised with [`normalize_source`]).
@@ -121,7 +120,11 @@ impl<'s> Lexer<'s> {
     pub fn accept(&mut self, sources: &Sources, mut skip_comment: bool) -> Result<(), Error> {
         loop {
             self.pos = self.cursor;
-            let Some(ch) = self.char_at(self.cursor) else {
+            let ch = match self.src.as_bytes().get(self.cursor) {
+                Some(&b) if b < 0x80 => Some(b as char),
+                _ => self.char_at(self.cursor),
+            };
+            let Some(ch) = ch else {
                 // Only reachable on input not normalised to end in '\n'.
                 self.tok = Token::Eof;
                 return Ok(());
@@ -184,6 +187,18 @@ impl<'s> Lexer<'s> {
 
     /// Reads a string body after the opening quote.
     fn string(&mut self, sources: &Sources) -> Result<String, Error> {
+        // Fast path: printable ASCII up to the closing quote, no escapes.
+        let rest = self.src.as_bytes().get(self.cursor..).unwrap_or(&[]);
+        if let Some(len) = rest
+            .iter()
+            .position(|&b| b == b'\'' || b == b'\\' || !(b' '..=b'~').contains(&b))
+        {
+            if rest.get(len) == Some(&b'\'') {
+                let out = self.src[self.cursor..self.cursor + len].to_string();
+                self.cursor += len + 1;
+                return Ok(out);
+            }
+        }
         let mut out = String::new();
         let mut esc = false;
         loop {

@@ -3,11 +3,37 @@
 //! positions. Built and checked by `build`; walked by generators.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::doc::Doc;
 use crate::ifcond::IfCond;
 use crate::parser::Pragma;
 use crate::source::{Meta, SourceInfo, Sources};
+
+/// FNV-1a: a fast hasher for the short names in the schema's maps.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// A hash map keyed by names.
+pub(crate) type NameMap<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
 
 /// Index of an entity in [`Schema::entities`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -418,6 +444,9 @@ pub struct Include {
 }
 
 /// An entity: an include directive or a definition.
+// Nearly every entity is a definition, so boxing it would only add an
+// indirection to the common case.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Entity {
     /// `{ 'include': ... }`
@@ -462,7 +491,7 @@ pub struct Schema {
     pub docs: Vec<Doc>,
     /// Distinct feature names used, special ones first, in first-use order.
     pub feature_names: Vec<String>,
-    pub(crate) index: HashMap<String, EntityId>,
+    pub(crate) index: NameMap<EntityId>,
 }
 
 impl Schema {

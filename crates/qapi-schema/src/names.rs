@@ -165,7 +165,9 @@ pub fn name_stem(name: &str) -> Option<&str> {
         }
     }
     let stem = stem?;
-    if c_name_raw(name).starts_with("q_") {
+    // The C name starts with the reserved `q_`.
+    let bytes = name.as_bytes();
+    if bytes.first() == Some(&b'q') && bytes.get(1).is_some_and(|b| !b.is_ascii_alphanumeric()) {
         return None;
     }
     Some(stem)
