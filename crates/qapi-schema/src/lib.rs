@@ -1,0 +1,78 @@
+//! The QAPI schema language, read and checked exactly as QEMU 10.0's
+//! generator (`scripts/qapi`) reads and checks it.
+//!
+//! This crate owns the front end: the lexer and parser (with `include`,
+//! `pragma` and doc comments), the expression checks, the semantic model
+//! ([`Schema`]: modules, entities, resolved types, flattened members,
+//! variants, conditions, features, docs, positions), QEMU's error messages
+//! and the test-suite dump format. It does not generate code or
+//! introspection data (that is `qapi-gen`'s job), and does no I/O beyond
+//! reading schema files.
+//!
+//! ```no_run
+//! let schema = qapi_schema::load("qapi/qapi-schema.json").map_err(|e| e.to_string())?;
+//! for def in schema.definitions() {
+//!     println!("{} {}", def.meta(), def.name);
+//! }
+//! # Ok::<(), String>(())
+//! ```
+
+mod build;
+pub mod doc;
+mod dump;
+pub mod error;
+mod expr;
+pub mod ifcond;
+pub mod lexer;
+pub mod model;
+pub mod names;
+pub mod parser;
+pub mod pathutil;
+pub mod source;
+pub mod value;
+
+pub use doc::{Doc, Section, SectionKind};
+pub use dump::dump;
+pub use error::{Error, Location, Result};
+pub use ifcond::{IfCond, Symbols};
+pub use model::*;
+pub use parser::{FsReader, MemoryReader, Pragma, SourceReader, MAX_NESTING};
+pub use source::{FileId, Meta, SourceFile, SourceInfo, Sources};
+
+/// How to read a schema.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Accept the older doc-comment syntax of QEMU 7.2's schemas
+    /// (`Note:`/`Example:` sections, headings anywhere in free-form blocks),
+    /// which QEMU 10.0 rejects.
+    pub relaxed_docs: bool,
+}
+
+/// Reads and checks the schema at `path` (relative paths are relative to
+/// the current directory; messages show paths as given).
+pub fn load(path: &str) -> Result<Schema> {
+    load_with(path, LoadOptions::default(), &FsReader)
+}
+
+/// Reads and checks a schema with options and a custom file reader.
+pub fn load_with(path: &str, options: LoadOptions, reader: &dyn SourceReader) -> Result<Schema> {
+    let mut parsed = parser::parse_schema(path, reader, options.relaxed_docs)?;
+    let exprs = expr::check_exprs(
+        parsed.exprs,
+        &mut parsed.sources,
+        &parsed.pragma,
+        &parsed.docs,
+    )?;
+    let mut builder = build::Builder::new(path, &parsed.sources, &parsed.pragma, parsed.docs);
+    builder.define_all(&exprs)?;
+    builder.check_all()
+}
+
+/// Checks schema text held in memory, as if it were the file `name` (its
+/// includes can only name `name` itself and fail otherwise).
+pub fn load_str(name: &str, text: &str, options: LoadOptions) -> Result<Schema> {
+    let reader = MemoryReader {
+        files: vec![(name.to_string(), text.to_string())],
+    };
+    load_with(name, options, &reader)
+}

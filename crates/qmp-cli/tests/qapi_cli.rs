@@ -1,0 +1,88 @@
+//! `qmp qapi check|dump` as a process, run from the schema's own folder as
+//! QEMU's expected dumps were produced.
+
+use std::process::Command;
+
+fn qmp() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_qmp"))
+}
+
+#[test]
+fn dump_of_full_schemas_matches_qemu() {
+    for (name, folder) in [
+        ("qmp", "qapi"),
+        ("qga", "qga"),
+        ("storage-daemon", "storage-daemon/qapi"),
+    ] {
+        let Some(dir) = qmp_test_support::shared_path(&format!("qemu/10.0/{folder}")) else {
+            return;
+        };
+        let Some(expected) =
+            qmp_test_support::shared_path(&format!("qemu/expected/10.0-{name}.dump.out"))
+        else {
+            return;
+        };
+        let out = qmp()
+            .args(["qapi", "dump", "qapi-schema.json"])
+            .current_dir(&dir)
+            .output()
+            .expect("run qmp");
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stdout == std::fs::read(expected).expect("expected dump"),
+            "{name}: dump differs"
+        );
+        let check = qmp()
+            .args(["qapi", "check", "qapi-schema.json"])
+            .current_dir(&dir)
+            .output()
+            .expect("run qmp");
+        assert!(check.status.success() && check.stdout.is_empty() && check.stderr.is_empty());
+    }
+}
+
+#[test]
+fn check_prints_qemu_errors_and_fails() {
+    let Some(dir) = qmp_test_support::shared_path("qemu/10.0/tests/qapi-schema") else {
+        return;
+    };
+    let out = qmp()
+        .args(["qapi", "check", "include-nested-err.json"])
+        .current_dir(&dir)
+        .output()
+        .expect("run qmp");
+    assert_eq!(out.status.code(), Some(1));
+    let expected = std::fs::read(dir.join("include-nested-err.err")).expect("expected error");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&expected)
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn relaxed_docs_accept_qemu_7_2() {
+    let Some(dir) = qmp_test_support::shared_path("qemu/7.2/qga") else {
+        return;
+    };
+    let strict = qmp()
+        .args(["qapi", "check", "qapi-schema.json"])
+        .current_dir(&dir)
+        .output()
+        .expect("run qmp");
+    assert_eq!(strict.status.code(), Some(1));
+    let relaxed = qmp()
+        .args(["qapi", "check", "--relaxed-docs", "qapi-schema.json"])
+        .current_dir(&dir)
+        .output()
+        .expect("run qmp");
+    assert!(
+        relaxed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&relaxed.stderr)
+    );
+}
