@@ -35,6 +35,9 @@ pub const MAX_QUEUED_REQUESTS: usize = 8;
 /// Bytes read from the connection at a time.
 const READ_CHUNK: usize = 4096;
 
+/// How long a closing session waits for its last output to be read.
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The byte QEMU's guest agent writes before a `guest-sync-delimited` reply.
 pub const QGA_SENTINEL: u8 = 0xFF;
 
@@ -299,11 +302,20 @@ pub(crate) async fn run(server: Arc<ServerShared>, conn: Connection) {
         tokio::spawn(future);
     }
     shared.outbox.close();
-    let _ = writer_task.await;
     if shared.outbox.overflowed() {
+        // The writer may be stuck writing to a client that does not read.
+        writer_task.abort();
         tracing::warn!(
             session = shared.id,
             "client dropped: it stopped reading its replies"
+        );
+    } else if tokio::time::timeout(FLUSH_TIMEOUT, writer_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            session = shared.id,
+            "client dropped: final output not read in time"
         );
     }
     tracing::debug!(session = shared.id, "session ended");

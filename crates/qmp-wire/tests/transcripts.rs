@@ -137,7 +137,9 @@ fn greeting() -> Vec<u8> {
         },
         capabilities: vec!["oob".into()],
     };
-    Encoder::QMP.message_bytes(&greeting.to_value())
+    Encoder::QMP
+        .with_order(qmp_wire::MemberOrder::Qemu)
+        .message_bytes(&greeting.to_value())
 }
 
 /// Feeds one step's bytes and returns the replies it produced.

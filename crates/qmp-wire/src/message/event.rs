@@ -53,7 +53,8 @@ impl Event {
         }
     }
 
-    /// The event as a value, members in QEMU's order.
+    /// The event as a value, members in the order QEMU inserts them (which
+    /// is also QEMU's output order).
     pub fn to_value(&self) -> Value {
         let timestamp = object([
             ("seconds", self.timestamp.seconds.into()),

@@ -33,16 +33,16 @@ pub struct QemuVersion {
 }
 
 impl VersionInfo {
-    /// The value, members in QEMU's order.
+    /// The value, members in the order QEMU inserts them.
     pub fn to_value(&self) -> Value {
         let q = &self.qemu;
         object([
             (
                 "qemu",
                 object([
-                    ("micro", q.micro.into()),
-                    ("minor", q.minor.into()),
                     ("major", q.major.into()),
+                    ("minor", q.minor.into()),
+                    ("micro", q.micro.into()),
                 ]),
             ),
             ("package", self.package.as_str().into()),
@@ -76,7 +76,7 @@ impl VersionInfo {
 }
 
 impl Greeting {
-    /// The greeting as a value, members in QEMU's order.
+    /// The greeting as a value, members in the order QEMU inserts them.
     pub fn to_value(&self) -> Value {
         let capabilities = self
             .capabilities

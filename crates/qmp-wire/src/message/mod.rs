@@ -1,6 +1,8 @@
 //! The QMP message model: what a server sends (greeting, response, event)
 //! and what a client sends (request), converted to and from [`Value`]s with
-//! QEMU's member order and QEMU's framing errors.
+//! QEMU's framing errors. Objects are built with members in the order QEMU
+//! inserts them, so that [`crate::MemberOrder::Qemu`] encodes them exactly
+//! as QEMU sends them.
 
 mod command;
 mod error_class;
@@ -52,7 +54,8 @@ impl ServerMessage {
         }
     }
 
-    /// The message as a value, members in QEMU's order.
+    /// The message as a value, members in the order QEMU inserts them
+    /// (encode with [`crate::MemberOrder::Qemu`] for QEMU's bytes).
     pub fn to_value(&self) -> Value {
         match self {
             ServerMessage::Greeting(g) => g.to_value(),

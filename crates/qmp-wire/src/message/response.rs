@@ -4,7 +4,10 @@ use super::{object, string_member, ErrorClass, MessageError};
 use crate::{Map, Value};
 
 /// A reply: `{"return": VALUE, "id": ID}` or
-/// `{"id": ID, "error": {"class": CLASS, "desc": TEXT}}` (QEMU's member order).
+/// `{"error": {"class": CLASS, "desc": TEXT}, "id": ID}`. Members are in the
+/// order QEMU inserts them; encoded in QEMU's member order
+/// ([`crate::MemberOrder::Qemu`]) an error reply reads `{"id": ..., "error": ...}`
+/// as QEMU sends it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Response {
     /// The return value, or the error.
@@ -55,28 +58,21 @@ impl Response {
         }
     }
 
-    /// The reply as a value, members in QEMU's order.
+    /// The reply as a value, members in the order QEMU inserts them.
     pub fn to_value(&self) -> Value {
         let mut map = Map::with_capacity(2);
         match &self.result {
-            Ok(value) => {
-                map.insert("return", value.clone());
-                if let Some(id) = &self.id {
-                    map.insert("id", id.clone());
-                }
-            }
-            Err(error) => {
-                if let Some(id) = &self.id {
-                    map.insert("id", id.clone());
-                }
-                map.insert(
-                    "error",
-                    object([
-                        ("class", error.class.as_str().into()),
-                        ("desc", error.desc.as_str().into()),
-                    ]),
-                );
-            }
+            Ok(value) => map.insert("return", value.clone()),
+            Err(error) => map.insert(
+                "error",
+                object([
+                    ("class", error.class.as_str().into()),
+                    ("desc", error.desc.as_str().into()),
+                ]),
+            ),
+        };
+        if let Some(id) = &self.id {
+            map.insert("id", id.clone());
         }
         Value::Object(map)
     }
