@@ -6,8 +6,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Interest};
-use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::UnixStream;
+use tokio::net::{tcp, unix, TcpStream, UnixStream};
 
 /// Most file descriptors accepted with one read (QEMU's socket chardev
 /// takes up to 253, the kernel's SCM_MAX_FD).
@@ -16,15 +15,55 @@ pub const MAX_FDS_PER_READ: usize = 253;
 /// The read side of a connection.
 pub(crate) enum ConnReader {
     /// A unix socket: bytes and passed file descriptors.
-    Unix(OwnedReadHalf),
+    Unix(unix::OwnedReadHalf),
     /// Any other byte stream.
     Stream(Box<dyn AsyncRead + Unpin + Send>),
 }
 
 /// The write side of a connection.
 pub(crate) enum ConnWriter {
-    Unix(OwnedWriteHalf),
+    /// A socket, writable without `&mut` (so a session can write directly).
+    Socket(SocketWriter),
+    /// Any other byte stream.
     Stream(Box<dyn AsyncWrite + Unpin + Send>),
+}
+
+/// The write half of a socket.
+pub(crate) enum SocketWriter {
+    Unix(unix::OwnedWriteHalf),
+    Tcp(tcp::OwnedWriteHalf),
+}
+
+impl SocketWriter {
+    /// Writes what the socket takes now, without waiting.
+    pub(crate) fn try_write(&self, bytes: &[u8]) -> io::Result<usize> {
+        match self {
+            SocketWriter::Unix(w) => w.try_write(bytes),
+            SocketWriter::Tcp(w) => w.try_write(bytes),
+        }
+    }
+
+    /// Waits until the socket may take more.
+    pub(crate) async fn writable(&self) -> io::Result<()> {
+        match self {
+            SocketWriter::Unix(w) => w.writable().await,
+            SocketWriter::Tcp(w) => w.writable().await,
+        }
+    }
+
+    /// Writes all of `bytes`.
+    pub(crate) async fn write_all(&self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            self.writable().await?;
+            match self.try_write(bytes) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A connection, split for a session.
@@ -39,7 +78,17 @@ impl Connection {
         let (read, write) = stream.into_split();
         Connection {
             reader: ConnReader::Unix(read),
-            writer: ConnWriter::Unix(write),
+            writer: ConnWriter::Socket(SocketWriter::Unix(write)),
+        }
+    }
+
+    /// A TCP connection.
+    pub(crate) fn tcp(stream: TcpStream) -> Connection {
+        let _ = stream.set_nodelay(true);
+        let (read, write) = stream.into_split();
+        Connection {
+            reader: ConnReader::Stream(Box::new(read)),
+            writer: ConnWriter::Socket(SocketWriter::Tcp(write)),
         }
     }
 
@@ -111,37 +160,4 @@ fn receive(stream: &UnixStream, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::R
         }
     }
     Ok(received.bytes)
-}
-
-impl AsyncWrite for ConnWriter {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<io::Result<usize>> {
-        match self.get_mut() {
-            ConnWriter::Unix(w) => std::pin::Pin::new(w).poll_write(cx, buf),
-            ConnWriter::Stream(w) => std::pin::Pin::new(w).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        match self.get_mut() {
-            ConnWriter::Unix(w) => std::pin::Pin::new(w).poll_flush(cx),
-            ConnWriter::Stream(w) => std::pin::Pin::new(w).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        match self.get_mut() {
-            ConnWriter::Unix(w) => std::pin::Pin::new(w).poll_shutdown(cx),
-            ConnWriter::Stream(w) => std::pin::Pin::new(w).poll_shutdown(cx),
-        }
-    }
 }

@@ -1,11 +1,15 @@
-//! A session's output: messages queue here, a writer task sends them. The
-//! backlog is bounded; a client that stops reading is dropped once its
-//! backlog passes the limit, so it cannot hold memory or stall others.
+//! A session's output. Replies and events are written straight to the
+//! socket when it takes them at once; otherwise they queue here and a writer
+//! task sends them. The queue is bounded: a client that stops reading is
+//! dropped once its backlog passes the limit, so it cannot hold memory or
+//! stall others.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
+
+use crate::conn::{ConnWriter, SocketWriter};
 
 /// Output a session may have waiting for a slow client before it is
 /// dropped (bytes). QEMU itself buffers without a limit.
@@ -14,6 +18,8 @@ pub const MAX_OUTPUT_BACKLOG: usize = 8 << 20;
 #[derive(Default)]
 struct State {
     buffer: Vec<u8>,
+    /// The writer task is sending a batch taken from `buffer`.
+    busy: bool,
     closed: bool,
     overflowed: bool,
 }
@@ -22,19 +28,54 @@ struct State {
 #[derive(Default)]
 pub(crate) struct Outbox {
     state: Mutex<State>,
+    /// The socket, for writing directly when nothing is queued.
+    direct: Option<Arc<SocketWriter>>,
     wake_writer: Notify,
     closed: Notify,
 }
 
 impl Outbox {
-    /// Appends encoded output; false when the session is closed or just
-    /// overflowed (and is now closed).
-    pub(crate) fn push(&self, bytes: &[u8]) -> bool {
+    /// An outbox for `writer`; returns it with the writer task's half.
+    pub(crate) fn new(writer: ConnWriter) -> (Outbox, WriterTask) {
+        match writer {
+            ConnWriter::Socket(socket) => {
+                let socket = Arc::new(socket);
+                let outbox = Outbox {
+                    direct: Some(Arc::clone(&socket)),
+                    ..Outbox::default()
+                };
+                (outbox, WriterTask::Socket(socket))
+            }
+            ConnWriter::Stream(stream) => (Outbox::default(), WriterTask::Stream(stream)),
+        }
+    }
+
+    /// Sends or queues encoded output; false when the session is closed or
+    /// just overflowed (and is now closed).
+    pub(crate) fn push(&self, mut bytes: &[u8]) -> bool {
         let Ok(mut state) = self.state.lock() else {
             return false;
         };
         if state.closed {
             return false;
+        }
+        if let (false, true, Some(socket)) = (state.busy, state.buffer.is_empty(), &self.direct) {
+            while !bytes.is_empty() {
+                match socket.try_write(bytes) {
+                    Ok(n) if n > 0 => bytes = bytes.get(n..).unwrap_or_default(),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    _ => {
+                        state.closed = true;
+                        drop(state);
+                        self.wake_writer.notify_one();
+                        self.closed.notify_waiters();
+                        return false;
+                    }
+                }
+            }
+            if bytes.is_empty() {
+                return true;
+            }
         }
         if state.buffer.len() + bytes.len() > MAX_OUTPUT_BACKLOG {
             state.closed = true;
@@ -80,35 +121,64 @@ impl Outbox {
         }
     }
 
+    /// Takes the queued output for the writer; `None` when the writer
+    /// should stop (closed and drained, or overflowed).
+    fn take_batch(&self, batch: &mut Vec<u8>) -> Option<bool> {
+        let mut state = self.state.lock().ok()?;
+        state.busy = false;
+        if state.overflowed {
+            return None;
+        }
+        if state.buffer.is_empty() {
+            return if state.closed { None } else { Some(false) };
+        }
+        std::mem::swap(batch, &mut state.buffer);
+        state.busy = true;
+        Some(true)
+    }
+
     /// The writer task: sends queued output until the outbox closes and is
     /// drained, or writing fails. An overflowed outbox is not drained.
-    pub(crate) async fn write_to<W: AsyncWrite + Unpin>(&self, mut writer: W) {
-        let mut sending = Vec::new();
+    pub(crate) async fn run_writer(&self, mut writer: WriterTask) {
+        let mut batch = Vec::new();
         loop {
             let notified = self.wake_writer.notified();
-            let (closed, overflowed) = match self.state.lock() {
-                Ok(mut state) => {
-                    std::mem::swap(&mut sending, &mut state.buffer);
-                    (state.closed, state.overflowed)
+            match self.take_batch(&mut batch) {
+                None => break,
+                Some(false) => notified.await,
+                Some(true) => {
+                    if writer.write_all(&batch).await.is_err() {
+                        break;
+                    }
+                    batch.clear();
                 }
-                Err(_) => (true, true),
-            };
-            if overflowed {
-                break;
             }
-            if !sending.is_empty() {
-                if writer.write_all(&sending).await.is_err() || writer.flush().await.is_err() {
-                    break;
-                }
-                sending.clear();
-                continue;
-            }
-            if closed {
-                break;
-            }
-            notified.await;
         }
         self.close();
-        let _ = writer.shutdown().await;
+        writer.shutdown().await;
+    }
+}
+
+/// The writer task's side of the connection.
+pub(crate) enum WriterTask {
+    Socket(Arc<SocketWriter>),
+    Stream(Box<dyn tokio::io::AsyncWrite + Unpin + Send>),
+}
+
+impl WriterTask {
+    async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            WriterTask::Socket(socket) => socket.write_all(bytes).await,
+            WriterTask::Stream(stream) => {
+                stream.write_all(bytes).await?;
+                stream.flush().await
+            }
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        if let WriterTask::Stream(stream) = self {
+            let _ = stream.shutdown().await;
+        }
     }
 }

@@ -287,7 +287,10 @@ impl Server {
             };
             let (stream, _) = match accepted {
                 Ok(pair) => pair,
-                Err(e) if transient(&e) => continue,
+                Err(e) if transient(&e) => {
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
                 Err(e) => return Err(e),
             };
             self.start(Connection::unix(stream)).await;
@@ -304,11 +307,13 @@ impl Server {
             };
             let (stream, _) = match accepted {
                 Ok(pair) => pair,
-                Err(e) if transient(&e) => continue,
+                Err(e) if transient(&e) => {
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
                 Err(e) => return Err(e),
             };
-            let _ = stream.set_nodelay(true);
-            self.start(Connection::stream(stream)).await;
+            self.start(Connection::tcp(stream)).await;
         }
     }
 
@@ -349,7 +354,8 @@ impl Server {
             (false, false) => {
                 let std = std::net::TcpStream::from(owned);
                 std.set_nonblocking(true)?;
-                self.serve_stream(TcpStream::from_std(std)?).await;
+                self.session(Connection::tcp(TcpStream::from_std(std)?))
+                    .await;
                 Ok(())
             }
         }
@@ -367,7 +373,7 @@ impl Server {
         loop {
             let connected = match &target {
                 ConnectTarget::Unix(path) => UnixStream::connect(path).await.map(Connection::unix),
-                ConnectTarget::Tcp(addr) => TcpStream::connect(addr).await.map(Connection::stream),
+                ConnectTarget::Tcp(addr) => TcpStream::connect(addr).await.map(Connection::tcp),
             };
             match (connected, reconnect) {
                 (Ok(conn), _) => self.session(conn).await,
@@ -416,6 +422,10 @@ pub enum ConnectTarget {
     /// A TCP address.
     Tcp(SocketAddr),
 }
+
+/// Pause after an accept error that does not end the listener (so running
+/// out of descriptors does not spin).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
 /// Accept errors that do not end a listener (out of descriptors, a client
 /// that left before it was accepted).

@@ -219,6 +219,7 @@ async fn until_done(running: &mut Option<BoxFuture<'static, ()>>) {
 /// or the server shuts down.
 pub(crate) async fn run(server: Arc<ServerShared>, conn: Connection) {
     let Connection { mut reader, writer } = conn;
+    let (outbox, writer) = Outbox::new(writer);
     let shared = Arc::new(SessionShared {
         id: server.next_session_id(),
         encoder: server.encoder(),
@@ -227,12 +228,12 @@ pub(crate) async fn run(server: Arc<ServerShared>, conn: Connection) {
         delimit_next: AtomicBool::new(false),
         close_requested: AtomicBool::new(false),
         fds: Mutex::new(Fds::default()),
-        outbox: Outbox::default(),
+        outbox,
     });
     let session = SessionHandle(Arc::clone(&shared));
     let writer_task = tokio::spawn({
         let shared = Arc::clone(&shared);
-        async move { shared.outbox.write_to(writer).await }
+        async move { shared.outbox.run_writer(writer).await }
     });
     if server.config.mode == Mode::Qmp {
         shared.send_event(&server.greeting());
