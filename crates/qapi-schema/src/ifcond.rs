@@ -136,7 +136,7 @@ impl fmt::Display for IfCond {
 
 /// Evaluates an optional condition: absent means always true.
 pub fn eval_opt<S: Symbols + ?Sized>(cond: Option<&IfCond>, symbols: &S) -> bool {
-    cond.map_or(true, |c| c.eval(symbols))
+    cond.is_none_or(|c| c.eval(symbols))
 }
 
 #[cfg(test)]
