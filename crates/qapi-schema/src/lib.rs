@@ -5,9 +5,10 @@
 //! `pragma` and doc comments), the expression checks, the semantic model
 //! ([`Schema`]: modules, entities, resolved types, flattened members,
 //! variants, conditions, features, docs, positions), QEMU's error messages
-//! and the test-suite dump format. It does not generate code or
-//! introspection data (that is `qapi-gen`'s job), and does no I/O beyond
-//! reading schema files.
+//! and the test-suite dump format, and the `query-qmp-schema` model
+//! ([`introspect::SchemaInfo`]) with a validator of argument values. It does
+//! not generate code or build introspection data from a schema (that is
+//! `qapi-gen`'s job), and does no I/O beyond reading schema files.
 //!
 //! ```no_run
 //! let schema = qapi_schema::load("qapi/qapi-schema.json").map_err(|e| e.to_string())?;
@@ -23,6 +24,7 @@ mod dump;
 pub mod error;
 mod expr;
 pub mod ifcond;
+pub mod introspect;
 pub mod lexer;
 pub mod model;
 pub mod names;

@@ -1,61 +1,125 @@
-//! `qmp qapi check|dump`: loads a schema and prints QEMU's errors or the
-//! test-suite dump.
+//! `qmp qapi check|dump|introspect`: loads a schema and prints QEMU's
+//! errors, the test-suite dump, or the `query-qmp-schema` list.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Subcommand;
-use qapi_schema::{dump, load_with, FsReader, LoadOptions};
+use clap::{Args, Subcommand};
+use qapi_gen::{introspect, Conditions, IntrospectOptions};
+use qapi_schema::{dump, load_with, FsReader, LoadOptions, Schema};
+use qmp_wire::{Encoder, MemberOrder};
 
 /// `qmp qapi` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum QapiCommand {
     /// Check a schema; print the first error as QEMU does (exit 1) or
     /// nothing (exit 0).
-    Check {
-        /// The root schema file.
-        schema: String,
-        /// Accept QEMU 7.2's older doc-comment syntax.
-        #[arg(long)]
-        relaxed_docs: bool,
-    },
+    Check(SchemaArgs),
     /// Print the schema in the format of QEMU's test-suite `.out` files.
-    Dump {
-        /// The root schema file.
-        schema: String,
-        /// Accept QEMU 7.2's older doc-comment syntax.
+    Dump(SchemaArgs),
+    /// Print the `query-qmp-schema` list QEMU builds from the schema.
+    Introspect {
+        #[command(flatten)]
+        schema: SchemaArgs,
+        #[command(flatten)]
+        conditions: ConditionArgs,
+        /// Real type names instead of numbers (QEMU's `-u`).
         #[arg(long)]
-        relaxed_docs: bool,
+        unmask: bool,
+        /// QEMU's pretty layout instead of one line.
+        #[arg(long)]
+        pretty: bool,
     },
+}
+
+/// The schema to read.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// The root schema file.
+    schema: String,
+    /// Accept QEMU 7.2's older doc-comment syntax.
+    #[arg(long)]
+    relaxed_docs: bool,
+}
+
+/// Which `if` conditions hold.
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct ConditionArgs {
+    /// A conditions file (`[DEFINED]` symbols are true, all others false).
+    #[arg(long, value_name = "FILE")]
+    conditions: Option<String>,
+    /// Every condition true (the default).
+    #[arg(long)]
+    all_conditions: bool,
+}
+
+impl ConditionArgs {
+    fn read(&self) -> anyhow::Result<Conditions> {
+        match &self.conditions {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading conditions file {path}"))?;
+                Ok(Conditions::parse_file(&text))
+            }
+            None => Ok(Conditions::All),
+        }
+    }
+}
+
+/// Loads the schema, or prints QEMU's error and gives the exit code.
+fn load(args: &SchemaArgs) -> anyhow::Result<Result<Schema, ExitCode>> {
+    let options = LoadOptions {
+        relaxed_docs: args.relaxed_docs,
+    };
+    match load_with(&args.schema, options, &FsReader) {
+        Ok(schema) => Ok(Ok(schema)),
+        Err(err) => {
+            writeln!(std::io::stderr(), "{err}").context("writing the error")?;
+            Ok(Err(ExitCode::FAILURE))
+        }
+    }
+}
+
+fn print(bytes: &[u8]) -> anyhow::Result<()> {
+    std::io::stdout()
+        .lock()
+        .write_all(bytes)
+        .context("writing the output")
 }
 
 /// Runs a `qmp qapi` subcommand.
 pub fn run(command: QapiCommand) -> anyhow::Result<ExitCode> {
-    let (schema, relaxed_docs, want_dump) = match command {
-        QapiCommand::Check {
+    match command {
+        QapiCommand::Check(args) => Ok(load(&args)?.err().unwrap_or(ExitCode::SUCCESS)),
+        QapiCommand::Dump(args) => match load(&args)? {
+            Ok(schema) => print(dump(&schema).as_bytes()).map(|()| ExitCode::SUCCESS),
+            Err(code) => Ok(code),
+        },
+        QapiCommand::Introspect {
             schema,
-            relaxed_docs,
-        } => (schema, relaxed_docs, false),
-        QapiCommand::Dump {
-            schema,
-            relaxed_docs,
-        } => (schema, relaxed_docs, true),
-    };
-    let options = LoadOptions { relaxed_docs };
-    match load_with(&schema, options, &FsReader) {
-        Ok(model) => {
-            if want_dump {
-                std::io::stdout()
-                    .lock()
-                    .write_all(dump(&model).as_bytes())
-                    .context("writing the dump")?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(err) => {
-            writeln!(std::io::stderr(), "{err}").context("writing the error")?;
-            Ok(ExitCode::FAILURE)
+            conditions,
+            unmask,
+            pretty,
+        } => {
+            let conditions = conditions.read()?;
+            let schema = match load(&schema)? {
+                Ok(schema) => schema,
+                Err(code) => return Ok(code),
+            };
+            let options = IntrospectOptions {
+                unmask,
+                ..IntrospectOptions::default()
+            };
+            let info = introspect(&schema, &conditions, options);
+            let encoder = Encoder::QMP
+                .with_order(MemberOrder::Qemu)
+                .with_pretty(pretty);
+            let mut out = Vec::new();
+            encoder.write_value(&info.to_value(), &mut out);
+            out.push(b'\n');
+            print(&out).map(|()| ExitCode::SUCCESS)
         }
     }
 }

@@ -86,3 +86,39 @@ fn relaxed_docs_accept_qemu_7_2() {
         String::from_utf8_lossy(&relaxed.stderr)
     );
 }
+
+#[test]
+fn introspect_reproduces_the_qemu_7_2_reply() {
+    let Some(dir) = qmp_test_support::shared_path("qemu/7.2/qapi") else {
+        return;
+    };
+    let Some(expected) =
+        qmp_test_support::shared_path("qemu/expected/7.2-x86_64-query-qmp-schema.json")
+    else {
+        return;
+    };
+    let Some(conditions) = qmp_test_support::shared_path("qemu/expected/7.2-x86_64-conditions.txt")
+    else {
+        return;
+    };
+    let out = qmp()
+        .args(["qapi", "introspect", "qapi-schema.json", "--relaxed-docs"])
+        .arg("--conditions")
+        .arg(conditions)
+        .current_dir(&dir)
+        .output()
+        .expect("run qmp");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = std::fs::read(expected).expect("expected reply");
+    let mut got = b"{\"return\": ".to_vec();
+    got.extend(out.stdout.strip_suffix(b"\n").unwrap_or(&out.stdout));
+    got.extend(b"}\r\n");
+    assert!(
+        got == want,
+        "introspect output differs from QEMU 7.2.22's reply"
+    );
+}
