@@ -174,7 +174,7 @@ impl Client {
                 id: None,
                 oob: options.oob,
             };
-            let bytes = qmp_wire::Encoder::QMP.message_bytes(&request.to_value());
+            let bytes = crate::session::request_bytes(&qmp_wire::Encoder::QMP, &request);
             self.inner.shared.send_raw(bytes)?;
             return Ok(Value::Object(Map::new()).deserialize_into()?);
         }

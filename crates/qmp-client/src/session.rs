@@ -102,7 +102,7 @@ impl Shared {
             id: Some(Value::Int(id)),
             oob,
         };
-        let bytes = self.encoder.message_bytes(&request.to_value());
+        let bytes = request_bytes(&self.encoder, &request);
         let (tx, rx) = oneshot::channel();
         {
             let mut state = self.lock();
@@ -240,6 +240,15 @@ impl Shared {
             entry.waiter = None;
         }
     }
+}
+
+/// A request as sent: without a line ending. QEMU needs none, and a line
+/// ending it has not read when it exits (after `quit`) would make the
+/// kernel reset the connection instead of closing it.
+pub(crate) fn request_bytes(encoder: &Encoder, request: &Request) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    encoder.write_value(&request.to_value(), &mut out);
+    out
 }
 
 impl Call {
