@@ -27,6 +27,7 @@ mod error;
 mod events;
 mod fdpass;
 mod launch;
+mod qga;
 mod reader;
 mod session;
 mod transcript;
@@ -43,6 +44,7 @@ pub use error::{Error, Result};
 pub use events::{decode_event, EventFilter, EventStream, TypedEventStream};
 pub use fdpass::MAX_FDS_PER_MESSAGE;
 pub use launch::{QemuLauncher, QmpListener, MONITOR_CHARDEV_ID};
+pub use qga::{AgentConfig, GuestAgent};
 pub use transport::Stream;
 
 pub use qmp_wire::{Command, Event, EventData, Greeting, Map, QmpError, Value};

@@ -97,7 +97,7 @@ impl Reader {
 
 /// Skips `buf` up to and including the next line feed, keeping the last
 /// bytes before it in `tail`; returns true when the line feed was found.
-fn skip_line(buf: &mut BytesMut, tail: &mut Vec<u8>) -> bool {
+pub(crate) fn skip_line(buf: &mut BytesMut, tail: &mut Vec<u8>) -> bool {
     let (end, found) = match buf.iter().position(|&b| b == b'\n') {
         Some(at) => (at, true),
         None => (buf.len(), false),
