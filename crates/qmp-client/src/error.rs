@@ -67,6 +67,16 @@ impl From<serde_json::Error> for Error {
     }
 }
 
+/// For callers that work in `std::io` terms.
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> std::io::Error {
+        match e {
+            Error::Io(io) => std::io::Error::new(io.kind(), io.to_string()),
+            other => std::io::Error::other(other),
+        }
+    }
+}
+
 impl Error {
     /// The QMP error reply, if this is one.
     pub fn as_qmp(&self) -> Option<&QmpError> {

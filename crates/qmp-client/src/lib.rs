@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 mod arguments;
+pub mod blocking;
 mod child;
 mod client;
 mod connect;
