@@ -505,7 +505,7 @@ async fn plain_streams_cannot_pass_descriptors() {
     let (client, _server) =
         tokio::join!(Client::from_stream(ours, ClientConfig::default()), server);
     let client = client.unwrap();
-    let (fd, _) = std::io::pipe().unwrap();
+    let (fd, _) = std::os::unix::net::UnixStream::pair().unwrap();
     let result = client.getfd("x", fd.into()).await;
     assert!(
         matches!(result, Err(Error::FdPassingUnsupported)),

@@ -201,7 +201,7 @@ async fn agent_without_id_echo() {
         let mut out = Vec::new();
         out.extend_from_slice(b"{\"return\": {\"stale\": true}}\n garbage ]]\n");
         out.extend_from_slice(b"\xff{\"return\": 12345}\n{\"return\": 9}\n");
-        out.extend_from_slice(format!("\u{0}\u{0}\n").as_bytes());
+        out.extend_from_slice(b"\0\0\n");
         out.push(0xFF);
         out.extend_from_slice(format!("{{\"return\": {token}}}\n").as_bytes());
         theirs.write_all(&out).await.unwrap();

@@ -107,7 +107,7 @@ pub async fn stop_cont_events(client: &Client) {
 /// `getfd` with a real descriptor, then `closefd`; a second `closefd`
 /// fails with QEMU's error; `add-fd` returns an fd set.
 pub async fn getfd_closefd(client: &Client) {
-    let (read, write) = std::io::pipe().expect("pipe");
+    let (read, write) = std::os::unix::net::UnixStream::pair().expect("socketpair");
     client
         .getfd("test-fd", OwnedFd::from(read))
         .await
