@@ -1,0 +1,94 @@
+//! Connection settings: timeouts, capabilities, limits, transcript.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// QEMU's limit on in-band requests queued per monitor
+/// (`QMP_REQ_QUEUE_LEN_MAX`); more in flight would stop QEMU reading, and
+/// with it any `exec-oob` sent after them.
+pub const QMP_REQ_QUEUE_LEN_MAX: usize = 8;
+/// The default limit on the size of one reply or event (10 MiB).
+pub const DEFAULT_MAX_REPLY_BYTES: usize = 10 << 20;
+/// The default time allowed for the greeting.
+pub const DEFAULT_GREETING_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default number of events buffered per subscriber.
+pub const DEFAULT_EVENT_BUFFER: usize = 1024;
+
+/// Which capabilities to enable during negotiation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Capabilities {
+    /// Every capability this client supports that the server offers
+    /// (today: `oob`).
+    #[default]
+    Offered,
+    /// Exactly these (negotiation fails if the server refuses one).
+    Exactly(Vec<String>),
+}
+
+/// Settings for a QMP connection. `ClientConfig::default()` suits most uses.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Time allowed for the server's greeting.
+    pub greeting_timeout: Duration,
+    /// Capabilities to enable.
+    pub capabilities: Capabilities,
+    /// Largest reply or event accepted; a larger one fails its call.
+    pub max_reply_bytes: usize,
+    /// Default per-call timeout (`None`: wait as long as the connection lives).
+    pub call_timeout: Option<Duration>,
+    /// In-band requests allowed in flight at once.
+    pub inband_limit: usize,
+    /// Events buffered per subscriber before further ones are dropped for it.
+    pub event_buffer: usize,
+    /// Where to log every message in and out, timestamped.
+    pub transcript: Option<PathBuf>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> ClientConfig {
+        ClientConfig {
+            greeting_timeout: DEFAULT_GREETING_TIMEOUT,
+            capabilities: Capabilities::Offered,
+            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
+            call_timeout: None,
+            inband_limit: QMP_REQ_QUEUE_LEN_MAX,
+            event_buffer: DEFAULT_EVENT_BUFFER,
+            transcript: None,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// The decoder limits for replies under this configuration.
+    pub(crate) fn limits(&self) -> qmp_wire::Limits {
+        qmp_wire::Limits {
+            max_message_bytes: self.max_reply_bytes,
+            ..qmp_wire::Limits::QEMU
+        }
+    }
+}
+
+/// Options for one call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallOptions {
+    /// Time allowed for the reply (overrides [`ClientConfig::call_timeout`]).
+    pub timeout: Option<Duration>,
+    /// Send with `exec-oob` (needs the `oob` capability).
+    pub oob: bool,
+}
+
+impl CallOptions {
+    /// Options with a timeout.
+    pub fn timeout(timeout: Duration) -> CallOptions {
+        CallOptions {
+            timeout: Some(timeout),
+            oob: false,
+        }
+    }
+
+    /// The same options, out of band.
+    pub fn out_of_band(mut self) -> CallOptions {
+        self.oob = true;
+        self
+    }
+}

@@ -1,0 +1,147 @@
+//! Setting a connection up: the greeting (with a timeout), the reader and
+//! writer tasks, and capabilities negotiation.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use qmp_wire::{Decoder, Encoder, Greeting, Map, ServerMessage, Value};
+use tokio::io::AsyncReadExt;
+use tokio::task::JoinHandle;
+
+use crate::child::ChildGuard;
+use crate::client::{Client, Inner};
+use crate::config::{Capabilities, ClientConfig};
+use crate::reader::Reader;
+use crate::session::Shared;
+use crate::transcript::{self, Direction};
+use crate::transport::Transport;
+use crate::{writer, Error, Result};
+
+/// The capabilities this client knows how to use.
+pub const SUPPORTED_CAPABILITIES: &[&str] = &["oob"];
+
+/// Aborts a task when dropped.
+pub(crate) struct TaskGuard(pub(crate) JoinHandle<()>);
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Reads the greeting, starts the tasks and negotiates.
+pub(crate) async fn establish(
+    transport: Transport,
+    config: ClientConfig,
+    mut child: Option<ChildGuard>,
+) -> Result<Client> {
+    let transcript = transcript::open(config.transcript.as_deref())?;
+    let mut reader = Reader {
+        read: transport.read,
+        decoder: Decoder::with_limits(config.limits()),
+        buf: BytesMut::with_capacity(16 * 1024),
+        transcript: transcript.clone(),
+    };
+    let greeting =
+        match tokio::time::timeout(config.greeting_timeout, read_greeting(&mut reader)).await {
+            Ok(Ok(greeting)) => greeting,
+            Ok(Err(e)) => return Err(explain_child_exit(e, child.as_mut()).await),
+            Err(_) => return Err(Error::Timeout(config.greeting_timeout)),
+        };
+    if let Some(t) = &transcript {
+        t.record(Direction::In, greeting.to_value().to_string().as_bytes());
+    }
+    let can_pass_fds = transport.write.can_pass_fds();
+    let (shared, rx) = Shared::new(Encoder::QMP, config.inband_limit, config.event_buffer);
+    tokio::spawn(writer::run(
+        transport.write,
+        rx,
+        Arc::downgrade(&shared),
+        transcript,
+    ));
+    let reader_task = TaskGuard(tokio::spawn(reader.run(shared.clone())));
+    let enable = match &config.capabilities {
+        Capabilities::Offered => greeting
+            .capabilities
+            .iter()
+            .filter(|c| SUPPORTED_CAPABILITIES.contains(&c.as_str()))
+            .cloned()
+            .collect(),
+        Capabilities::Exactly(list) => list.clone(),
+    };
+    negotiate(&shared, &enable, &config).await?;
+    Ok(Client::from_inner(Inner {
+        shared,
+        greeting,
+        enabled: enable,
+        can_pass_fds,
+        config,
+        child: std::sync::Mutex::new(child),
+        _reader: reader_task,
+    }))
+}
+
+/// Sends `qmp_capabilities` with `enable` (omitted when empty).
+async fn negotiate(shared: &Arc<Shared>, enable: &[String], config: &ClientConfig) -> Result<()> {
+    let arguments = (!enable.is_empty()).then(|| {
+        let list: Vec<Value> = enable.iter().map(|c| Value::from(c.as_str())).collect();
+        let mut map = Map::new();
+        map.insert("enable", list);
+        map
+    });
+    let reply = async {
+        shared
+            .send("qmp_capabilities", arguments, false, Vec::new())
+            .await?
+            .reply()
+            .await
+    };
+    match tokio::time::timeout(config.greeting_timeout, reply).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(Error::Qmp(e))) => Err(Error::Negotiation(e)),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(Error::Timeout(config.greeting_timeout)),
+    }
+}
+
+/// Reads messages until the greeting.
+async fn read_greeting(reader: &mut Reader) -> Result<Greeting> {
+    loop {
+        if !reader.buf.is_empty() {
+            let used = reader.decoder.feed_until_message(&reader.buf);
+            bytes::Buf::advance(&mut reader.buf, used);
+        }
+        if let Some(item) = reader.decoder.next() {
+            let value = item.map_err(|e| Error::Protocol(format!("bad greeting: {e}")))?;
+            return match ServerMessage::from_value(value) {
+                Ok(ServerMessage::Greeting(greeting)) => Ok(greeting),
+                Ok(other) => Err(Error::Protocol(format!(
+                    "expected the greeting, got {}",
+                    other.to_value()
+                ))),
+                Err(e) => Err(Error::Protocol(format!("bad greeting: {e}"))),
+            };
+        }
+        if reader.buf.is_empty() && reader.read.read_buf(&mut reader.buf).await? == 0 {
+            return Err(Error::disconnected(
+                "the server closed the connection before the greeting",
+            ));
+        }
+    }
+}
+
+/// When a launched child died before greeting, says so (with its status).
+async fn explain_child_exit(error: Error, child: Option<&mut ChildGuard>) -> Error {
+    let Some(child) = child else {
+        return error;
+    };
+    match child.wait_exit(std::time::Duration::from_millis(500)).await {
+        Some(status) => Error::Launch {
+            program: "QEMU".into(),
+            source: Arc::new(std::io::Error::other(format!(
+                "exited with {status} before the greeting ({error})"
+            ))),
+        },
+        None => error,
+    }
+}

@@ -1,0 +1,51 @@
+//! An async client for the QEMU Machine Protocol (QMP), with a blocking
+//! facade, and a client for the QEMU Guest Agent (QGA).
+//!
+//! This crate owns the client side of a connection: transports (unix, TCP,
+//! any stream, a launched QEMU on a socketpair, QEMU connecting in), the
+//! greeting and negotiation, request ids and reply routing, out-of-band
+//! calls, QEMU's in-band queue limit, timeouts and cancellation, events,
+//! descriptor passing, the guest agent's resynchronisation, and the
+//! transcript. It does not own the bytes (that is `qmp-wire`) nor any
+//! command's schema (generated code implements `qmp_wire::Command`).
+//!
+//! ```no_run
+//! # async fn demo() -> qmp_client::Result<()> {
+//! let client = qmp_client::Client::connect_unix("/run/qemu/qmp.sock").await?;
+//! let version = client.execute("query-version", ()).await?;
+//! println!("{version}");
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+mod arguments;
+pub mod blocking;
+mod child;
+mod client;
+mod connect;
+mod error;
+mod events;
+mod fdpass;
+mod launch;
+mod qga;
+mod reader;
+mod session;
+mod transcript;
+mod transport;
+mod writer;
+
+pub mod config;
+
+pub use arguments::Arguments;
+pub use client::Client;
+pub use config::{CallOptions, Capabilities, ClientConfig};
+pub use connect::SUPPORTED_CAPABILITIES;
+pub use error::{Error, Result};
+pub use events::{decode_event, EventFilter, EventStream, TypedEventStream};
+pub use fdpass::MAX_FDS_PER_MESSAGE;
+pub use launch::{QemuLauncher, QmpListener, MONITOR_CHARDEV_ID};
+pub use qga::{AgentConfig, GuestAgent};
+pub use transport::Stream;
+
+pub use qmp_wire::{Command, Event, EventData, Greeting, Map, QmpError, Value};

@@ -1,0 +1,275 @@
+//! The state one connection shares between callers, the reader and the
+//! writer: pending calls by id, the in-band limit, the event bus, and
+//! closing (which fails every pending call at once).
+
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use qmp_wire::{Encoder, Map, Request, Response, Value};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
+
+use crate::events::EventBus;
+use crate::{Error, Result};
+
+/// A message for the writer: its bytes and any descriptors to pass with it.
+pub(crate) struct Outgoing {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) fds: Vec<OwnedFd>,
+}
+
+type Reply = Result<Value>;
+
+/// A call waiting for its reply. `waiter` is `None` once the caller gave
+/// up (timeout or cancellation): the late reply is then dropped. The
+/// in-band permit is held until the reply arrives either way, since the
+/// request still occupies QEMU's queue.
+struct Pending {
+    waiter: Option<oneshot::Sender<Reply>>,
+    command: Box<str>,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+#[derive(Default)]
+struct State {
+    pending: HashMap<i64, Pending>,
+    closed: Option<Arc<str>>,
+}
+
+/// See the module documentation.
+pub(crate) struct Shared {
+    out: mpsc::UnboundedSender<Outgoing>,
+    state: Mutex<State>,
+    next_id: AtomicI64,
+    inband: Arc<Semaphore>,
+    pub(crate) events: EventBus,
+    closed: watch::Sender<Option<Arc<str>>>,
+    encoder: Encoder,
+}
+
+/// A request registered and sent; await [`Call::reply`].
+pub(crate) struct Call {
+    shared: Arc<Shared>,
+    id: i64,
+    rx: Option<oneshot::Receiver<Reply>>,
+}
+
+impl Shared {
+    /// New shared state; returns the receiver the writer drains.
+    pub(crate) fn new(
+        encoder: Encoder,
+        inband_limit: usize,
+        event_buffer: usize,
+    ) -> (Arc<Shared>, mpsc::UnboundedReceiver<Outgoing>) {
+        let (out, rx) = mpsc::unbounded_channel();
+        let shared = Shared {
+            out,
+            state: Mutex::default(),
+            next_id: AtomicI64::new(1),
+            inband: Arc::new(Semaphore::new(inband_limit.max(1))),
+            events: EventBus::new(event_buffer),
+            closed: watch::Sender::new(None),
+            encoder,
+        };
+        (Arc::new(shared), rx)
+    }
+
+    /// Registers and sends a request with a fresh id. In-band requests
+    /// first wait for room under the in-band limit.
+    pub(crate) async fn send(
+        self: &Arc<Self>,
+        command: &str,
+        arguments: Option<Map>,
+        oob: bool,
+        fds: Vec<OwnedFd>,
+    ) -> Result<Call> {
+        let permit = if oob {
+            None
+        } else {
+            Some(
+                self.inband
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| self.closed_error())?,
+            )
+        };
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let request = Request {
+            command: command.to_owned(),
+            arguments,
+            id: Some(Value::Int(id)),
+            oob,
+        };
+        let bytes = request_bytes(&self.encoder, &request);
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut state = self.lock();
+            if let Some(reason) = &state.closed {
+                return Err(Error::Disconnected(reason.clone()));
+            }
+            state.pending.insert(
+                id,
+                Pending {
+                    waiter: Some(tx),
+                    command: command.into(),
+                    _permit: permit,
+                },
+            );
+        }
+        let call = Call {
+            shared: self.clone(),
+            id,
+            rx: Some(rx),
+        };
+        self.out
+            .send(Outgoing { bytes, fds })
+            .map_err(|_| self.closed_error())?;
+        Ok(call)
+    }
+
+    /// Queues raw bytes for the writer (no reply expected).
+    pub(crate) fn send_raw(&self, bytes: Vec<u8>) -> Result<()> {
+        self.out
+            .send(Outgoing {
+                bytes,
+                fds: Vec::new(),
+            })
+            .map_err(|_| self.closed_error())
+    }
+
+    /// Hands a reply to the call waiting for it. Replies without an id, or
+    /// with an id no call is waiting for, are logged and dropped (the
+    /// spec's rule), never given to another caller.
+    pub(crate) fn route(&self, response: Response) {
+        let Some(id) = response.id.as_ref().and_then(Value::as_i64) else {
+            match &response.result {
+                Err(e) => tracing::warn!("dropped an error reply without a known id: {e}"),
+                Ok(v) => {
+                    tracing::warn!(id = ?response.id, "dropped a reply without a known id: {v}")
+                }
+            }
+            return;
+        };
+        let entry = self.lock().pending.remove(&id);
+        match entry {
+            None => tracing::warn!(id, "dropped a reply with an unknown id"),
+            Some(Pending {
+                waiter: Some(tx), ..
+            }) => {
+                let _ = tx.send(response.result.map_err(Error::Qmp));
+            }
+            Some(Pending { command, .. }) => {
+                tracing::debug!(id, %command, "dropped the late reply of an abandoned call");
+            }
+        }
+    }
+
+    /// Fails the call `id` with `error` (a reply that could not be read).
+    pub(crate) fn fail(&self, id: i64, error: Error) -> bool {
+        let entry = self.lock().pending.remove(&id);
+        match entry {
+            Some(Pending {
+                waiter: Some(tx), ..
+            }) => {
+                let _ = tx.send(Err(error));
+                true
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    /// Closes the session: every pending call fails at once with
+    /// [`Error::Disconnected`], subscriptions end, later calls fail.
+    pub(crate) fn close(&self, reason: &str) {
+        let reason: Arc<str> = reason.into();
+        let pending = {
+            let mut state = self.lock();
+            if state.closed.is_some() {
+                return;
+            }
+            state.closed = Some(reason.clone());
+            std::mem::take(&mut state.pending)
+        };
+        self.inband.close();
+        for (_, entry) in pending {
+            if let Some(tx) = entry.waiter {
+                let _ = tx.send(Err(Error::Disconnected(reason.clone())));
+            }
+        }
+        self.events.close();
+        self.closed.send_replace(Some(reason));
+    }
+
+    /// Why the session closed, if it has.
+    pub(crate) fn closed_reason(&self) -> Option<Arc<str>> {
+        self.lock().closed.clone()
+    }
+
+    /// Waits until the session closes; returns why.
+    pub(crate) async fn wait_closed(&self) -> Arc<str> {
+        let mut rx = self.closed.subscribe();
+        loop {
+            if let Some(reason) = rx.borrow_and_update().clone() {
+                return reason;
+            }
+            if rx.changed().await.is_err() {
+                return "session dropped".into();
+            }
+        }
+    }
+
+    fn closed_error(&self) -> Error {
+        Error::Disconnected(
+            self.closed_reason()
+                .unwrap_or_else(|| "connection closed".into()),
+        )
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave it inconsistent
+        // (every update is a single map operation), so poisoning is ignored.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Marks call `id` abandoned: its reply will be dropped when it comes.
+    fn abandon(&self, id: i64) {
+        if let Some(entry) = self.lock().pending.get_mut(&id) {
+            entry.waiter = None;
+        }
+    }
+}
+
+/// A request as sent: without a line ending. QEMU needs none, and a line
+/// ending it has not read when it exits (after `quit`) would make the
+/// kernel reset the connection instead of closing it.
+pub(crate) fn request_bytes(encoder: &Encoder, request: &Request) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    encoder.write_value(&request.to_value(), &mut out);
+    out
+}
+
+impl Call {
+    /// Waits for the reply.
+    pub(crate) async fn reply(mut self) -> Result<Value> {
+        let Some(rx) = self.rx.as_mut() else {
+            return Err(self.shared.closed_error());
+        };
+        let result = rx.await;
+        self.rx = None;
+        match result {
+            Ok(reply) => reply,
+            Err(_) => Err(self.shared.closed_error()),
+        }
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        if self.rx.is_some() {
+            self.shared.abandon(self.id);
+        }
+    }
+}

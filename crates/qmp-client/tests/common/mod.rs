@@ -1,0 +1,76 @@
+//! What the integration suite needs from a server: a way to start one.
+//! The scenarios in `scenarios.rs` only see a `Client`, so the same suite
+//! can run against any server a launcher can start (real QEMU today,
+//! qmp-server later).
+
+#![allow(dead_code)]
+
+pub mod scenarios;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use qmp_client::{Client, ClientConfig, QemuLauncher};
+
+/// The machine a scenario needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Machine {
+    /// `-machine none`, running.
+    None,
+    /// `-machine none -S` (stopped, for run-state tests).
+    NoneStopped,
+    /// `-M pc -S -accel tcg` (a real machine, stopped).
+    PcStopped,
+}
+
+/// Starts servers for the scenarios.
+pub trait Launcher: Sync {
+    /// A short name for messages.
+    fn name(&self) -> &str;
+    /// A connected client for a fresh server, or `None` (skipped).
+    fn launch<'a>(
+        &'a self,
+        machine: Machine,
+        config: ClientConfig,
+    ) -> Pin<Box<dyn Future<Output = Option<Client>> + Send + 'a>>;
+}
+
+/// Real QEMU (`qemu-system-x86_64`), launched on a socketpair.
+pub struct RealQemu;
+
+impl Launcher for RealQemu {
+    fn name(&self) -> &str {
+        "qemu-system-x86_64"
+    }
+
+    fn launch<'a>(
+        &'a self,
+        machine: Machine,
+        config: ClientConfig,
+    ) -> Pin<Box<dyn Future<Output = Option<Client>> + Send + 'a>> {
+        Box::pin(async move {
+            let program = qmp_test_support::qemu_system()?;
+            let args: &[&str] = match machine {
+                Machine::None => &["-machine", "none"],
+                Machine::NoneStopped => &["-machine", "none", "-S"],
+                Machine::PcStopped => &["-M", "pc", "-S", "-accel", "tcg"],
+            };
+            let launcher = QemuLauncher::new(program).args(args.iter().copied()).args([
+                "-nodefaults",
+                "-display",
+                "none",
+            ]);
+            Some(launcher.launch(config).await.expect("launch QEMU"))
+        })
+    }
+}
+
+/// A child process killed and reaped when the test ends, pass or fail.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -1,0 +1,514 @@
+//! The client against a scripted peer: the paths a real QEMU rarely takes
+//! (stray and late replies, oversized replies, disconnects, the in-band
+//! limit, timeouts), checked message by message.
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use qmp_client::{
+    CallOptions, Capabilities, Client, ClientConfig, Command, Error, EventData, EventFilter, Value,
+};
+use qmp_wire::Decoder;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+
+const GREETING: &str = r#"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": ["oob"]}}"#;
+
+/// The server end of a connection, scripted by the test.
+struct Peer {
+    stream: UnixStream,
+    decoder: Decoder,
+}
+
+impl Peer {
+    async fn send(&mut self, text: &str) {
+        self.stream.write_all(text.as_bytes()).await.unwrap();
+        self.stream.write_all(b"\r\n").await.unwrap();
+    }
+
+    /// The next request the client sent.
+    async fn request(&mut self) -> Value {
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Some(item) = self.decoder.next() {
+                return item.unwrap();
+            }
+            let n = self.stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "client closed");
+            self.decoder.feed(&buf[..n]);
+        }
+    }
+
+    /// Reads a request and returns its id as JSON text.
+    async fn request_id(&mut self) -> (String, String) {
+        let request = self.request().await;
+        let name = request
+            .get("execute")
+            .or_else(|| request.get("exec-oob"))
+            .and_then(Value::as_str)
+            .unwrap()
+            .to_owned();
+        (name, request.get("id").unwrap().to_string())
+    }
+
+    /// Answers `qmp_capabilities`.
+    async fn negotiate(&mut self) -> Value {
+        let request = self.request().await;
+        assert_eq!(
+            request.get("execute").and_then(Value::as_str),
+            Some("qmp_capabilities")
+        );
+        let id = request.get("id").unwrap().to_string();
+        self.send(&format!(r#"{{"return": {{}}, "id": {id}}}"#))
+            .await;
+        request
+    }
+}
+
+/// A connected client and its scripted peer.
+async fn connect(config: ClientConfig) -> (Client, Peer) {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let mut peer = Peer {
+        stream: theirs,
+        decoder: Decoder::new(),
+    };
+    let server = async {
+        peer.send(GREETING).await;
+        peer.negotiate().await;
+        peer
+    };
+    let (client, peer) = tokio::join!(Client::from_unix_stream(ours, config), server);
+    (client.unwrap(), peer)
+}
+
+#[tokio::test]
+async fn negotiates_oob_when_offered() {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let mut peer = Peer {
+        stream: theirs,
+        decoder: Decoder::new(),
+    };
+    let server = async {
+        peer.send(GREETING).await;
+        peer.negotiate().await
+    };
+    let (client, request) = tokio::join!(
+        Client::from_unix_stream(ours, ClientConfig::default()),
+        server
+    );
+    let client = client.unwrap();
+    assert_eq!(
+        request.get("arguments").unwrap().to_string(),
+        r#"{"enable": ["oob"]}"#
+    );
+    assert!(client.oob_enabled());
+    assert_eq!(client.greeting().version.qemu.major, 7);
+}
+
+#[tokio::test]
+async fn negotiates_a_chosen_set() {
+    let config = ClientConfig {
+        capabilities: Capabilities::Exactly(vec![]),
+        ..ClientConfig::default()
+    };
+    let (client, _peer) = connect(config).await;
+    assert!(!client.oob_enabled());
+    assert!(matches!(
+        client.exec_oob("migrate-pause", ()).await,
+        Err(Error::OobNotEnabled)
+    ));
+}
+
+#[tokio::test]
+async fn negotiation_error_is_reported() {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let mut peer = Peer {
+        stream: theirs,
+        decoder: Decoder::new(),
+    };
+    let server = async {
+        peer.send(GREETING).await;
+        let (_, id) = peer.request_id().await;
+        peer.send(&format!(
+            r#"{{"id": {id}, "error": {{"class": "GenericError", "desc": "Capability oob not available"}}}}"#
+        ))
+        .await;
+        peer
+    };
+    let (client, _peer) = tokio::join!(
+        Client::from_unix_stream(ours, ClientConfig::default()),
+        server
+    );
+    match client {
+        Err(Error::Negotiation(e)) => assert_eq!(e.desc, "Capability oob not available"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn greeting_timeout() {
+    let (ours, _theirs) = UnixStream::pair().unwrap();
+    let config = ClientConfig {
+        greeting_timeout: Duration::from_millis(100),
+        ..ClientConfig::default()
+    };
+    let result = Client::from_unix_stream(ours, config).await;
+    assert!(matches!(result, Err(Error::Timeout(_))), "{result:?}");
+}
+
+#[tokio::test]
+async fn stray_replies_never_reach_the_wrong_caller() {
+    let (client, mut peer) = connect(ClientConfig::default()).await;
+    let call = tokio::spawn({
+        let client = client.clone();
+        async move { client.execute("query-name", ()).await }
+    });
+    let (_, id) = peer.request_id().await;
+    peer.send(r#"{"return": "unknown id", "id": 999999}"#).await;
+    peer.send(r#"{"return": "string id", "id": "x"}"#).await;
+    peer.send(
+        r#"{"error": {"class": "GenericError", "desc": "JSON parse error, expecting value"}}"#,
+    )
+    .await;
+    peer.send(r#"{"return": "no id"}"#).await;
+    peer.send(r#"not json at all ]"#).await;
+    peer.send(r#"{"unknown": "message"}"#).await;
+    peer.send(&format!(r#"{{"return": {{"name": "right"}}, "id": {id}}}"#))
+        .await;
+    let value = call.await.unwrap().unwrap();
+    assert_eq!(value.get("name").and_then(Value::as_str), Some("right"));
+}
+
+#[tokio::test]
+async fn error_reply_is_typed() {
+    let (client, mut peer) = connect(ClientConfig::default()).await;
+    let call = tokio::spawn({
+        let client = client.clone();
+        async move {
+            client
+                .execute("device_del", serde_json::json!({"id": "nope"}))
+                .await
+        }
+    });
+    let (_, id) = peer.request_id().await;
+    peer.send(&format!(
+        r#"{{"id": {id}, "error": {{"class": "DeviceNotFound", "desc": "Device 'nope' not found"}}}}"#
+    ))
+    .await;
+    let err = call.await.unwrap().unwrap_err();
+    let qmp = err.as_qmp().unwrap();
+    assert_eq!(qmp.class, qmp_wire::ErrorClass::DeviceNotFound);
+    assert_eq!(qmp.desc, "Device 'nope' not found");
+}
+
+#[tokio::test]
+async fn late_reply_after_timeout_is_dropped() {
+    let (client, mut peer) = connect(ClientConfig::default()).await;
+    let slow = client
+        .execute_with("slow", (), CallOptions::timeout(Duration::from_millis(50)))
+        .await;
+    assert!(matches!(slow, Err(Error::Timeout(_))), "{slow:?}");
+    let (name, slow_id) = peer.request_id().await;
+    assert_eq!(name, "slow");
+    // A cancelled call: its future is dropped before the reply.
+    let cancelled = tokio::spawn({
+        let client = client.clone();
+        async move { client.execute("cancelled", ()).await }
+    });
+    let (_, cancelled_id) = peer.request_id().await;
+    cancelled.abort();
+    let _ = cancelled.await;
+    let next = tokio::spawn({
+        let client = client.clone();
+        async move { client.execute("next", ()).await }
+    });
+    let (_, next_id) = peer.request_id().await;
+    peer.send(&format!(r#"{{"return": "late", "id": {slow_id}}}"#))
+        .await;
+    peer.send(&format!(
+        r#"{{"return": "cancelled", "id": {cancelled_id}}}"#
+    ))
+    .await;
+    peer.send(&format!(r#"{{"return": "mine", "id": {next_id}}}"#))
+        .await;
+    assert_eq!(next.await.unwrap().unwrap(), Value::from("mine"));
+}
+
+#[tokio::test]
+async fn disconnect_fails_every_pending_call_at_once() {
+    let (client, mut peer) = connect(ClientConfig::default()).await;
+    let calls: Vec<_> = (0..5)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.execute("query-status", ()).await })
+        })
+        .collect();
+    for _ in 0..5 {
+        peer.request_id().await;
+    }
+    let mut events = client.subscribe(EventFilter::any());
+    let start = Instant::now();
+    drop(peer);
+    for call in calls {
+        let result = call.await.unwrap();
+        assert!(matches!(result, Err(Error::Disconnected(_))), "{result:?}");
+    }
+    assert!(start.elapsed() < Duration::from_secs(1));
+    assert!(events.next().await.is_none(), "subscriptions end");
+    assert!(client
+        .execute("after", ())
+        .await
+        .unwrap_err()
+        .is_disconnected());
+}
+
+#[tokio::test]
+async fn oversized_reply_fails_its_call_and_the_connection_goes_on() {
+    let config = ClientConfig {
+        max_reply_bytes: 1024,
+        ..ClientConfig::default()
+    };
+    let (client, mut peer) = connect(config).await;
+    let big = tokio::spawn({
+        let client = client.clone();
+        async move { client.execute("big", ()).await }
+    });
+    let (_, big_id) = peer.request_id().await;
+    let small = tokio::spawn({
+        let client = client.clone();
+        async move { client.execute("small", ()).await }
+    });
+    let (_, small_id) = peer.request_id().await;
+    let payload = "x".repeat(100_000);
+    peer.send(&format!(
+        r#"{{"return": {{"data": "{payload}", "more": [1, 2]}}, "id": {big_id}}}"#
+    ))
+    .await;
+    peer.send(&format!(r#"{{"return": "fine", "id": {small_id}}}"#))
+        .await;
+    let err = big.await.unwrap().unwrap_err();
+    assert!(
+        matches!(err, Error::ReplyTooLarge { limit: 1024 }),
+        "{err:?}"
+    );
+    assert_eq!(small.await.unwrap().unwrap(), Value::from("fine"));
+}
+
+#[tokio::test]
+async fn at_most_eight_in_band_requests_in_flight_and_oob_still_goes() {
+    let (client, mut peer) = connect(ClientConfig::default()).await;
+    let calls: Vec<_> = (0..20)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.execute("query-status", ()).await })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for _ in 0..8 {
+        ids.push(peer.request_id().await.1);
+    }
+    let oob = tokio::spawn({
+        let client = client.clone();
+        async move { client.exec_oob("migrate-pause", ()).await }
+    });
+    let (name, oob_id) = peer.request_id().await;
+    assert_eq!(
+        name, "migrate-pause",
+        "the 9th request on the wire is the oob one"
+    );
+    peer.send(&format!(r#"{{"return": {{}}, "id": {oob_id}}}"#))
+        .await;
+    oob.await.unwrap().unwrap();
+    let mut answered = 0;
+    while answered < 20 {
+        let id = ids.remove(0);
+        peer.send(&format!(r#"{{"return": {{}}, "id": {id}}}"#))
+            .await;
+        answered += 1;
+        if answered + ids.len() < 20 {
+            ids.push(peer.request_id().await.1);
+        }
+        assert!(ids.len() <= 8);
+    }
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+}
+
+#[derive(Serialize)]
+struct QomGet<'a> {
+    path: &'a str,
+    property: &'a str,
+}
+
+impl Command for QomGet<'_> {
+    const NAME: &'static str = "qom-get";
+    type Returns = String;
+}
+
+#[derive(Debug, Deserialize)]
+struct DeviceDeleted {
+    device: Option<String>,
+    path: String,
+}
+
+impl EventData for DeviceDeleted {
+    const NAME: &'static str = "DEVICE_DELETED";
+}
+
+#[tokio::test]
+async fn typed_commands_and_events() {
+    let (client, mut peer) = connect(ClientConfig::default()).await;
+    let mut typed = client.subscribe_typed::<DeviceDeleted>();
+    let mut only_disk =
+        client.subscribe(EventFilter::name("DEVICE_DELETED").with_member("device", "disk0"));
+    let call = tokio::spawn({
+        let client = client.clone();
+        async move {
+            client
+                .call(&QomGet {
+                    path: "/machine",
+                    property: "type",
+                })
+                .await
+        }
+    });
+    let request = peer.request().await;
+    assert_eq!(
+        request.get("arguments").unwrap().to_string(),
+        r#"{"path": "/machine", "property": "type"}"#
+    );
+    let id = request.get("id").unwrap().to_string();
+    let event = |dev: &str| {
+        format!(
+            r#"{{"timestamp": {{"seconds": 1, "microseconds": 2}}, "event": "DEVICE_DELETED", "data": {{"device": "{dev}", "path": "/p/{dev}"}}}}"#
+        )
+    };
+    peer.send(&event("net0")).await;
+    peer.send(&event("disk0")).await;
+    peer.send(&format!(
+        r#"{{"return": "pc-i440fx-7.2-machine", "id": {id}}}"#
+    ))
+    .await;
+    assert_eq!(call.await.unwrap().unwrap(), "pc-i440fx-7.2-machine");
+    let first = typed.next().await.unwrap().unwrap();
+    assert_eq!(
+        (first.device.as_deref(), first.path.as_str()),
+        (Some("net0"), "/p/net0")
+    );
+    assert_eq!(
+        typed.next().await.unwrap().unwrap().device.as_deref(),
+        Some("disk0")
+    );
+    let disk = only_disk
+        .next_timeout(Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        disk.data.unwrap().get("device"),
+        Some(&Value::from("disk0"))
+    );
+    assert!(only_disk.try_next().is_none());
+}
+
+#[tokio::test]
+async fn device_del_waits_for_its_event() {
+    let (client, mut peer) = connect(ClientConfig::default()).await;
+    let call = tokio::spawn({
+        let client = client.clone();
+        async move { client.device_del("disk0", Duration::from_secs(5)).await }
+    });
+    let (_, id) = peer.request_id().await;
+    peer.send(&format!(r#"{{"return": {{}}, "id": {id}}}"#))
+        .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!call.is_finished(), "waits for DEVICE_DELETED");
+    peer.send(r#"{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "DEVICE_DELETED", "data": {"device": "other", "path": "/x"}}"#).await;
+    peer.send(r#"{"timestamp": {"seconds": 1, "microseconds": 3}, "event": "DEVICE_DELETED", "data": {"device": "disk0", "path": "/y"}}"#).await;
+    let event = call.await.unwrap().unwrap();
+    assert_eq!(event.data.unwrap().get("path"), Some(&Value::from("/y")));
+}
+
+#[tokio::test]
+async fn wait_for_event_times_out() {
+    let (client, _peer) = connect(ClientConfig::default()).await;
+    let result = client
+        .wait_for_event("NEVER", Duration::from_millis(50))
+        .await;
+    assert!(matches!(result, Err(Error::Timeout(_))));
+}
+
+#[tokio::test]
+async fn transcript_logs_both_directions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("transcript.log");
+    let config = ClientConfig {
+        transcript: Some(path.clone()),
+        ..ClientConfig::default()
+    };
+    let (client, mut peer) = connect(config).await;
+    let call = tokio::spawn({
+        let client = client.clone();
+        async move { client.execute("query-name", ()).await }
+    });
+    let (_, id) = peer.request_id().await;
+    peer.send(&format!(r#"{{"return": {{}}, "id": {id}}}"#))
+        .await;
+    call.await.unwrap().unwrap();
+    drop(client);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].contains(" <- {\"QMP\""), "{text}");
+    assert!(
+        lines[1].contains(" -> {\"execute\": \"qmp_capabilities\""),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("-> {\"execute\": \"query-name\"")),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with(&format!("<- {{\"return\": {{}}, \"id\": {id}}}"))),
+        "{text}"
+    );
+    let stamp = lines[0].split(' ').next().unwrap();
+    assert!(stamp.contains('.') && stamp.replace('.', "").chars().all(|c| c.is_ascii_digit()));
+}
+
+#[tokio::test]
+async fn plain_streams_cannot_pass_descriptors() {
+    let (ours, theirs) = tokio::io::duplex(4096);
+    let (mut read, mut write) = tokio::io::split(theirs);
+    let server = async move {
+        write.write_all(GREETING.as_bytes()).await.unwrap();
+        let mut decoder = Decoder::new();
+        let mut buf = [0u8; 1024];
+        let request = loop {
+            if let Some(item) = decoder.next() {
+                break item.unwrap();
+            }
+            let n = read.read(&mut buf).await.unwrap();
+            decoder.feed(&buf[..n]);
+        };
+        let id = request.get("id").unwrap().to_string();
+        write
+            .write_all(format!(r#"{{"return": {{}}, "id": {id}}}"#).as_bytes())
+            .await
+            .unwrap();
+        (read, write)
+    };
+    let (client, _server) =
+        tokio::join!(Client::from_stream(ours, ClientConfig::default()), server);
+    let client = client.unwrap();
+    let (fd, _) = std::os::unix::net::UnixStream::pair().unwrap();
+    let result = client.getfd("x", fd.into()).await;
+    assert!(
+        matches!(result, Err(Error::FdPassingUnsupported)),
+        "{result:?}"
+    );
+}
