@@ -97,8 +97,7 @@ impl ServerShared {
                 ..Encoder::QMP
             },
         };
-        base.with_pretty(self.config.pretty)
-            .with_order(self.config.member_order)
+        base.with_order(self.config.member_order)
     }
 
     pub(crate) fn next_session_id(&self) -> u64 {
@@ -169,6 +168,7 @@ impl ServerBuilder {
         .to_value();
         let (shutdown, _) = watch::channel(false);
         Server {
+            pretty: config.pretty,
             shared: Arc::new(ServerShared {
                 bus: EventBus::new(config.throttle.clone()),
                 config,
@@ -190,6 +190,9 @@ impl ServerBuilder {
 #[derive(Clone)]
 pub struct Server {
     shared: Arc<ServerShared>,
+    /// This handle's output layout (listeners of one server may differ,
+    /// as QEMU's monitors do).
+    pretty: bool,
 }
 
 impl Server {
@@ -198,6 +201,15 @@ impl Server {
         ServerBuilder {
             config,
             commands: CommandSet::new(),
+        }
+    }
+
+    /// The same server (commands, events, main loop) with sessions started
+    /// through the returned handle using QEMU's `pretty=on` layout or not.
+    pub fn with_pretty(&self, pretty: bool) -> Server {
+        Server {
+            shared: Arc::clone(&self.shared),
+            pretty,
         }
     }
 
@@ -248,7 +260,8 @@ impl Server {
 
     async fn session(&self, conn: Connection) {
         self.shared.active.fetch_add(1, Ordering::SeqCst);
-        session::run(Arc::clone(&self.shared), conn).await;
+        let encoder = self.shared.encoder().with_pretty(self.pretty);
+        session::run(Arc::clone(&self.shared), encoder, conn).await;
         if self.shared.active.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.shared.idle.notify_waiters();
         }

@@ -217,12 +217,12 @@ async fn until_done(running: &mut Option<BoxFuture<'static, ()>>) {
 
 /// Runs a session on `conn` until the client leaves, the session is closed
 /// or the server shuts down.
-pub(crate) async fn run(server: Arc<ServerShared>, conn: Connection) {
+pub(crate) async fn run(server: Arc<ServerShared>, encoder: Encoder, conn: Connection) {
     let Connection { mut reader, writer } = conn;
     let (outbox, writer) = Outbox::new(writer);
     let shared = Arc::new(SessionShared {
         id: server.next_session_id(),
-        encoder: server.encoder(),
+        encoder,
         negotiated: AtomicBool::new(server.config.mode == Mode::GuestAgent),
         oob: AtomicBool::new(false),
         delimit_next: AtomicBool::new(false),

@@ -1,0 +1,224 @@
+//! The API a simulator serves: a `query-qmp-schema` list (given as a saved
+//! reply, or generated from a QAPI schema), the list used to validate
+//! arguments, and which commands run before machine initialisation.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use qapi_gen::{Conditions, IntrospectOptions};
+use qapi_schema::introspect::{EntryKind, SchemaInfo};
+use qmp_wire::Value;
+
+/// QEMU 7.2's commands with `allow-preconfig`, used when the API comes
+/// from a `query-qmp-schema` reply (which does not say).
+const QEMU_7_2_PRECONFIG: &[&str] = &[
+    "query-status",
+    "set-action",
+    "query-pr-managers",
+    "block_set_io_throttle",
+    "block-latency-histogram-set",
+    "query-block",
+    "query-blockstats",
+    "query-block-jobs",
+    "block_resize",
+    "blockdev-snapshot-sync",
+    "blockdev-snapshot",
+    "change-backing-file",
+    "block-commit",
+    "drive-backup",
+    "blockdev-backup",
+    "query-named-block-nodes",
+    "x-debug-query-block-graph",
+    "drive-mirror",
+    "block-dirty-bitmap-add",
+    "block-dirty-bitmap-remove",
+    "block-dirty-bitmap-clear",
+    "block-dirty-bitmap-enable",
+    "block-dirty-bitmap-disable",
+    "block-dirty-bitmap-merge",
+    "x-debug-block-dirty-bitmap-sha256",
+    "blockdev-mirror",
+    "block-stream",
+    "block-job-set-speed",
+    "block-job-cancel",
+    "block-job-pause",
+    "block-job-resume",
+    "block-job-complete",
+    "block-job-dismiss",
+    "block-job-finalize",
+    "blockdev-add",
+    "blockdev-reopen",
+    "blockdev-del",
+    "blockdev-create",
+    "x-blockdev-amend",
+    "block-set-write-threshold",
+    "x-blockdev-change",
+    "x-blockdev-set-iothread",
+    "blockdev-snapshot-internal-sync",
+    "blockdev-snapshot-delete-internal-sync",
+    "nbd-server-start",
+    "nbd-server-add",
+    "nbd-server-remove",
+    "nbd-server-stop",
+    "block-export-add",
+    "block-export-del",
+    "query-block-exports",
+    "query-chardev",
+    "netdev_add",
+    "netdev_del",
+    "qmp_capabilities",
+    "query-version",
+    "query-commands",
+    "quit",
+    "query-qmp-schema",
+    "qom-list",
+    "qom-get",
+    "qom-set",
+    "qom-list-types",
+    "qom-list-properties",
+    "object-add",
+    "object-del",
+    "query-uuid",
+    "query-memdev",
+    "query-hotpluggable-cpus",
+    "set-numa-node",
+    "query-name",
+    "query-iothreads",
+    "x-exit-preconfig",
+    "query-command-line-options",
+];
+
+/// Why an API could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The reply file is not QEMU's JSON.
+    #[error("{path}: {source}")]
+    Json {
+        /// The file.
+        path: String,
+        /// Why.
+        source: qmp_wire::JsonError,
+    },
+    /// The reply is not a `query-qmp-schema` list.
+    #[error("{path}: {message}")]
+    Introspection {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// The QAPI schema has errors (QEMU's text).
+    #[error("{0}")]
+    Schema(String),
+}
+
+/// What a simulator serves.
+#[derive(Clone, Debug)]
+pub struct SimApi {
+    /// The `query-qmp-schema` reply, as QEMU sends it.
+    pub wire: Value,
+    /// The list arguments are validated against (from a QAPI schema it
+    /// keeps integer widths, so range errors match QEMU's).
+    pub validation: SchemaInfo,
+    /// Commands allowed before machine initialisation (`--preconfig`).
+    pub preconfig: HashSet<String>,
+}
+
+impl SimApi {
+    /// The API of a saved `query-qmp-schema` reply (its `return` value, or
+    /// the whole reply object).
+    pub fn from_introspection_file(path: &Path) -> Result<SimApi, ApiError> {
+        let shown = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| ApiError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let value = qmp_wire::from_slice(&bytes).map_err(|source| ApiError::Json {
+            path: shown.clone(),
+            source,
+        })?;
+        SimApi::from_introspection(value).map_err(|message| ApiError::Introspection {
+            path: shown,
+            message,
+        })
+    }
+
+    /// The API of a `query-qmp-schema` list value.
+    pub fn from_introspection(value: Value) -> Result<SimApi, String> {
+        let list = match value.get("return") {
+            Some(inner) => inner.clone(),
+            None => value,
+        };
+        let validation = SchemaInfo::from_value(&list).map_err(|e| e.to_string())?;
+        Ok(SimApi {
+            wire: list,
+            validation,
+            preconfig: QEMU_7_2_PRECONFIG.iter().map(|s| s.to_string()).collect(),
+        })
+    }
+
+    /// The API of a QAPI schema, with `if` conditions decided by
+    /// `conditions` (all true when `None`); `relaxed_docs` accepts QEMU
+    /// 7.2's doc comment syntax.
+    pub fn from_schema(
+        path: &Path,
+        conditions: Option<&Path>,
+        relaxed_docs: bool,
+    ) -> Result<SimApi, ApiError> {
+        let options = qapi_schema::LoadOptions { relaxed_docs };
+        let shown = path.display().to_string();
+        let schema = qapi_schema::load_with(&shown, options, &qapi_schema::FsReader)
+            .map_err(|e| ApiError::Schema(e.to_string()))?;
+        let conditions = match conditions {
+            Some(file) => {
+                let text = std::fs::read_to_string(file).map_err(|source| ApiError::Read {
+                    path: file.display().to_string(),
+                    source,
+                })?;
+                Conditions::parse_file(&text)
+            }
+            None => Conditions::All,
+        };
+        let wire = qapi_gen::introspect(&schema, &conditions, IntrospectOptions::default());
+        let validation = qapi_gen::introspect(
+            &schema,
+            &conditions,
+            IntrospectOptions {
+                unmask: true,
+                fold_integers: false,
+            },
+        );
+        let preconfig = schema
+            .definitions()
+            .filter(
+                |d| matches!(&d.kind, qapi_schema::DefinitionKind::Command(c) if c.allow_preconfig),
+            )
+            .map(|d| d.name.clone())
+            .collect();
+        Ok(SimApi {
+            wire: wire.to_value(),
+            validation,
+            preconfig,
+        })
+    }
+
+    /// The commands, with their out-of-band flag, in schema order.
+    pub fn commands(&self) -> impl Iterator<Item = (&str, bool, &str)> {
+        self.validation.commands().filter_map(|e| match &e.kind {
+            EntryKind::Command {
+                allow_oob,
+                ret_type,
+                ..
+            } => Some((e.name.as_str(), *allow_oob, ret_type.as_str())),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,21 @@
+//! The simulator: a schema-driven stand-in for QEMU and the guest agent.
+//!
+//! It serves the API described by a `query-qmp-schema` reply or a QAPI
+//! schema ([`SimApi`]): every command is accepted with QEMU's argument
+//! validation computed from the schema, and answers with the smallest value
+//! valid for its return type unless the simulated [`Machine`] has behaviour
+//! for it (run state and its events, QOM, HMP, block nodes, migration state
+//! errors). [`qemu`] and [`qga`] are the `qmp fake-qemu` and `qmp fake-qga`
+//! programs, which accept the QEMU and qemu-ga options the conformance
+//! transcripts use. The protocol itself is `qmp-server`'s.
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod machine;
+pub mod minimal;
+pub mod qemu;
+pub mod qga;
+
+pub use api::{ApiError, SimApi};
+pub use machine::{Machine, MachineOptions, RunState};
+pub use minimal::minimal_value;
