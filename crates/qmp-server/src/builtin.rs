@@ -25,6 +25,9 @@ pub(crate) fn install(commands: &mut CommandSet, config: &ServerConfig) {
     match config.mode {
         Mode::Qmp => {
             add(qmp_capabilities(config.offer_oob));
+            for entry in fd_commands() {
+                add(entry);
+            }
             let version = config.version.to_value();
             add(CommandEntry::new("query-version", move |_| {
                 let version = version.clone();
@@ -145,6 +148,64 @@ pub(crate) fn unexpected_member(args: &Map, known: &[&str]) -> Result<(), QmpErr
         ))),
         None => Ok(()),
     }
+}
+
+/// `getfd {"fdname": NAME}` and `closefd {"fdname": NAME}`: name a file
+/// descriptor passed with SCM_RIGHTS, and close it. Named descriptors
+/// belong to the session and are closed when it ends.
+pub fn fd_commands() -> Vec<CommandEntry> {
+    let fdname_only = |args: &Map| {
+        match args.get("fdname") {
+            None => return Err(QmpError::generic("Parameter 'fdname' is missing")),
+            Some(Value::String(_)) => {}
+            Some(_) => {
+                return Err(QmpError::generic(
+                    "Invalid parameter type for 'fdname', expected: string",
+                ))
+            }
+        }
+        unexpected_member(args, &["fdname"])
+    };
+    let getfd = CommandEntry::new("getfd", |call| async move {
+        let name = call
+            .arguments
+            .get("fdname")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some(fd) = call.session.take_received_fd() else {
+            return Err(QmpError::generic(
+                "No file descriptor supplied via SCM_RIGHTS",
+            ));
+        };
+        if name.starts_with(|c: char| c.is_ascii_digit()) {
+            drop(fd);
+            return Err(QmpError::generic(
+                "Parameter 'fdname' expects a name not starting with a digit",
+            ));
+        }
+        // A descriptor already under this name is closed (dropped).
+        call.session.set_named_fd(name, fd);
+        Ok(Reply::Value(Value::Object(Map::new())))
+    })
+    .validator(fdname_only);
+    let closefd = CommandEntry::new("closefd", |call| async move {
+        let name = call
+            .arguments
+            .get("fdname")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        match call.session.take_named_fd(name) {
+            Some(fd) => {
+                drop(fd);
+                Ok(Reply::Value(Value::Object(Map::new())))
+            }
+            None => Err(QmpError::generic(format!(
+                "File descriptor named '{name}' not found"
+            ))),
+        }
+    })
+    .validator(fdname_only);
+    vec![getfd, closefd]
 }
 
 /// The guest agent's `guest-sync` / `guest-sync-delimited {"id": INT}`.

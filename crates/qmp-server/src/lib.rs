@@ -26,6 +26,7 @@ mod outbox;
 mod server;
 mod session;
 
+pub use builtin::fd_commands;
 pub use commands::{Call, CommandEntry, CommandResult, CommandSet, Handler, Reply, Validator};
 pub use conn::MAX_FDS_PER_READ;
 pub use encoded::EncodedJson;

@@ -291,3 +291,52 @@ async fn connect_out_dials_a_listening_client_and_reconnects() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_fds_are_closed_when_the_session_ends() {
+    let running = start(Server::builder(qmp_config()).build()).await;
+    let (read_end, write_end) = rustix::pipe::pipe().unwrap();
+    let stream = std::os::unix::net::UnixStream::connect(&running.socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    use std::io::BufRead;
+    reader.read_line(&mut line).unwrap();
+    (&stream)
+        .write_all(br#"{"execute": "qmp_capabilities"}"#)
+        .unwrap();
+    reader.read_line(&mut line).unwrap();
+    let fds = [read_end.as_fd()];
+    let mut space = [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = rustix::net::SendAncillaryBuffer::new(&mut space);
+    assert!(control.push(rustix::net::SendAncillaryMessage::ScmRights(&fds)));
+    let request = br#"{"execute": "getfd", "arguments": {"fdname": "pipe"}, "id": 1}"#;
+    rustix::net::sendmsg(
+        &stream,
+        &[IoSlice::new(request)],
+        &mut control,
+        rustix::net::SendFlags::empty(),
+    )
+    .unwrap();
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "{\"return\": {}, \"id\": 1}\r\n");
+    drop(read_end);
+    // The server holds the only read end now: writing works.
+    assert!(rustix::io::write(&write_end, b"x").is_ok());
+    drop(reader);
+    drop(stream);
+    for _ in 0..200 {
+        if running.server.active_sessions() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Session gone, its named fd closed: the pipe has no reader left.
+    assert_eq!(
+        rustix::io::write(&write_end, b"x"),
+        Err(rustix::io::Errno::PIPE)
+    );
+}

@@ -38,6 +38,7 @@ pub fn build_server(api: &SimApi, machine: &Machine, config: ServerConfig) -> Se
     let mut simulated: HashMap<String, CommandEntry> = machine
         .commands()
         .into_iter()
+        .chain(qmp_server::fd_commands())
         .map(|e| (e.name.clone(), e))
         .collect();
     let mut builder = Server::builder(config);

@@ -1,0 +1,161 @@
+//! The simulator as a QEMU stand-in: QEMU's recorded transcripts replayed by
+//! the conformance checker against `qmp fake-qemu` / `qmp fake-qga`, and
+//! Python's qemu.qmp (QMPClient and qmp-shell) driving it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const QMP: &str = env!("CARGO_BIN_EXE_qmp");
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("qmp-cli-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// `qmp fake-qemu` on a fresh socket, killed on drop.
+struct FakeQemu {
+    child: Child,
+    socket: PathBuf,
+    dir: PathBuf,
+}
+
+impl FakeQemu {
+    fn start(tag: &str, introspection: &Path) -> FakeQemu {
+        let dir = temp_dir(tag);
+        let socket = dir.join("qmp.sock");
+        let child = Command::new(QMP)
+            .arg("fake-qemu")
+            .arg("--introspection")
+            .arg(introspection)
+            .args([
+                "-machine",
+                "none",
+                "-S",
+                "-nodefaults",
+                "-display",
+                "none",
+                "-qmp",
+            ])
+            .arg(format!("unix:{},server=on,wait=off", socket.display()))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start qmp fake-qemu");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            assert!(Instant::now() < deadline, "fake-qemu did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // That probe connection was a client; give it time to leave.
+        std::thread::sleep(Duration::from_millis(50));
+        FakeQemu { child, socket, dir }
+    }
+}
+
+impl Drop for FakeQemu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn introspection() -> Option<PathBuf> {
+    qmp_test_support::shared_path("qemu/expected/7.2-x86_64-query-qmp-schema.json")
+}
+
+#[test]
+fn fake_qemu_passes_qemus_transcripts() {
+    let (Some(conformance), Some(reply), Some(python)) = (
+        qmp_test_support::shared_path("conformance"),
+        introspection(),
+        qmp_test_support::program("python3", "install Python 3"),
+    ) else {
+        return;
+    };
+    let output = Command::new(python)
+        .arg(conformance.join("compare.py"))
+        .arg("--qemu")
+        .arg(format!(
+            "{QMP} fake-qemu --introspection {}",
+            reply.display()
+        ))
+        .arg("--qga")
+        .arg(format!("{QMP} fake-qga"))
+        .arg(conformance.join("transcripts"))
+        .output()
+        .expect("run compare.py");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let summary = stdout.lines().last().unwrap_or_default().to_string();
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "conformance failures:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(summary.contains(" passed, 0 failed"), "{summary}");
+    println!("conformance: {summary}");
+}
+
+#[test]
+fn python_qemu_qmp_client_works_against_the_simulator() {
+    let (Some(reply), Some(python)) = (introspection(), qmp_test_support::python_with_qemu_qmp())
+    else {
+        return;
+    };
+    let qemu = FakeQemu::start("pyclient", &reply);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/qemu_qmp_client.py");
+    let output = Command::new(python)
+        .arg(script)
+        .arg(&qemu.socket)
+        .output()
+        .expect("run the qemu.qmp script");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("ok: ")).count(),
+        6,
+        "{stdout}"
+    );
+}
+
+#[test]
+fn python_qmp_shell_works_against_the_simulator() {
+    let (Some(reply), Some(_)) = (introspection(), qmp_test_support::python_with_qemu_qmp()) else {
+        return;
+    };
+    let Some(shell) = qmp_test_support::program("qmp-shell", "python3 -m pip install qemu.qmp")
+    else {
+        return;
+    };
+    let qemu = FakeQemu::start("pyshell", &reply);
+    let mut child = Command::new(shell)
+        .arg(&qemu.socket)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start qmp-shell");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"query-status\ncont\nquery-status\nqom-get path=/machine property=type\nhuman-monitor-command command-line=nosuchcmd\n")
+        .expect("write commands");
+    let output = child.wait_with_output().expect("qmp-shell output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("Connected to QEMU 7.2.22"), "{stdout}");
+    assert!(stdout.contains("\"status\": \"prelaunch\""), "{stdout}");
+    assert!(stdout.contains("\"status\": \"running\""), "{stdout}");
+    assert!(
+        stdout.contains("{\"return\": \"none-machine\"}"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("unknown command: 'nosuchcmd'"), "{stdout}");
+}
