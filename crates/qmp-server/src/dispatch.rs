@@ -53,6 +53,7 @@ pub(crate) async fn dispatch(
             })
         }
     };
+    server.observe(&request);
     let negotiating = server.config.mode == Mode::Qmp && !session.negotiated();
     let id = request.id.clone();
     let result = run(server, session, request, negotiating).await?;

@@ -32,7 +32,7 @@ pub use conn::MAX_FDS_PER_READ;
 pub use encoded::EncodedJson;
 pub use events::{Emitter, ThrottleRule, ThrottleTable};
 pub use outbox::MAX_OUTPUT_BACKLOG;
-pub use server::{ConnectTarget, Server, ServerBuilder, ServerConfig};
+pub use server::{ConnectTarget, RequestObserver, Server, ServerBuilder, ServerConfig};
 pub use session::{SessionHandle, MAX_QUEUED_REQUESTS, QGA_SENTINEL};
 
 /// What a server speaks.

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use qmp_wire::{Encoder, Greeting, LineEnding, MemberOrder, Value, VersionInfo};
+use qmp_wire::{Encoder, Greeting, LineEnding, MemberOrder, Request, Value, VersionInfo};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::{watch, Notify};
 
@@ -86,9 +86,20 @@ pub(crate) struct ServerShared {
     active: AtomicUsize,
     idle: Notify,
     greeting: Value,
+    observer: Option<RequestObserver>,
 }
 
+/// Sees every well-framed request before it is dispatched.
+pub type RequestObserver = Arc<dyn Fn(&Request) + Send + Sync>;
+
 impl ServerShared {
+    /// Tells the observer (if any) about a request.
+    pub(crate) fn observe(&self, request: &Request) {
+        if let Some(observer) = &self.observer {
+            observer(request);
+        }
+    }
+
     pub(crate) fn encoder(&self) -> Encoder {
         let base = match self.config.mode {
             Mode::Qmp => Encoder::QMP,
@@ -125,6 +136,7 @@ impl ServerShared {
 pub struct ServerBuilder {
     config: ServerConfig,
     commands: CommandSet,
+    observer: Option<RequestObserver>,
 }
 
 impl ServerBuilder {
@@ -142,6 +154,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Calls `observer` with every well-framed request, before dispatch
+    /// (for recording what clients sent).
+    pub fn observe(mut self, observer: impl Fn(&Request) + Send + Sync + 'static) -> ServerBuilder {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
     /// Changes the configuration.
     pub fn configure(mut self, change: impl FnOnce(&mut ServerConfig)) -> ServerBuilder {
         change(&mut self.config);
@@ -154,6 +173,7 @@ impl ServerBuilder {
         let ServerBuilder {
             config,
             mut commands,
+            observer,
         } = self;
         crate::builtin::install(&mut commands, &config);
         let capabilities = if config.offer_oob {
@@ -180,6 +200,7 @@ impl ServerBuilder {
                 active: AtomicUsize::new(0),
                 idle: Notify::new(),
                 greeting,
+                observer,
             }),
         }
     }
@@ -201,6 +222,7 @@ impl Server {
         ServerBuilder {
             config,
             commands: CommandSet::new(),
+            observer: None,
         }
     }
 

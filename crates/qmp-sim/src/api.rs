@@ -130,7 +130,13 @@ pub struct SimApi {
     pub validation: SchemaInfo,
     /// Commands allowed before machine initialisation (`--preconfig`).
     pub preconfig: HashSet<String>,
+    /// Commands that take members beyond their declared arguments (QAPI
+    /// `gen: false`, such as `device_add` with device properties).
+    pub open_arguments: HashSet<String>,
 }
+
+/// The simulator's own schema (QAPI), compiled into the binary.
+pub const BUILTIN_SCHEMA: &str = include_str!("../schema/sim-schema.json");
 
 impl SimApi {
     /// The API of a saved `query-qmp-schema` reply (its `return` value, or
@@ -162,7 +168,17 @@ impl SimApi {
             wire: list,
             validation,
             preconfig: QEMU_7_2_PRECONFIG.iter().map(|s| s.to_string()).collect(),
+            // QEMU 7.2's only `gen: false` command.
+            open_arguments: ["device_add".to_string()].into_iter().collect(),
         })
+    }
+
+    /// The simulator's built-in API ([`BUILTIN_SCHEMA`]): the heart of
+    /// QEMU's interface with QEMU's names and shapes.
+    pub fn builtin() -> Result<SimApi, ApiError> {
+        let schema = qapi_schema::load_str("sim-schema.json", BUILTIN_SCHEMA, Default::default())
+            .map_err(|e| ApiError::Schema(e.to_string()))?;
+        Ok(SimApi::from_compiled(&schema, &Conditions::All))
     }
 
     /// The API of a QAPI schema, with `if` conditions decided by
@@ -187,27 +203,38 @@ impl SimApi {
             }
             None => Conditions::All,
         };
-        let wire = qapi_gen::introspect(&schema, &conditions, IntrospectOptions::default());
+        Ok(SimApi::from_compiled(&schema, &conditions))
+    }
+
+    /// The API of a compiled schema.
+    pub fn from_compiled(schema: &qapi_schema::Schema, conditions: &Conditions) -> SimApi {
+        let wire = qapi_gen::introspect(schema, conditions, IntrospectOptions::default());
         let validation = qapi_gen::introspect(
-            &schema,
-            &conditions,
+            schema,
+            conditions,
             IntrospectOptions {
                 unmask: true,
                 fold_integers: false,
             },
         );
-        let preconfig = schema
-            .definitions()
-            .filter(
-                |d| matches!(&d.kind, qapi_schema::DefinitionKind::Command(c) if c.allow_preconfig),
-            )
-            .map(|d| d.name.clone())
-            .collect();
-        Ok(SimApi {
+        let commands = || {
+            schema.definitions().filter_map(|d| match &d.kind {
+                qapi_schema::DefinitionKind::Command(c) => Some((d.name.clone(), c)),
+                _ => None,
+            })
+        };
+        SimApi {
             wire: wire.to_value(),
             validation,
-            preconfig,
-        })
+            preconfig: commands()
+                .filter(|(_, c)| c.allow_preconfig)
+                .map(|(name, _)| name)
+                .collect(),
+            open_arguments: commands()
+                .filter(|(_, c)| !c.gen)
+                .map(|(name, _)| name)
+                .collect(),
+        }
     }
 
     /// The commands, with their out-of-band flag, in schema order.

@@ -11,11 +11,18 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod block;
+pub mod devices;
 pub mod machine;
+pub mod migration;
 pub mod minimal;
 pub mod qemu;
 pub mod qga;
+pub mod script;
+pub mod simulator;
 
 pub use api::{ApiError, SimApi};
 pub use machine::{Machine, MachineOptions, RunState};
 pub use minimal::minimal_value;
+pub use script::{Rule, Script, ScriptError, ScriptedReply};
+pub use simulator::Simulator;

@@ -1,13 +1,18 @@
-//! The simulated machine: run state and its events, a small QOM tree, block
-//! nodes, HMP, and the migration commands' state errors, with QEMU's texts
-//! and QEMU's event order (an event a command causes precedes its reply).
+//! The simulated machine: run state and its events, the preconfig phase,
+//! HMP, `quit`, and the pieces it is made of (devices and QOM in
+//! [`crate::devices`], block nodes and jobs in [`crate::block`], migration
+//! in [`crate::migration`]). QEMU's texts and QEMU's event order: an event a
+//! command causes precedes its reply.
 
-use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use qmp_server::{Call, CommandEntry, CommandResult, Reply};
-use qmp_wire::{ErrorClass, Map, QmpError, Value};
+use qmp_server::{Call, CommandEntry, CommandResult, Emitter, Reply};
+use qmp_wire::{Map, QmpError, Value};
 use tokio::sync::watch;
+
+use crate::block::Block;
+use crate::devices::Devices;
+use crate::migration::Migration;
 
 /// QEMU's run states the simulator can be in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,14 +23,18 @@ pub enum RunState {
     Running,
     /// Stopped by `stop`.
     Paused,
+    /// Stopped after an outgoing migration completed.
+    Postmigrate,
 }
 
 impl RunState {
-    fn name(self) -> &'static str {
+    /// QEMU's name for the state.
+    pub fn name(self) -> &'static str {
         match self {
             RunState::Prelaunch => "prelaunch",
             RunState::Running => "running",
             RunState::Paused => "paused",
+            RunState::Postmigrate => "postmigrate",
         }
     }
 }
@@ -46,7 +55,6 @@ struct State {
     preconfig: bool,
     /// `-S`: leaving preconfig does not start the CPUs.
     start_stopped: bool,
-    block_nodes: BTreeSet<String>,
 }
 
 /// The machine state shared by the simulated commands.
@@ -57,27 +65,36 @@ pub struct Machine {
     quit: Arc<watch::Sender<bool>>,
     /// The server serving this machine (for leaving the preconfig phase).
     server: Arc<OnceLock<qmp_server::Server>>,
+    devices: Devices,
+    block: Block,
+    migration: Migration,
 }
 
-/// The QOM type of `/machine` with `-machine none`.
-const MACHINE_TYPE: &str = "none-machine";
-
-fn ok_empty() -> CommandResult {
+/// An empty `{}` return.
+pub(crate) fn ok_empty() -> CommandResult {
     Ok(Reply::Value(Value::Object(Map::new())))
 }
 
-fn device_not_found(id: &str) -> QmpError {
-    QmpError::new(
-        ErrorClass::DeviceNotFound,
-        format!("Device '{id}' not found"),
-    )
-}
-
-fn string_arg<'a>(call: &'a Call, name: &str) -> &'a str {
+/// A string argument (validated already), or `""`.
+pub(crate) fn string_arg<'a>(call: &'a Call, name: &str) -> &'a str {
     call.arguments
         .get(name)
         .and_then(Value::as_str)
         .unwrap_or_default()
+}
+
+/// A command whose handler needs only `state` and the call.
+pub(crate) fn sync_entry<S: Clone + Send + Sync + 'static>(
+    state: &S,
+    name: &str,
+    handler: impl Fn(&S, Call) -> CommandResult + Send + Sync + 'static,
+) -> CommandEntry {
+    let state = state.clone();
+    let handler = Arc::new(handler);
+    CommandEntry::new(name, move |call| {
+        let result = handler(&state, call);
+        async move { result }
+    })
 }
 
 impl Machine {
@@ -94,11 +111,13 @@ impl Machine {
                 run,
                 preconfig: options.preconfig,
                 start_stopped: options.start_stopped,
-                block_nodes: BTreeSet::new(),
             })),
             name: options.name.clone(),
             quit: Arc::new(quit),
             server: Arc::new(OnceLock::new()),
+            devices: Devices::default(),
+            block: Block::default(),
+            migration: Migration::default(),
         }
     }
 
@@ -132,9 +151,8 @@ impl Machine {
 
     /// The simulated commands (each still needs its argument validator).
     pub fn commands(&self) -> Vec<CommandEntry> {
-        let m = self.clone();
         let mut list = vec![
-            self.entry("query-status", |m, _| {
+            sync_entry(self, "query-status", |m, _| {
                 let run = m.run_state();
                 let mut status = Map::new();
                 status.insert("running", run == RunState::Running);
@@ -142,21 +160,14 @@ impl Machine {
                 status.insert("status", run.name());
                 Ok(Reply::Value(Value::Object(status)))
             }),
-            self.entry("stop", |m, call| {
+            sync_entry(self, "stop", |m, call| {
                 // Only a running machine stops (and says so); prelaunch stays.
-                let was_running = m.with(|s| {
-                    let running = s.run == RunState::Running;
-                    if running {
-                        s.run = RunState::Paused;
-                    }
-                    running
-                });
-                if was_running {
+                if m.leave_running(RunState::Paused) {
                     call.events.emit("STOP", None);
                 }
                 ok_empty()
             }),
-            self.entry("cont", |m, call| {
+            sync_entry(self, "cont", |m, call| {
                 let resumed = m.with(|s| {
                     std::mem::replace(&mut s.run, RunState::Running) != RunState::Running
                 });
@@ -165,108 +176,75 @@ impl Machine {
                 }
                 ok_empty()
             }),
-            self.entry("system_reset", |_, call| {
-                let mut data = Map::new();
-                data.insert("guest", false);
-                data.insert("reason", "host-qmp-system-reset");
-                call.events.emit("RESET", Some(data));
+            sync_entry(self, "system_reset", |_, call| {
+                call.events
+                    .emit("RESET", Some(reason("host-qmp-system-reset")));
                 ok_empty()
             }),
-            self.entry("system_powerdown", |_, call| {
+            sync_entry(self, "system_powerdown", |_, call| {
                 call.events.emit("POWERDOWN", None);
                 ok_empty()
             }),
-            self.entry("quit", |m, call| {
-                let mut data = Map::new();
-                data.insert("guest", false);
-                data.insert("reason", "host-qmp-quit");
-                call.events.emit("SHUTDOWN", Some(data));
+            sync_entry(self, "quit", |m, call| {
+                call.events.emit("SHUTDOWN", Some(reason("host-qmp-quit")));
                 call.session.close_after_reply();
                 let _ = m.quit.send(true);
                 ok_empty()
             }),
-            self.entry("query-name", |m, _| {
+            sync_entry(self, "query-name", |m, _| {
                 let mut info = Map::new();
                 if let Some(name) = &m.name {
                     info.insert("name", name.as_str());
                 }
                 Ok(Reply::Value(Value::Object(info)))
             }),
-            self.entry("qom-list", |_, call| {
-                let path = string_arg(&call, "path");
-                let properties: &[(&str, &str)] = match path {
-                    "/" => &[
-                        ("type", "string"),
-                        ("objects", "child<container>"),
-                        ("machine", "child<none-machine>"),
-                    ],
-                    "/machine" => &[
-                        ("type", "string"),
-                        ("peripheral", "child<container>"),
-                        ("unattached", "child<container>"),
-                    ],
-                    _ => return Err(device_not_found(path)),
-                };
-                let list = properties
-                    .iter()
-                    .map(|(name, ty)| {
-                        let mut p = Map::new();
-                        p.insert("name", *name);
-                        p.insert("type", *ty);
-                        Value::Object(p)
-                    })
-                    .collect();
-                Ok(Reply::Value(Value::Array(list)))
+            sync_entry(self, "query-uuid", |_, _| {
+                let mut info = Map::new();
+                info.insert("UUID", "00000000-0000-0000-0000-000000000000");
+                Ok(Reply::Value(Value::Object(info)))
             }),
-            self.entry("qom-get", |_, call| {
-                let path = string_arg(&call, "path");
-                let property = string_arg(&call, "property");
-                let type_name = match path {
-                    "/machine" => MACHINE_TYPE,
-                    "/" => "container",
-                    _ => return Err(device_not_found(path)),
-                };
-                match property {
-                    "type" => Ok(Reply::Value(Value::from(type_name))),
-                    _ => Err(QmpError::generic(format!(
-                        "Property '{type_name}.{property}' not found"
-                    ))),
-                }
+            sync_entry(self, "query-kvm", |_, _| {
+                let mut info = Map::new();
+                info.insert("enabled", false);
+                info.insert("present", false);
+                Ok(Reply::Value(Value::Object(info)))
             }),
-            self.entry("device_del", |_, call| {
-                Err(device_not_found(string_arg(&call, "id")))
+            sync_entry(self, "human-monitor-command", |m, call| {
+                let output = m.hmp(string_arg(&call, "command-line"));
+                Ok(Reply::Value(Value::String(output)))
             }),
-            self.entry("eject", |_, call| {
-                let device = call
-                    .arguments
-                    .get("device")
-                    .or_else(|| call.arguments.get("id"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                Err(device_not_found(device))
-            }),
-            self.entry("set_link", |_, call| {
-                Err(device_not_found(string_arg(&call, "name")))
-            }),
-            self.entry("human-monitor-command", |m, call| {
-                Ok(Reply::Value(Value::String(
-                    m.hmp(string_arg(&call, "command-line")),
-                )))
-            }),
-            self.entry("migrate-pause", |_, _| {
-                Err(QmpError::generic(
-                    "migrate-pause is currently only supported during postcopy-active state",
-                ))
-            })
-            .allow_oob(true),
-            self.entry("migrate-recover", |_, _| {
-                Err(QmpError::generic(
-                    "Migrate recover can only be run when postcopy is paused.",
-                ))
-            })
-            .allow_oob(true),
+            self.exit_preconfig(),
         ];
-        list.push(CommandEntry::new("x-exit-preconfig", move |call| {
+        list.extend(self.devices.commands());
+        list.extend(self.block.commands());
+        list.extend(self.migration.commands(self));
+        list
+    }
+
+    /// Leaves the running state for `to`; true when it was running.
+    fn leave_running(&self, to: RunState) -> bool {
+        self.with(|s| {
+            let running = s.run == RunState::Running;
+            if running {
+                s.run = to;
+            }
+            running
+        })
+    }
+
+    /// The guest stops at the end of an outgoing migration (QEMU: STOP,
+    /// then the migration completes with the guest in `postmigrate`).
+    pub(crate) fn stop_for_migration(&self, events: &Emitter) {
+        if self.leave_running(RunState::Postmigrate) {
+            events.emit("STOP", None);
+        } else {
+            self.with(|s| s.run = RunState::Postmigrate);
+        }
+    }
+
+    fn exit_preconfig(&self) -> CommandEntry {
+        let m = self.clone();
+        CommandEntry::new("x-exit-preconfig", move |call| {
             let m = m.clone();
             async move {
                 if !m.in_preconfig() {
@@ -289,51 +267,6 @@ impl Machine {
                 }
                 ok_empty()
             }
-        }));
-        list.push(self.blockdev_add());
-        list
-    }
-
-    fn entry(
-        &self,
-        name: &str,
-        handler: impl Fn(&Machine, Call) -> CommandResult + Send + Sync + 'static,
-    ) -> CommandEntry {
-        let machine = self.clone();
-        let handler = Arc::new(handler);
-        CommandEntry::new(name, move |call| {
-            let result = handler(&machine, call);
-            async move { result }
-        })
-    }
-
-    /// `blockdev-add`: remembers the node; a `blkdebug` node reads its
-    /// `config` file in full first, as QEMU does (a FIFO blocks the main
-    /// loop until its writer closes it, while out-of-band commands go on).
-    fn blockdev_add(&self) -> CommandEntry {
-        let machine = self.clone();
-        CommandEntry::new("blockdev-add", move |call| {
-            let machine = machine.clone();
-            async move {
-                let node = string_arg(&call, "node-name").to_owned();
-                if string_arg(&call, "driver") == "blkdebug" {
-                    if let Some(config) = call.arguments.get("config").and_then(Value::as_str) {
-                        if let Err(e) = tokio::fs::read(config).await {
-                            return Err(QmpError::generic(format!(
-                                "Could not read blkdebug config file: {e}"
-                            )));
-                        }
-                    }
-                }
-                let duplicate =
-                    machine.with(|s| !node.is_empty() && !s.block_nodes.insert(node.clone()));
-                if duplicate {
-                    return Err(QmpError::generic(format!(
-                        "Duplicate nodes with node-name='{node}'"
-                    )));
-                }
-                ok_empty()
-            }
         })
     }
 
@@ -353,4 +286,12 @@ impl Machine {
             (Some(command), _) => format!("unknown command: '{command}'\r\n"),
         }
     }
+}
+
+/// `{"guest": false, "reason": REASON}` for RESET and SHUTDOWN.
+fn reason(reason: &str) -> Map {
+    let mut data = Map::new();
+    data.insert("guest", false);
+    data.insert("reason", reason);
+    data
 }

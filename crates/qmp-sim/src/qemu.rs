@@ -3,17 +3,18 @@
 //! smallest valid reply elsewhere; and `qmp fake-qemu`, which accepts the
 //! QEMU command-line options the conformance transcripts use.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use qapi_schema::introspect::SchemaInfo;
+use qapi_schema::introspect::{EntryKind, SchemaInfo};
 use qmp_server::{CommandEntry, Reply, Server, ServerConfig};
-use qmp_wire::{QemuVersion, QmpError, VersionInfo};
+use qmp_wire::{Map, QemuVersion, QmpError, VersionInfo};
 
 use crate::api::SimApi;
 use crate::machine::{Machine, MachineOptions};
 use crate::minimal::minimal_value;
+use crate::script::{Script, ScriptedReply};
 
 /// The version the stand-in reports: the QEMU its default API describes.
 pub fn default_version() -> VersionInfo {
@@ -28,8 +29,21 @@ pub fn default_version() -> VersionInfo {
 }
 
 /// Builds the server for `api` around `machine`: every command of the API,
-/// validated as QEMU validates it, simulated where the machine knows it.
+/// validated as QEMU validates it, answered by `script` where a rule
+/// matches, simulated where the machine knows it, else with the smallest
+/// valid value.
 pub fn build_server(api: &SimApi, machine: &Machine, config: ServerConfig) -> Server {
+    build_scripted_server(api, machine, config, &Arc::new(Script::default()), None)
+}
+
+/// [`build_server`] with a script, and an observer that sees every request.
+pub fn build_scripted_server(
+    api: &SimApi,
+    machine: &Machine,
+    config: ServerConfig,
+    script: &Arc<Script>,
+    observer: Option<qmp_server::RequestObserver>,
+) -> Server {
     let validation = Arc::new(api.validation.clone());
     let config = ServerConfig {
         schema: Some(api.wire.clone()),
@@ -42,6 +56,9 @@ pub fn build_server(api: &SimApi, machine: &Machine, config: ServerConfig) -> Se
         .map(|e| (e.name.clone(), e))
         .collect();
     let mut builder = Server::builder(config);
+    if let Some(observer) = observer {
+        builder = builder.observe(move |request| observer(request));
+    }
     for (name, allow_oob, ret_type) in api.commands() {
         if matches!(
             name,
@@ -53,23 +70,83 @@ pub fn build_server(api: &SimApi, machine: &Machine, config: ServerConfig) -> Se
             Some(entry) => entry,
             None => returning_minimal(name, &validation, ret_type),
         };
-        let validator = Arc::clone(&validation);
-        let command = name.to_owned();
+        let validator = validator_for(&validation, name, api.open_arguments.contains(name));
         builder = builder.command(
-            entry
+            scripted(entry, script)
                 .allow_oob(allow_oob)
                 .allow_preconfig(api.preconfig.contains(name))
-                .validator(move |args| {
-                    validator
-                        .validate_command_arguments(&command, args)
-                        .map_err(|e| QmpError::generic(e.to_string()))
-                }),
+                .validator(validator),
         );
     }
     let server = builder.build();
     machine.attach(&server);
     server.set_preconfig(machine.in_preconfig());
     server
+}
+
+/// QEMU's argument check for `command`. With `open` (QAPI `gen: false`)
+/// members beyond the declared ones are passed on instead of refused.
+pub fn validator_for(
+    info: &Arc<SchemaInfo>,
+    command: &str,
+    open: bool,
+) -> impl Fn(&Map) -> Result<(), QmpError> + Send + Sync + 'static {
+    let declared: Option<HashSet<String>> = open.then(|| declared_arguments(info, command));
+    let info = Arc::clone(info);
+    let command = command.to_owned();
+    move |args: &Map| {
+        let result = match &declared {
+            Some(names) => {
+                let known: Map = args
+                    .iter()
+                    .filter(|(k, _)| names.contains(k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                info.validate_command_arguments(&command, &known)
+            }
+            None => info.validate_command_arguments(&command, args),
+        };
+        result.map_err(|e| QmpError::generic(e.to_string()))
+    }
+}
+
+/// The member names of `command`'s argument type.
+fn declared_arguments(info: &SchemaInfo, command: &str) -> HashSet<String> {
+    let arg_type = match info.command(command).map(|e| &e.kind) {
+        Some(EntryKind::Command { arg_type, .. }) => arg_type,
+        _ => return HashSet::new(),
+    };
+    match info.get(arg_type).map(|e| &e.kind) {
+        Some(EntryKind::Object { members, .. }) => members.iter().map(|m| m.name.clone()).collect(),
+        _ => HashSet::new(),
+    }
+}
+
+/// `entry` answering from `script` when one of its rules matches.
+fn scripted(entry: CommandEntry, script: &Arc<Script>) -> CommandEntry {
+    let original = Arc::clone(&entry.handler);
+    let script = Arc::clone(script);
+    let name = entry.name.clone();
+    let handler: qmp_server::Handler = Arc::new(move |call: qmp_server::Call| {
+        let Some(rule) = script.take(&name, &call.arguments) else {
+            return original(call);
+        };
+        let original = Arc::clone(&original);
+        Box::pin(async move {
+            for event in &rule.events {
+                call.events.emit(&event.name, event.data.clone());
+            }
+            if !rule.delay.is_zero() {
+                tokio::time::sleep(rule.delay).await;
+            }
+            match rule.reply {
+                ScriptedReply::Return(value) => Ok(Reply::Value(value)),
+                ScriptedReply::Error(error) => Err(error),
+                ScriptedReply::Simulated => original(call).await,
+            }
+        })
+    });
+    CommandEntry { handler, ..entry }
 }
 
 /// A command the machine does not simulate: it answers with the smallest
@@ -85,6 +162,8 @@ fn returning_minimal(name: &str, info: &Arc<SchemaInfo>, ret_type: &str) -> Comm
 /// Where the stand-in gets its API.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ApiSource {
+    /// The simulator's built-in schema.
+    Builtin,
     /// A saved `query-qmp-schema` reply.
     Introspection(PathBuf),
     /// A QAPI schema, with an optional conditions file.
@@ -116,6 +195,8 @@ pub struct FakeQemuOptions {
     pub machine: MachineOptionsSpec,
     /// The QMP monitors.
     pub monitors: Vec<Monitor>,
+    /// `--script FILE`: scripted replies.
+    pub script: Option<PathBuf>,
 }
 
 /// [`MachineOptions`] as parsed.
@@ -164,7 +245,7 @@ fn is_on(value: Option<&String>) -> bool {
 
 impl FakeQemuOptions {
     /// Parses `[--introspection FILE | --schema FILE [--conditions FILE]
-    /// [--relaxed-docs]] QEMU-OPTIONS...`. Of QEMU's options it accepts
+    /// [--relaxed-docs]] [--script FILE] QEMU-OPTIONS...`. Of QEMU's options it accepts
     /// `-machine`/`-M none`, `-S`, `-nodefaults`, `-display none`,
     /// `--preconfig`, `-name`, `-qmp unix:PATH,server=on,wait=off`,
     /// `-chardev socket,id=ID,path=PATH,server=on,wait=off[,mux=on]` with
@@ -176,6 +257,7 @@ impl FakeQemuOptions {
         let mut machine = MachineOptionsSpec::default();
         let mut monitors = Vec::new();
         let mut chardevs: HashMap<String, PathBuf> = HashMap::new();
+        let mut script = None;
         let mut args = args.iter();
         let value = |args: &mut std::slice::Iter<String>, option: &str| {
             args.next()
@@ -196,6 +278,7 @@ impl FakeQemuOptions {
                     })
                 }
                 "conditions" => conditions = Some(PathBuf::from(value(&mut args, arg)?)),
+                "script" => script = Some(PathBuf::from(value(&mut args, arg)?)),
                 "relaxed-docs" => relaxed_docs = true,
                 "S" => machine.start_stopped = true,
                 "preconfig" => machine.preconfig = true,
@@ -282,6 +365,7 @@ impl FakeQemuOptions {
             api,
             machine,
             monitors,
+            script,
         })
     }
 }
@@ -289,6 +373,7 @@ impl FakeQemuOptions {
 /// Runs `qmp fake-qemu` until `quit` (or end of the process).
 pub async fn run_fake_qemu(options: FakeQemuOptions) -> Result<(), Box<dyn std::error::Error>> {
     let api = match &options.api {
+        ApiSource::Builtin => SimApi::builtin()?,
         ApiSource::Introspection(path) => SimApi::from_introspection_file(path)?,
         ApiSource::Schema {
             path,
@@ -301,7 +386,13 @@ pub async fn run_fake_qemu(options: FakeQemuOptions) -> Result<(), Box<dyn std::
         one_client_at_a_time: true,
         ..ServerConfig::qmp(default_version())
     };
-    let server = build_server(&api, &machine, config);
+    let script = Arc::new(Script::default());
+    if let Some(path) = &options.script {
+        for rule in Script::read_file(path)? {
+            script.add(rule);
+        }
+    }
+    let server = build_scripted_server(&api, &machine, config, &script, None);
     let mut listeners = Vec::new();
     for monitor in &options.monitors {
         let listener = Server::bind_unix(&monitor.path)?;
