@@ -7,8 +7,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod exec;
+mod input;
 mod qapi;
+mod serve;
 mod sim;
+mod target;
 
 /// The qmp command line.
 #[derive(Debug, Parser)]
@@ -38,6 +42,18 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<String>,
     },
+    /// Execute one command and print its result as JSON.
+    Exec(exec::ExecArgs),
+    /// Print events as JSON lines.
+    Events(exec::EventsArgs),
+    /// Serve the simulator (or any schema's API) over QMP.
+    Serve(serve::ServeArgs),
+    /// Print a completion script for a shell.
+    #[command(after_help = "Example:\n  qmp completions bash > /etc/bash_completion.d/qmp")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// A qemu-ga stand-in that takes qemu-ga's command-line options.
     ///
     /// `qmp fake-qga [--schema QGA-SCHEMA] -m unix-listen -p PATH [-t DIR] [-f PIDFILE]`
@@ -56,18 +72,29 @@ struct QapiArgs {
     command: qapi::QapiCommand,
 }
 
+/// Exit code for bad usage, bad input, or a server that cannot be reached.
+const EXIT_FAILURE: u8 = 2;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Qapi(args) => qapi::run(args.command),
         Command::FakeQemu { args } => sim::fake_qemu(&args),
+        Command::Exec(args) => exec::exec(args),
+        Command::Events(args) => exec::events(args),
+        Command::Serve(args) => serve::serve(args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "qmp", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::FakeQga { args } => sim::fake_qga(&args),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
             let _ = writeln!(std::io::stderr(), "qmp: {err:#}");
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_FAILURE)
         }
     }
 }

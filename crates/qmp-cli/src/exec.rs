@@ -1,0 +1,202 @@
+//! `qmp exec` (one command, its result as JSON) and `qmp events` (events as
+//! JSON lines).
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use futures_util::StreamExt;
+use qmp_client::{ClientConfig, Error as ClientError, EventFilter};
+use qmp_wire::{Encoder, LineEnding, MemberOrder, Value};
+
+use crate::input::{add_pairs, parse_line, CommandLine};
+use crate::target::{runtime, TargetArgs};
+
+/// Exit code for a QMP error reply.
+pub const EXIT_QMP_ERROR: u8 = 1;
+
+/// `qmp exec`
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  qmp exec /run/qemu/qmp.sock query-status
+  qmp exec /run/qemu/qmp.sock blockdev-add driver=null-co node-name=n0 size=1048576
+  qmp exec tcp:127.0.0.1:4444 '{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine\", \"property\": \"type\"}}'
+  qmp exec --sim query-version
+  qmp exec --launch query-kvm -- qemu-system-x86_64 -machine none
+
+Exit status: 0 on success, 1 when the server answers with an error (class and
+text on stderr), 2 for bad usage or input, or when the server cannot be reached.")]
+pub struct ExecArgs {
+    /// TARGET (socket path, tcp:HOST:PORT or sim; omitted with --tcp,
+    /// --launch or --sim), then COMMAND and its arguments as key=value
+    /// pairs or one JSON object.
+    #[arg(required = true, value_name = "[TARGET] COMMAND [ARGS]")]
+    words: Vec<String>,
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Print on one line instead of QEMU's pretty layout.
+    #[arg(long)]
+    compact: bool,
+    /// Send with exec-oob.
+    #[arg(long)]
+    oob: bool,
+}
+
+/// Splits the positional words into the target word and the command line.
+fn split_target<'a>(target: &TargetArgs, words: &'a [String]) -> (Option<&'a str>, &'a [String]) {
+    if target.chosen_by_flag() {
+        (None, words)
+    } else {
+        match words.split_first() {
+            Some((first, rest)) => (Some(first.as_str()), rest),
+            None => (None, words),
+        }
+    }
+}
+
+/// The command line of `qmp exec`: `COMMAND key=value...`, `COMMAND JSON`,
+/// or a whole JSON request.
+fn command_line(words: &[String]) -> anyhow::Result<CommandLine> {
+    let Some((command, rest)) = words.split_first() else {
+        bail!("give a COMMAND to execute");
+    };
+    if command.trim_start().starts_with('{') && rest.is_empty() {
+        return Ok(parse_line(command)?);
+    }
+    if command.starts_with("transaction(") {
+        let line = shlex::try_join(words.iter().map(String::as_str))
+            .context("the transaction's words cannot be quoted")?;
+        return Ok(parse_line(&line)?);
+    }
+    let mut arguments = qmp_wire::Map::new();
+    match rest {
+        [json] if json.trim_start().starts_with('{') => {
+            let value = qmp_wire::from_str(json).context("arguments are not valid JSON")?;
+            match value {
+                Value::Object(map) => arguments = map,
+                _ => bail!("arguments must be a JSON object"),
+            }
+        }
+        pairs => add_pairs(&mut arguments, pairs.iter().map(String::as_str))?,
+    }
+    Ok(CommandLine {
+        command: command.clone(),
+        arguments,
+    })
+}
+
+fn encoder(compact: bool) -> Encoder {
+    Encoder {
+        pretty: !compact,
+        order: MemberOrder::Insertion,
+        line_ending: LineEnding::Lf,
+    }
+}
+
+/// Runs `qmp exec`.
+pub fn exec(args: ExecArgs) -> anyhow::Result<ExitCode> {
+    let (target_word, rest) = split_target(&args.target, &args.words);
+    let target = args.target.target(target_word)?;
+    let line = command_line(rest)?;
+    runtime()?.block_on(async move {
+        let connection = target.connect(ClientConfig::default()).await?;
+        let client = &connection.client;
+        let result = if args.oob {
+            client.exec_oob(&line.command, line.arguments).await
+        } else {
+            client.execute(&line.command, line.arguments).await
+        };
+        match result {
+            Ok(value) => {
+                let mut out = Vec::new();
+                encoder(args.compact).write_message(&value, &mut out);
+                std::io::stdout().write_all(&out)?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(ClientError::Qmp(error)) => {
+                eprintln!("{}: {}", error.class, error.desc);
+                Ok(ExitCode::from(EXIT_QMP_ERROR))
+            }
+            Err(other) => Err(other.into()),
+        }
+    })
+}
+
+/// `qmp events`
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  qmp events /run/qemu/qmp.sock
+  qmp events /run/qemu/qmp.sock --name STOP --name RESUME --count 1 --timeout 30
+
+Prints each event as one JSON line. Exit status: 0 when --count events
+arrived or the connection closed or --timeout passed without --count; 1 when
+--timeout passed before --count events arrived; 2 for bad usage or when the
+server cannot be reached.")]
+pub struct EventsArgs {
+    /// The target: a socket path, tcp:HOST:PORT or sim.
+    #[arg(value_name = "TARGET")]
+    target_word: Option<String>,
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Only events with this name (repeat for several).
+    #[arg(long = "name", value_name = "NAME")]
+    names: Vec<String>,
+    /// Stop after this many events.
+    #[arg(long)]
+    count: Option<usize>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<f64>,
+}
+
+/// Runs `qmp events`.
+pub fn events(args: EventsArgs) -> anyhow::Result<ExitCode> {
+    let target = args.target.target(args.target_word.as_deref())?;
+    let timeout = match args.timeout {
+        Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(_) => bail!("--timeout must be a number of seconds"),
+        None => None,
+    };
+    runtime()?.block_on(async move {
+        let connection = target.connect(ClientConfig::default()).await?;
+        let filter = if args.names.is_empty() {
+            EventFilter::any()
+        } else {
+            EventFilter::names(args.names.clone())
+        };
+        let mut stream = connection.client.subscribe(filter);
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        let mut seen = 0usize;
+        let encoder = encoder(true);
+        loop {
+            if args.count.is_some_and(|c| seen >= c) {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let next = match deadline {
+                Some(at) => match tokio::time::timeout_at(at, stream.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        let short = args.count.is_some_and(|c| seen < c);
+                        return Ok(if short {
+                            ExitCode::FAILURE
+                        } else {
+                            ExitCode::SUCCESS
+                        });
+                    }
+                },
+                None => stream.next().await,
+            };
+            let Some(event) = next else {
+                return Ok(ExitCode::SUCCESS);
+            };
+            let mut out = Vec::new();
+            encoder.write_message(&event.to_value(), &mut out);
+            let mut stdout = std::io::stdout();
+            stdout.write_all(&out)?;
+            stdout.flush()?;
+            seen += 1;
+        }
+    })
+}

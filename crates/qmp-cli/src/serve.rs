@@ -1,0 +1,114 @@
+//! `qmp serve`: the simulator as a QMP server on a unix socket or TCP.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use qmp_server::{Server, ServerConfig};
+use qmp_sim::machine::{Machine, MachineOptions};
+use qmp_sim::qemu::{build_scripted_server, default_version};
+use qmp_sim::{Script, SimApi};
+
+use crate::target::runtime;
+
+/// `qmp serve`
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  qmp serve --unix /tmp/qmp.sock
+  qmp serve --introspection reply.json --unix /tmp/qmp.sock -S
+  qmp serve --schema qapi/qapi-schema.json --relaxed-docs --tcp 127.0.0.1:4444
+  qmp serve --unix /tmp/qmp.sock --script replies.json
+
+Serves until a client sends quit, or until interrupted. Without --schema or
+--introspection it serves the simulator's built-in API.")]
+pub struct ServeArgs {
+    /// Serve the commands of this QAPI schema.
+    #[arg(long, value_name = "FILE", conflicts_with = "introspection")]
+    schema: Option<PathBuf>,
+    /// With --schema: the `if` symbols that hold (default: all).
+    #[arg(long, value_name = "FILE", requires = "schema")]
+    conditions: Option<PathBuf>,
+    /// With --schema: accept QEMU 7.2's doc comment syntax.
+    #[arg(long, requires = "schema")]
+    relaxed_docs: bool,
+    /// Serve the commands of this saved query-qmp-schema reply.
+    #[arg(long, value_name = "FILE")]
+    introspection: Option<PathBuf>,
+    /// Listen on this unix socket (created with mode 0600).
+    #[arg(long, value_name = "PATH", conflicts_with = "tcp")]
+    unix: Option<PathBuf>,
+    /// Listen on this TCP address.
+    #[arg(long, value_name = "ADDR")]
+    tcp: Option<SocketAddr>,
+    /// Scripted replies (a JSON list of rules).
+    #[arg(long, value_name = "FILE")]
+    script: Option<PathBuf>,
+    /// Start with the guest stopped, as QEMU's -S.
+    #[arg(short = 'S')]
+    stopped: bool,
+    /// QEMU's pretty=on output layout.
+    #[arg(long)]
+    pretty: bool,
+}
+
+/// Runs `qmp serve`.
+pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    if args.unix.is_none() && args.tcp.is_none() {
+        bail!("give --unix PATH or --tcp ADDR");
+    }
+    let api = match (&args.schema, &args.introspection) {
+        (Some(schema), _) => {
+            SimApi::from_schema(schema, args.conditions.as_deref(), args.relaxed_docs)?
+        }
+        (None, Some(reply)) => SimApi::from_introspection_file(reply)?,
+        (None, None) => SimApi::builtin()?,
+    };
+    let script = Arc::new(Script::default());
+    if let Some(path) = &args.script {
+        for rule in Script::read_file(path)? {
+            script.add(rule);
+        }
+    }
+    runtime()?.block_on(async move {
+        let machine = Machine::new(&MachineOptions {
+            start_stopped: args.stopped,
+            ..MachineOptions::default()
+        });
+        let config = ServerConfig {
+            pretty: args.pretty,
+            ..ServerConfig::qmp(default_version())
+        };
+        let server = build_scripted_server(&api, &machine, config, &script, None);
+        let serving = server.clone();
+        let listening = match (&args.unix, args.tcp) {
+            (Some(path), _) => {
+                let listener = Server::bind_unix(path)
+                    .with_context(|| format!("cannot listen on {}", path.display()))?;
+                eprintln!("qmp: serving on {}", path.display());
+                tokio::spawn(async move { serving.serve_unix_listener(listener).await })
+            }
+            (None, Some(addr)) => {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr}"))?;
+                eprintln!("qmp: serving on {addr}");
+                tokio::spawn(async move { serving.serve_tcp_listener(listener).await })
+            }
+            (None, None) => bail!("give --unix PATH or --tcp ADDR"),
+        };
+        let mut quit = machine.quit_requested();
+        tokio::select! {
+            _ = quit.wait_for(|q| *q) => {}
+            _ = tokio::signal::ctrl_c() => {}
+            result = listening => { result??; }
+        }
+        server.shutdown().await;
+        if let Some(path) = &args.unix {
+            let _ = std::fs::remove_file(path);
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}

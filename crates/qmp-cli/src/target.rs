@@ -1,0 +1,179 @@
+//! Where a command connects: a unix socket, a TCP address, a QEMU launched
+//! as a child (monitor on a socketpair), or the built-in simulator.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use qmp_client::{Client, ClientConfig, QemuLauncher};
+use qmp_sim::Simulator;
+
+/// The target options shared by the commands that talk to a server.
+#[derive(Debug, Args, Default, Clone)]
+pub struct TargetArgs {
+    /// Connect over TCP.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub tcp: Option<String>,
+    /// Start QEMU with the arguments after `--` (monitor on a socketpair,
+    /// no socket file; QEMU is killed when qmp exits).
+    #[arg(long)]
+    pub launch: bool,
+    /// Use the built-in simulator (no QEMU needed).
+    #[arg(long)]
+    pub sim: bool,
+    /// QEMU's program and arguments, for --launch.
+    #[arg(last = true, value_name = "QEMU-ARGS")]
+    pub qemu: Vec<String>,
+}
+
+/// A server to talk to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A unix socket path.
+    Unix(PathBuf),
+    /// `HOST:PORT`.
+    Tcp(String),
+    /// QEMU's program and arguments.
+    Launch(Vec<String>),
+    /// The built-in simulator.
+    Sim,
+}
+
+impl TargetArgs {
+    /// True when a flag chose the target (so no positional TARGET is expected).
+    pub fn chosen_by_flag(&self) -> bool {
+        self.tcp.is_some() || self.launch || self.sim
+    }
+
+    /// The target from the flags, or from a positional `TARGET` word:
+    /// a socket path, `unix:PATH`, `tcp:HOST:PORT` or `sim`.
+    pub fn target(&self, positional: Option<&str>) -> anyhow::Result<Target> {
+        let chosen = [self.tcp.is_some(), self.launch, self.sim]
+            .iter()
+            .filter(|&&b| b)
+            .count();
+        if chosen > 1 {
+            bail!("give only one of --tcp, --launch and --sim");
+        }
+        if !self.qemu.is_empty() && !self.launch {
+            bail!("arguments after -- are QEMU's, for --launch");
+        }
+        if let Some(addr) = &self.tcp {
+            return Ok(Target::Tcp(addr.clone()));
+        }
+        if self.launch {
+            if self.qemu.is_empty() {
+                bail!("--launch needs QEMU's program and arguments after --");
+            }
+            return Ok(Target::Launch(self.qemu.clone()));
+        }
+        if self.sim {
+            return Ok(Target::Sim);
+        }
+        Ok(match positional {
+            None | Some("sim") => Target::Sim,
+            Some(word) => match word.strip_prefix("tcp:") {
+                Some(addr) => Target::Tcp(addr.to_owned()),
+                None => Target::Unix(PathBuf::from(word.strip_prefix("unix:").unwrap_or(word))),
+            },
+        })
+    }
+}
+
+/// A connected client, and the simulator behind it when there is one.
+pub struct Connection {
+    /// The client.
+    pub client: Client,
+    /// The in-process simulator, when the target is `sim` (kept alive
+    /// with the connection).
+    pub _simulator: Option<Simulator>,
+}
+
+impl Target {
+    /// Connects (starting QEMU or the simulator first when asked).
+    pub async fn connect(&self, config: ClientConfig) -> anyhow::Result<Connection> {
+        let (client, simulator) = match self {
+            Target::Unix(path) => (
+                Client::connect_unix_with(path, config)
+                    .await
+                    .with_context(|| format!("cannot connect to {}", path.display()))?,
+                None,
+            ),
+            Target::Tcp(addr) => (
+                Client::connect_tcp(addr.as_str(), config)
+                    .await
+                    .with_context(|| format!("cannot connect to {addr}"))?,
+                None,
+            ),
+            Target::Launch(args) => {
+                let (program, rest) = args
+                    .split_first()
+                    .context("--launch needs QEMU's program")?;
+                let client = QemuLauncher::new(program)
+                    .args(rest)
+                    .launch(config)
+                    .await
+                    .with_context(|| format!("cannot launch {program}"))?;
+                (client, None)
+            }
+            Target::Sim => {
+                let simulator = Simulator::start()
+                    .await
+                    .context("cannot start the simulator")?;
+                let client = Client::connect_unix_with(simulator.socket(), config)
+                    .await
+                    .context("cannot connect to the simulator")?;
+                (client, Some(simulator))
+            }
+        };
+        Ok(Connection {
+            client,
+            _simulator: simulator,
+        })
+    }
+}
+
+/// A runtime for one command.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_from_words_and_flags() {
+        let none = TargetArgs::default();
+        assert_eq!(none.target(None).unwrap(), Target::Sim);
+        assert_eq!(
+            none.target(Some("/tmp/q.sock")).unwrap(),
+            Target::Unix("/tmp/q.sock".into())
+        );
+        assert_eq!(
+            none.target(Some("unix:/tmp/q")).unwrap(),
+            Target::Unix("/tmp/q".into())
+        );
+        assert_eq!(
+            none.target(Some("tcp:127.0.0.1:4444")).unwrap(),
+            Target::Tcp("127.0.0.1:4444".into())
+        );
+        let launch = TargetArgs {
+            launch: true,
+            qemu: vec!["qemu-system-x86_64".into(), "-S".into()],
+            ..TargetArgs::default()
+        };
+        assert!(launch.chosen_by_flag());
+        assert!(matches!(launch.target(None).unwrap(), Target::Launch(a) if a.len() == 2));
+        let both = TargetArgs {
+            sim: true,
+            tcp: Some("x:1".into()),
+            ..TargetArgs::default()
+        };
+        assert!(both.target(None).is_err());
+    }
+}
