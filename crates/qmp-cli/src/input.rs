@@ -190,7 +190,7 @@ mod tests {
 
     #[test]
     fn key_value_pairs_with_json_values_and_dotted_keys() {
-        let line = parse_line("blockdev-add driver=qcow2 node-name=disk file.driver=file file.filename=/tmp/a read-only=true size=42 opts={\"a\":[1]}").unwrap();
+        let line = parse_line("blockdev-add driver=qcow2 node-name=disk file.driver=file file.filename=/tmp/a read-only=true size=42 opts='{\"a\":[1]}'").unwrap();
         assert_eq!(line.command, "blockdev-add");
         assert_eq!(
             Value::Object(line.arguments),
