@@ -87,7 +87,8 @@ fn command_line(words: &[String]) -> anyhow::Result<CommandLine> {
     })
 }
 
-fn encoder(compact: bool) -> Encoder {
+/// The JSON layout for output: QEMU's pretty layout or one line, LF endings.
+pub(crate) fn encoder(compact: bool) -> Encoder {
     Encoder {
         pretty: !compact,
         order: MemberOrder::Insertion,

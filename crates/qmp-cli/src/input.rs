@@ -97,23 +97,103 @@ pub fn split_words(line: &str) -> Result<Vec<String>, InputError> {
 }
 
 /// Parses one complete input: raw JSON (`{"execute": ...}`), a
-/// `transaction( ... )`, or `COMMAND key=value ...`.
+/// `transaction( ... )` on one line, or `COMMAND key=value ...`.
 pub fn parse_line(line: &str) -> Result<CommandLine, InputError> {
-    let trimmed = line.trim();
-    if trimmed.starts_with('{') {
-        return raw_json(trimmed);
+    let mut reader = LineReader::default();
+    match reader.feed(line)? {
+        Some(command) => Ok(command),
+        None if reader.in_transaction() => Err(error("transaction( needs a closing )")),
+        None => Err(error("empty input")),
     }
-    let words = split_words(trimmed)?;
+}
+
+/// qmp-shell's reader, line by line: outside or inside a `transaction(`
+/// block, which may span lines (one or more actions a line, `;` between
+/// actions on one line, `)` alone or at the end of the last action closes
+/// it).
+#[derive(Debug, Default)]
+pub struct LineReader {
+    /// The actions so far, when inside a transaction.
+    actions: Option<Vec<Value>>,
+}
+
+impl LineReader {
+    /// True inside a `transaction(` block.
+    pub fn in_transaction(&self) -> bool {
+        self.actions.is_some()
+    }
+
+    /// Leaves a transaction block unsent.
+    pub fn abandon(&mut self) {
+        self.actions = None;
+    }
+
+    /// Reads one line: a command to send, or `None` when there is nothing
+    /// to send yet (an empty line, or a transaction still open). A line in
+    /// error inside a transaction is dropped and the transaction stays open.
+    pub fn feed(&mut self, line: &str) -> Result<Option<CommandLine>, InputError> {
+        let trimmed = line.trim();
+        if !self.in_transaction() && trimmed.starts_with('{') {
+            return raw_json(trimmed).map(Some);
+        }
+        let mut words = split_words(trimmed)?;
+        if !self.in_transaction() {
+            let Some(first) = words.first() else {
+                return Ok(None);
+            };
+            let Some(after) = first.strip_prefix("transaction(") else {
+                return command(&words).map(Some);
+            };
+            let after = after.to_owned();
+            words.remove(0);
+            if !after.is_empty() {
+                words.insert(0, after);
+            }
+            self.actions = Some(Vec::new());
+        }
+        self.transaction_words(words)
+    }
+
+    fn transaction_words(
+        &mut self,
+        mut words: Vec<String>,
+    ) -> Result<Option<CommandLine>, InputError> {
+        if words.first().is_some_and(|w| w == ")") {
+            let actions = self.actions.take().unwrap_or_default();
+            if words.len() > 1 {
+                return Err(error(
+                    "Unexpected input after close of Transaction sub-shell",
+                ));
+            }
+            return Ok(Some(transaction(actions)));
+        }
+        let closes = match words.last_mut() {
+            Some(last) if last == ")" => {
+                words.pop();
+                true
+            }
+            Some(last) if last.ends_with(')') => {
+                last.pop();
+                true
+            }
+            _ => false,
+        };
+        let parsed = actions(&words)?;
+        let actions = self.actions.get_or_insert_with(Vec::new);
+        actions.extend(parsed);
+        if closes {
+            Ok(Some(transaction(self.actions.take().unwrap_or_default())))
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// `COMMAND key=value ...`
+fn command(words: &[String]) -> Result<CommandLine, InputError> {
     let Some((command, rest)) = words.split_first() else {
         return Err(error("empty input"));
     };
-    if let Some(after) = command.strip_prefix("transaction(") {
-        let mut words: Vec<String> = rest.to_vec();
-        if !after.is_empty() {
-            words.insert(0, after.to_owned());
-        }
-        return transaction(&words);
-    }
     let mut arguments = Map::new();
     add_pairs(&mut arguments, rest.iter().map(String::as_str))?;
     Ok(CommandLine {
@@ -131,53 +211,47 @@ fn raw_json(text: &str) -> Result<CommandLine, InputError> {
     })
 }
 
-/// `transaction( A k=v ; B k=v )` as `{"actions": [{"type": A, "data": {...}}, ...]}`.
-fn transaction(words: &[String]) -> Result<CommandLine, InputError> {
-    let Some(last) = words.last() else {
-        return Err(error("transaction( needs actions and a closing )"));
-    };
-    let mut words: Vec<String> = words.to_vec();
-    if last == ")" {
-        words.pop();
-    } else if let Some(stripped) = last.strip_suffix(')') {
-        let stripped = stripped.to_owned();
-        words.pop();
-        words.push(stripped);
-    } else {
-        return Err(error("transaction( needs a closing )"));
-    }
+/// Splits transaction words at `;` into actions: `ACTION k=v ...` as
+/// `{"type": ACTION, "data": {...}}`.
+fn actions(words: &[String]) -> Result<Vec<Value>, InputError> {
     let mut actions = Vec::new();
-    let mut current: Vec<String> = Vec::new();
-    let flush = |current: &mut Vec<String>, actions: &mut Vec<Value>| -> Result<(), InputError> {
+    let mut current: Vec<&str> = Vec::new();
+    let mut flush = |current: &mut Vec<&str>| -> Result<(), InputError> {
         let Some((name, pairs)) = current.split_first() else {
             return Ok(());
         };
         let mut data = Map::new();
-        add_pairs(&mut data, pairs.iter().map(String::as_str))?;
+        add_pairs(&mut data, pairs.iter().copied())?;
         let mut action = Map::new();
-        action.insert("type", name.as_str());
+        action.insert("type", *name);
         action.insert("data", data);
         actions.push(Value::Object(action));
         current.clear();
         Ok(())
     };
     for word in words {
+        let word = word.as_str();
         let ends = word.ends_with(';');
         let word = word.trim_end_matches(';');
         if !word.is_empty() {
-            current.push(word.to_owned());
+            current.push(word);
         }
         if ends {
-            flush(&mut current, &mut actions)?;
+            flush(&mut current)?;
         }
     }
-    flush(&mut current, &mut actions)?;
+    flush(&mut current)?;
+    Ok(actions)
+}
+
+/// `{"actions": [...]}` for the `transaction` command.
+fn transaction(actions: Vec<Value>) -> CommandLine {
     let mut arguments = Map::new();
     arguments.insert("actions", Value::Array(actions));
-    Ok(CommandLine {
+    CommandLine {
         command: "transaction".into(),
         arguments,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -228,5 +302,46 @@ mod tests {
             Value::Object(t.arguments),
             qmp_wire::from_str(r#"{"actions": [{"type": "abort", "data": {}}, {"type": "block-dirty-bitmap-add", "data": {"node": "d", "name": "b"}}]}"#).unwrap()
         );
+        assert_eq!(
+            parse_line("transaction( abort").unwrap_err().0,
+            "transaction( needs a closing )"
+        );
+    }
+
+    #[test]
+    fn transactions_over_several_lines() {
+        let mut reader = LineReader::default();
+        assert_eq!(reader.feed("transaction(").unwrap(), None);
+        assert!(reader.in_transaction());
+        assert_eq!(reader.feed("abort").unwrap(), None);
+        assert!(reader.feed("x a").is_err(), "a bad action is refused");
+        assert!(reader.in_transaction(), "and the block stays open");
+        assert_eq!(reader.feed("").unwrap(), None);
+        assert_eq!(
+            reader.feed("block-dirty-bitmap-add node=d name=b").unwrap(),
+            None
+        );
+        let t = reader.feed(")").unwrap().unwrap();
+        assert!(!reader.in_transaction());
+        assert_eq!(
+            Value::Object(t.arguments),
+            qmp_wire::from_str(r#"{"actions": [{"type": "abort", "data": {}}, {"type": "block-dirty-bitmap-add", "data": {"node": "d", "name": "b"}}]}"#).unwrap()
+        );
+        assert_eq!(reader.feed("transaction( abort").unwrap(), None);
+        let t = reader.feed("abort )").unwrap().unwrap();
+        assert_eq!(
+            t.arguments
+                .get("actions")
+                .and_then(Value::as_array)
+                .map(Vec::len),
+            Some(2)
+        );
+        reader.feed("transaction(").unwrap();
+        assert_eq!(
+            reader.feed(") x").unwrap_err().0,
+            "Unexpected input after close of Transaction sub-shell"
+        );
+        assert!(!reader.in_transaction());
+        assert_eq!(reader.feed("   ").unwrap(), None);
     }
 }

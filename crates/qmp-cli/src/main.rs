@@ -1,6 +1,6 @@
-//! The `qmp` command line. Today it holds the schema tools (`qmp qapi
-//! check|dump`); the shell, exec, events, serve and proxy subcommands come
-//! later. It owns argument parsing and output, not the behaviour behind it.
+//! The `qmp` command line: the shell, exec, events, serve, the schema tools
+//! (`qmp qapi check|dump`) and the QEMU stand-ins; the proxy comes later.
+//! It owns argument parsing and output, not the behaviour behind it.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -11,6 +11,7 @@ mod exec;
 mod input;
 mod qapi;
 mod serve;
+mod shell;
 mod sim;
 mod target;
 
@@ -42,6 +43,9 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<String>,
     },
+    /// An interactive QMP shell (qmp-shell's syntax, completion from the
+    /// schema, history, events as they arrive), or HMP with -H.
+    Shell(shell::ShellArgs),
     /// Execute one command and print its result as JSON.
     Exec(exec::ExecArgs),
     /// Print events as JSON lines.
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Qapi(args) => qapi::run(args.command),
         Command::FakeQemu { args } => sim::fake_qemu(&args),
+        Command::Shell(args) => shell::shell(args),
         Command::Exec(args) => exec::exec(args),
         Command::Events(args) => exec::events(args),
         Command::Serve(args) => serve::serve(args),
