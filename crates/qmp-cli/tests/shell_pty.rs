@@ -157,9 +157,10 @@ fn shell_on_the_simulator_completes_checks_runs_and_shows_events() {
     shell.enter("blockdev-add driver=nfs");
     shell.wait_for("Parameter 'driver' does not accept value 'nfs'");
 
-    // A command with an event.
-    shell.enter("stop");
+    // A command with an event, and a line typed ahead while it runs.
+    shell.type_keys("stop\rquery-status\r");
     shell.wait_for_all(&["\"return\": {", "\"event\": \"STOP\"", "\"timestamp\""]);
+    shell.wait_for("\"status\": \"paused\"");
 
     // An event arriving while a line is typed: it prints above, the line stays.
     shell.enter("block-stream device=n0");
@@ -291,9 +292,14 @@ fn shell_reads_a_pipe_like_qmp_shell() {
             .is_some_and(|l| l.starts_with(r#"{"return": {"#) && l.contains("running")),
         "{stdout}"
     );
-    let stop_event = lines.iter().position(|l| l.contains(r#""event": "STOP""#));
-    let stop_reply = lines.iter().skip(1).position(|l| *l == r#"{"return": {}}"#);
-    assert!(stop_event.is_some() && stop_reply.is_some(), "{stdout}");
+    // QEMU sends STOP before stop's reply; the shell prints them so.
+    assert!(
+        lines
+            .get(1)
+            .is_some_and(|l| l.contains(r#""event": "STOP""#)),
+        "{stdout}"
+    );
+    assert_eq!(lines.get(2), Some(&r#"{"return": {}}"#), "{stdout}");
     for expected in [
         "Not sent: GenericError: Parameter 'id' is missing",
         "Not sent: CommandNotFound: The command nosuch has not been found",

@@ -70,7 +70,7 @@ pub fn command_help(schema: &SchemaInfo, command: &str) -> String {
     if members.is_empty() {
         return format!("{command} takes no arguments");
     }
-    let mut out = format!("{command}");
+    let mut out = command.to_owned();
     for member in members {
         let value = describe(schema, &member.ty, 0);
         let pair = format!("{}={value}", member.name);

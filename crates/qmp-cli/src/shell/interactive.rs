@@ -1,19 +1,18 @@
 //! The interactive loop: rustyline reads lines with completion and
-//! history, and events are printed above the line being typed as they
-//! arrive (rustyline's external printer), without disturbing it.
+//! history; events arriving meanwhile are printed above the line being
+//! typed (rustyline's external printer), without disturbing it.
 
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context as _;
-use futures_util::StreamExt;
-use qmp_client::{EventFilter, EventStream};
+use qmp_client::EventFilter;
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 use rustyline::{CompletionType, Config, Editor, ExternalPrinter};
-use tokio::runtime::Handle;
 
 use super::editor::{ShellHelper, Source};
+use super::events::Events;
 use super::render::Renderer;
 use super::session::{Flow, Mode, Session};
 
@@ -21,12 +20,7 @@ use super::session::{Flow, Mode, Session};
 const HISTORY_SIZE: usize = 1000;
 
 /// Runs the shell on a terminal until Ctrl-D or the connection closes.
-pub fn run(
-    mut session: Session,
-    handle: Handle,
-    renderer: Renderer,
-    history: Option<&Path>,
-) -> anyhow::Result<()> {
+pub fn run(mut session: Session, renderer: Renderer, history: Option<&Path>) -> anyhow::Result<()> {
     let config = Config::builder()
         .completion_type(CompletionType::List)
         .auto_add_history(false)
@@ -49,13 +43,13 @@ pub fn run(
         // A missing history file is a first session.
         let _ = editor.load_history(path);
     }
-    let events = session.client().subscribe(EventFilter::any());
+    let events = Events::new(session.client().subscribe(EventFilter::any()), renderer);
     match editor.create_external_printer() {
-        Ok(mut printer) => print_events(events, handle, renderer, move |text| {
+        Ok(mut printer) => events.spawn_printer(move |text| {
             let _ = printer.print(text);
         }),
         // stdout is not a terminal: whole events straight to it.
-        Err(_) => print_events(events, handle, renderer, |text| {
+        Err(_) => events.spawn_printer(|text| {
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
         }),
     }
@@ -68,10 +62,9 @@ pub fn run(
                 if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
                 }
+                events.begin();
                 let (out, flow) = session.handle(&line);
-                let mut stdout = std::io::stdout().lock();
-                stdout.write_all(out.as_bytes())?;
-                stdout.flush()?;
+                events.finish(&out)?;
                 if flow == Flow::Quit {
                     break;
                 }
@@ -101,19 +94,4 @@ fn save_history(editor: &mut Editor<ShellHelper, DefaultHistory>, path: &Path) {
             path.display()
         );
     }
-}
-
-/// Prints every event with `print`, from a thread of its own, until the
-/// connection closes.
-fn print_events(
-    mut events: EventStream,
-    handle: Handle,
-    renderer: Renderer,
-    mut print: impl FnMut(String) + Send + 'static,
-) {
-    std::thread::spawn(move || {
-        while let Some(event) = handle.block_on(events.next()) {
-            print(renderer.event(&event));
-        }
-    });
 }

@@ -6,6 +6,7 @@
 mod batch;
 mod completion;
 mod editor;
+mod events;
 mod help;
 mod interactive;
 mod render;
@@ -119,12 +120,7 @@ pub fn shell(args: ShellArgs) -> anyhow::Result<ExitCode> {
     }
     if interactive {
         let history = history_path(args.history);
-        interactive::run(
-            session,
-            runtime.handle().clone(),
-            renderer,
-            history.as_deref(),
-        )?;
+        interactive::run(session, renderer, history.as_deref())?;
     } else {
         batch::run(session, renderer)?;
     }
