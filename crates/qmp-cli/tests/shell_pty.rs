@@ -237,6 +237,16 @@ fn shell_on_real_qemu_completes_runs_and_shows_events() {
     shell.enter("");
     shell.wait_for_all(&["\"return\": {", "(QEMU) "]);
 
+    // A transaction over several lines, its actions completed too.
+    shell.enter("transaction(");
+    shell.wait_for("TRANS> ");
+    shell.type_keys("block-dirty-bitmap-a\t");
+    shell.wait_for("dd ");
+    shell.enter("node=top name=b0");
+    shell.wait_for("TRANS> ");
+    shell.enter(")");
+    shell.wait_for_all(&["\"return\": {", "(QEMU) "]);
+
     // Refused before sending, with QEMU's own text.
     shell.enter("blockdev-del");
     shell.wait_for("Not sent: GenericError: Parameter 'node-name' is missing");

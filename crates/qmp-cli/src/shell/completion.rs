@@ -370,6 +370,44 @@ mod tests {
     }
 
     #[test]
+    fn on_qemu_7_2s_schema() {
+        let Some(path) =
+            qmp_test_support::shared_path("qemu/expected/7.2-x86_64-query-qmp-schema.json")
+        else {
+            return;
+        };
+        let text = std::fs::read_to_string(path).unwrap();
+        let value = qmp_wire::from_str(&text).unwrap();
+        let reply = match &value {
+            Value::Object(map) => map.get("return").cloned().unwrap_or(value.clone()),
+            _ => value.clone(),
+        };
+        let schema = SchemaInfo::from_value(&reply).unwrap();
+        let at = |line: &str| complete(&schema, line, false).candidates;
+        assert_eq!(at("query-statu"), vec!["query-status "]);
+        assert_eq!(at("set-action pan"), vec!["panic="]);
+        assert_eq!(at("set-action panic=pa"), vec!["pause "]);
+        assert_eq!(
+            at("blockdev-add driver=qcow2 node-name=a file.dri"),
+            vec!["file.driver="]
+        );
+        assert_eq!(
+            at("blockdev-add driver=qcow2 file.driver=file file.filen"),
+            vec!["file.filename="]
+        );
+        assert_eq!(
+            at("transaction( block-dirty-bitmap-a"),
+            vec!["block-dirty-bitmap-add "]
+        );
+        assert_eq!(
+            at("transaction( block-dirty-bitmap-add node=n gr"),
+            vec!["granularity="]
+        );
+        let inside = complete(&schema, "block-dirty-bitmap-add na", true).candidates;
+        assert_eq!(inside, vec!["name="]);
+    }
+
+    #[test]
     fn first_words() {
         let c = complete_first_word(["info", "stop", "system_reset"], "s");
         assert_eq!(
