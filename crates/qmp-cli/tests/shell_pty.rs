@@ -106,6 +106,11 @@ impl Shell {
     /// Ctrl-D at an empty prompt, then the exit status.
     fn leave(mut self) {
         self.pty.send_control('d').expect("Ctrl-D");
+        self.exits();
+    }
+
+    /// Waits for the shell to end, successfully.
+    fn exits(self) {
         let status = self.pty.process().wait().expect("wait for qmp shell");
         // nix's WaitStatus, which rexpect does not re-export: `Exited(pid, 0)`.
         let status = format!("{status:?}");
@@ -264,7 +269,11 @@ fn shell_on_real_qemu_completes_runs_and_shows_events() {
     );
     shell.wait_for("VM status: paused");
 
-    shell.leave();
+    // QEMU goes away: the shell says so at once, and leaves at the next Enter.
+    shell.enter("quit");
+    shell.wait_for_all(&["\"event\": \"SHUTDOWN\"", "Disconnected: "]);
+    shell.enter("");
+    shell.exits();
     assert!(history_lines(&history).contains("set-action panic=pause"));
     let _ = std::fs::remove_dir_all(&dir);
 }

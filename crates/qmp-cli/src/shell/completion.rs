@@ -408,6 +408,35 @@ mod tests {
     }
 
     #[test]
+    fn odd_input_gives_no_candidates_and_no_panic() {
+        let schema = schema();
+        for line in [
+            "'",
+            "\"a",
+            "\\",
+            "=",
+            "a=",
+            "blockdev-add =",
+            "blockdev-add .",
+            "blockdev-add a..b=",
+            "blockdev-add driver=raw file..",
+            "transaction(;",
+            "transaction( ; ;",
+            "é=ü",
+            "blockdev-add driver=raw driver.x=",
+            "blockdev-add file.driver=raw file=x fi",
+            "blockdev-add 'dri",
+            ")",
+            "transaction( )",
+        ] {
+            for in_transaction in [false, true] {
+                let c = complete(&schema, line, in_transaction);
+                assert!(c.start <= line.len(), "{line:?}");
+            }
+        }
+    }
+
+    #[test]
     fn first_words() {
         let c = complete_first_word(["info", "stop", "system_reset"], "s");
         assert_eq!(

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use qmp_client::EventStream;
+use qmp_client::{Client, EventStream};
 
 use super::render::Renderer;
 
@@ -72,8 +72,9 @@ impl Events {
     }
 
     /// Shows events with `print` as they arrive while no command is in
-    /// flight, from a thread of its own (for the life of the process).
-    pub fn spawn_printer(&self, mut print: impl FnMut(String) + Send + 'static) {
+    /// flight, from a thread of its own, then that `client`'s connection
+    /// closed, if it does.
+    pub fn spawn_printer(&self, client: Client, mut print: impl FnMut(String) + Send + 'static) {
         let events = self.clone();
         std::thread::spawn(move || loop {
             let text = {
@@ -87,6 +88,9 @@ impl Events {
             // the editor.
             if !text.is_empty() {
                 print(text);
+            } else if let Some(reason) = client.closed_reason() {
+                print(events.renderer.notice(&format!("Disconnected: {reason}")));
+                return;
             }
             std::thread::sleep(POLL);
         });

@@ -45,11 +45,11 @@ pub fn run(mut session: Session, renderer: Renderer, history: Option<&Path>) -> 
     }
     let events = Events::new(session.client().subscribe(EventFilter::any()), renderer);
     match editor.create_external_printer() {
-        Ok(mut printer) => events.spawn_printer(move |text| {
+        Ok(mut printer) => events.spawn_printer(session.client().clone(), move |text| {
             let _ = printer.print(text);
         }),
         // stdout is not a terminal: whole events straight to it.
-        Err(_) => events.spawn_printer(|text| {
+        Err(_) => events.spawn_printer(session.client().clone(), |text| {
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
         }),
     }
@@ -58,6 +58,8 @@ pub fn run(mut session: Session, renderer: Renderer, history: Option<&Path>) -> 
             helper.in_transaction = session.in_transaction();
         }
         match editor.readline(session.prompt()) {
+            // The printer said so; nothing more can be sent.
+            Ok(_) if session.client().closed_reason().is_some() => break,
             Ok(line) => {
                 if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
