@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 mod exec;
 mod input;
 mod qapi;
+mod schema;
 mod serve;
 mod sim;
 mod target;
@@ -46,6 +47,11 @@ enum Command {
     Exec(exec::ExecArgs),
     /// Print events as JSON lines.
     Events(exec::EventsArgs),
+    /// Schema tools for running servers and API change reports.
+    Schema {
+        #[command(subcommand)]
+        command: schema::SchemaCommand,
+    },
     /// Serve the simulator (or any schema's API) over QMP.
     Serve(serve::ServeArgs),
     /// Print a completion script for a shell.
@@ -83,6 +89,7 @@ fn main() -> ExitCode {
         Command::Exec(args) => exec::exec(args),
         Command::Events(args) => exec::events(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Schema { command } => schema::run(command),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "qmp", &mut std::io::stdout());
