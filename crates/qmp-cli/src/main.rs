@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod bench;
 mod exec;
 mod input;
 mod qapi;
@@ -52,6 +53,8 @@ enum Command {
         #[command(subcommand)]
         command: schema::SchemaCommand,
     },
+    /// Measure round trips against a QMP server.
+    Bench(bench::BenchArgs),
     /// Serve the simulator (or any schema's API) over QMP.
     Serve(serve::ServeArgs),
     /// Print a completion script for a shell.
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
         Command::Exec(args) => exec::exec(args),
         Command::Events(args) => exec::events(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Bench(args) => bench::bench(args),
         Command::Schema { command } => schema::run(command),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
