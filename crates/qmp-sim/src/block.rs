@@ -75,6 +75,7 @@ impl Block {
                 Ok(Reply::Value(b.named_nodes()))
             }),
             sync_entry(self, "block-stream", |b, call| b.block_stream(&call)),
+            sync_entry(self, "block_resize", |b, call| b.block_resize(&call)),
             sync_entry(self, "query-jobs", |b, _| Ok(Reply::Value(b.jobs()))),
             sync_entry(self, "job-cancel", |b, call| b.job_cancel(&call)),
             sync_entry(self, "job-dismiss", |b, call| b.job_dismiss(&call)),
@@ -191,6 +192,29 @@ impl Block {
                 })
                 .collect();
             Value::Array(list)
+        })
+    }
+
+    /// `block_resize {device | node-name, size}`: changes a node's size.
+    fn block_resize(&self, call: &Call) -> CommandResult {
+        let device = text(call, "device").unwrap_or_default();
+        let node = text(call, "node-name").unwrap_or_default();
+        let size = call
+            .arguments
+            .get("size")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        self.with(|s| {
+            let name = if node.is_empty() { device } else { node };
+            match s.nodes.get_mut(name) {
+                Some(found) => {
+                    found.size = size;
+                    ok_empty()
+                }
+                None => Err(QmpError::generic(format!(
+                    "Cannot find device='{device}' nor node-name='{node}'"
+                ))),
+            }
         })
     }
 
