@@ -4,9 +4,9 @@
 //! `JOB_STATUS_CHANGE` events and QEMU's error texts.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::shared::Shared;
 use qmp_server::{Call, CommandEntry, CommandResult, Emitter, Reply};
 use qmp_wire::{Map, QmpError, Value};
 
@@ -43,7 +43,7 @@ struct State {
 /// The block layer's state.
 #[derive(Clone, Default)]
 pub struct Block {
-    state: Arc<Mutex<State>>,
+    state: Shared<State>,
 }
 
 fn text<'a>(call: &'a Call, name: &str) -> Option<&'a str> {
@@ -59,11 +59,7 @@ fn flag(call: &Call, name: &str, default: bool) -> bool {
 
 impl Block {
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        let mut guard = match self.state.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        f(&mut guard)
+        self.state.with(f)
     }
 
     /// The simulated block commands.

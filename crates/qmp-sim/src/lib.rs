@@ -19,6 +19,7 @@ pub mod minimal;
 pub mod qemu;
 pub mod qga;
 pub mod script;
+mod shared;
 pub mod simulator;
 
 pub use api::{ApiError, SimApi};

@@ -4,8 +4,9 @@
 //! in [`crate::migration`]). QEMU's texts and QEMU's event order: an event a
 //! command causes precedes its reply.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
+use crate::shared::Shared;
 use qmp_server::{Call, CommandEntry, CommandResult, Emitter, Reply};
 use qmp_wire::{Map, QmpError, Value};
 use tokio::sync::watch;
@@ -60,7 +61,7 @@ struct State {
 /// The machine state shared by the simulated commands.
 #[derive(Clone)]
 pub struct Machine {
-    state: Arc<Mutex<State>>,
+    state: Shared<State>,
     name: Option<String>,
     quit: Arc<watch::Sender<bool>>,
     /// The server serving this machine (for leaving the preconfig phase).
@@ -107,11 +108,11 @@ impl Machine {
         };
         let (quit, _) = watch::channel(false);
         Machine {
-            state: Arc::new(Mutex::new(State {
+            state: Shared::new(State {
                 run,
                 preconfig: options.preconfig,
                 start_stopped: options.start_stopped,
-            })),
+            }),
             name: options.name.clone(),
             quit: Arc::new(quit),
             server: Arc::new(OnceLock::new()),
@@ -137,11 +138,7 @@ impl Machine {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        let mut guard = match self.state.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        f(&mut guard)
+        self.state.with(f)
     }
 
     /// Ties the machine to the server that serves it.

@@ -9,7 +9,6 @@
 //! from QEMU 7.2's schema and conditions.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use qmp_server::{Server, ServerConfig};
@@ -74,15 +73,6 @@ const MALFORMED: &[&str] = &[
     r#"{"execute": "netdev_add", "arguments": {"type": "user"}}"#,
     r#"{"execute": "qmp_capabilities", "arguments": {"enable": ["oob"]}}"#,
 ];
-
-struct Qemu(Child);
-
-impl Drop for Qemu {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 async fn connect(
     path: &Path,
@@ -153,25 +143,8 @@ async fn compare(api: &SimApi, calls: &[&str]) {
     let Some(binary) = qmp_test_support::qemu_system() else {
         return;
     };
+    let qemu = qmp_test_support::QemuProcess::start(&binary, &["-S"]).expect("start QEMU");
     let dir = tempfile::tempdir().unwrap();
-    let qemu_socket = dir.path().join("qemu.sock");
-    let _qemu = Qemu(
-        Command::new(binary)
-            .args([
-                "-machine",
-                "none",
-                "-nodefaults",
-                "-display",
-                "none",
-                "-S",
-                "-qmp",
-            ])
-            .arg(format!("unix:{},server=on,wait=off", qemu_socket.display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
     let machine = Machine::new(&MachineOptions {
         start_stopped: true,
         ..MachineOptions::default()
@@ -182,7 +155,7 @@ async fn compare(api: &SimApi, calls: &[&str]) {
     let serving = server.clone();
     tokio::spawn(async move { serving.serve_unix_listener(listener).await });
 
-    let theirs = errors(&qemu_socket, calls).await;
+    let theirs = errors(qemu.socket(), calls).await;
     let ours = errors(&sim_socket, calls).await;
     let mut differences = Vec::new();
     for ((call, q), s) in calls.iter().zip(&theirs).zip(&ours) {
