@@ -449,3 +449,47 @@ async fn unix_socket_is_private_and_stale_files_are_replaced() {
     assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
     drop(listener);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_stream_and_an_open_fd_can_carry_a_session() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let server = Server::builder(qmp_config()).build();
+    // A byte stream (what stdio uses too).
+    let (client, served) = tokio::io::duplex(4096);
+    let serving = server.clone();
+    tokio::spawn(async move { serving.serve_stream(served).await });
+    let (read, mut write) = tokio::io::split(client);
+    let mut lines = BufReader::new(read).lines();
+    assert!(lines
+        .next_line()
+        .await
+        .unwrap()
+        .unwrap()
+        .contains("\"QMP\""));
+    write
+        .write_all(br#"{"execute": "qmp_capabilities", "id": 1}"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        lines.next_line().await.unwrap().unwrap(),
+        "{\"return\": {}, \"id\": 1}\r"
+    );
+    // An already open, connected socket handed over as a raw fd.
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = std::os::fd::IntoRawFd::into_raw_fd(theirs);
+    let serving = server.clone();
+    // SAFETY: the fd is a connected socket that nothing else owns.
+    tokio::spawn(async move { unsafe { serving.serve_fd(fd).await } });
+    let stream = tokio::net::UnixStream::from_std({
+        ours.set_nonblocking(true).unwrap();
+        ours
+    })
+    .unwrap();
+    let mut lines = BufReader::new(stream).lines();
+    assert!(lines
+        .next_line()
+        .await
+        .unwrap()
+        .unwrap()
+        .contains("\"QMP\""));
+}
