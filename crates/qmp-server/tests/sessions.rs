@@ -472,7 +472,7 @@ async fn any_stream_and_an_open_fd_can_carry_a_session() {
         .unwrap();
     assert_eq!(
         lines.next_line().await.unwrap().unwrap(),
-        "{\"return\": {}, \"id\": 1}\r"
+        "{\"return\": {}, \"id\": 1}"
     );
     // An already open, connected socket handed over as a raw fd.
     let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
