@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+mod fdsets;
 pub mod machine;
 pub mod minimal;
 pub mod qemu;

@@ -1,5 +1,5 @@
 //! The simulated machine: run state and its events, a small QOM tree, block
-//! nodes, HMP, and the migration commands' state errors, with QEMU's texts
+//! nodes, fd sets, HMP, and the migration commands' state errors, with QEMU's texts
 //! and QEMU's event order (an event a command causes precedes its reply).
 
 use std::collections::BTreeSet;
@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use qmp_server::{Call, CommandEntry, CommandResult, Reply};
 use qmp_wire::{ErrorClass, Map, QmpError, Value};
 use tokio::sync::watch;
+
+use crate::fdsets::FdSets;
 
 /// QEMU's run states the simulator can be in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +59,8 @@ pub struct Machine {
     quit: Arc<watch::Sender<bool>>,
     /// The server serving this machine (for leaving the preconfig phase).
     server: Arc<OnceLock<qmp_server::Server>>,
+    /// `add-fd`'s descriptor sets.
+    fdsets: FdSets,
 }
 
 /// The QOM type of `/machine` with `-machine none`.
@@ -99,6 +103,7 @@ impl Machine {
             name: options.name.clone(),
             quit: Arc::new(quit),
             server: Arc::new(OnceLock::new()),
+            fdsets: FdSets::default(),
         }
     }
 
@@ -291,6 +296,7 @@ impl Machine {
             }
         }));
         list.push(self.blockdev_add());
+        list.extend(self.fdsets.commands());
         list
     }
 
