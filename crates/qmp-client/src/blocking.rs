@@ -48,6 +48,20 @@ impl BlockingClient {
         Ok(BlockingClient { client, rt })
     }
 
+    /// Runs over a connected unix socket (descriptors can be passed).
+    pub fn from_unix_stream(
+        stream: std::os::unix::net::UnixStream,
+        config: ClientConfig,
+    ) -> Result<BlockingClient> {
+        let rt = runtime()?;
+        stream.set_nonblocking(true)?;
+        let client = rt.block_on(async {
+            let stream = tokio::net::UnixStream::from_std(stream)?;
+            Client::from_unix_stream(stream, config).await
+        })?;
+        Ok(BlockingClient { client, rt })
+    }
+
     /// Launches QEMU with its monitor on a socketpair.
     pub fn launch(launcher: &QemuLauncher, config: ClientConfig) -> Result<BlockingClient> {
         let rt = runtime()?;

@@ -30,6 +30,19 @@ fn api() -> Option<&'static SimApi> {
 }
 
 impl Simulator {
+    /// Serves one session on `stream` from a fresh simulated machine (on
+    /// the current runtime); `None` when the schema is missing.
+    pub fn serve(machine: Machine, stream: tokio::net::UnixStream) -> Option<()> {
+        let options = MachineOptions {
+            start_stopped: machine != Machine::None,
+            ..MachineOptions::default()
+        };
+        let sim = qmp_sim::Machine::new(&options);
+        let server = build_server(api()?, &sim, ServerConfig::qmp(default_version()));
+        tokio::spawn(async move { server.serve_unix_stream(stream).await });
+        Some(())
+    }
+
     /// Says why `scenario` is skipped for the simulator.
     pub fn skip(scenario: &str, reason: &str) {
         println!("skipped for the simulator: {scenario}: {reason}");
@@ -47,15 +60,8 @@ impl Launcher for Simulator {
         config: ClientConfig,
     ) -> Pin<Box<dyn Future<Output = Option<Client>> + Send + 'a>> {
         Box::pin(async move {
-            let api = api()?;
-            let options = MachineOptions {
-                start_stopped: machine != Machine::None,
-                ..MachineOptions::default()
-            };
-            let sim = qmp_sim::Machine::new(&options);
-            let server = build_server(api, &sim, ServerConfig::qmp(default_version()));
             let (ours, theirs) = tokio::net::UnixStream::pair().expect("socketpair");
-            tokio::spawn(async move { server.serve_unix_stream(theirs).await });
+            Simulator::serve(machine, theirs)?;
             Some(
                 Client::from_unix_stream(ours, config)
                     .await
