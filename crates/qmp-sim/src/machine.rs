@@ -1,7 +1,7 @@
 //! The simulated machine: run state and its events, the preconfig phase,
 //! HMP, `quit`, and the pieces it is made of (devices and QOM in
 //! [`crate::devices`], block nodes and jobs in [`crate::block`], migration
-//! in [`crate::migration`]). QEMU's texts and QEMU's event order: an event a
+//! in [`crate::migration`], fd sets). QEMU's texts and QEMU's event order: an event a
 //! command causes precedes its reply.
 
 use std::sync::{Arc, OnceLock};
@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::block::Block;
 use crate::devices::Devices;
+use crate::fdsets::FdSets;
 use crate::migration::Migration;
 
 /// QEMU's run states the simulator can be in.
@@ -69,6 +70,8 @@ pub struct Machine {
     devices: Devices,
     block: Block,
     migration: Migration,
+    /// `add-fd`'s descriptor sets.
+    fdsets: FdSets,
 }
 
 /// An empty `{}` return.
@@ -119,6 +122,7 @@ impl Machine {
             devices: Devices::default(),
             block: Block::default(),
             migration: Migration::default(),
+            fdsets: FdSets::default(),
         }
     }
 
@@ -215,6 +219,7 @@ impl Machine {
         list.extend(self.devices.commands());
         list.extend(self.block.commands());
         list.extend(self.migration.commands(self));
+        list.extend(self.fdsets.commands());
         list
     }
 
