@@ -7,9 +7,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod bench;
 mod exec;
 mod input;
 mod qapi;
+mod schema;
 mod serve;
 mod shell;
 mod sim;
@@ -50,6 +52,13 @@ enum Command {
     Exec(exec::ExecArgs),
     /// Print events as JSON lines.
     Events(exec::EventsArgs),
+    /// Schema tools for running servers and API change reports.
+    Schema {
+        #[command(subcommand)]
+        command: schema::SchemaCommand,
+    },
+    /// Measure round trips against a QMP server.
+    Bench(bench::BenchArgs),
     /// Serve the simulator (or any schema's API) over QMP.
     Serve(serve::ServeArgs),
     /// Print a completion script for a shell.
@@ -88,6 +97,8 @@ fn main() -> ExitCode {
         Command::Exec(args) => exec::exec(args),
         Command::Events(args) => exec::events(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Bench(args) => bench::bench(args),
+        Command::Schema { command } => schema::run(command),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "qmp", &mut std::io::stdout());

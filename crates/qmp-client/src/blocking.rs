@@ -3,17 +3,18 @@
 //! (one worker thread) that runs the reader and writer; calls block the
 //! calling thread. Do not call these from inside an async runtime.
 
+use std::marker::PhantomData;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use qmp_wire::{Command, Event, Greeting, Value};
+use qmp_wire::{Command, Event, EventData, Greeting, Value};
 use tokio::runtime::Runtime;
 
 use crate::{
-    AgentConfig, Arguments, CallOptions, Client, ClientConfig, EventFilter, EventStream,
-    GuestAgent, QemuLauncher, Result,
+    decode_event, AgentConfig, Arguments, CallOptions, Client, ClientConfig, EventFilter,
+    EventStream, GuestAgent, QemuLauncher, Result,
 };
 
 fn runtime() -> Result<Arc<Runtime>> {
@@ -44,6 +45,20 @@ impl BlockingClient {
     pub fn connect_tcp(addr: &str, config: ClientConfig) -> Result<BlockingClient> {
         let rt = runtime()?;
         let client = rt.block_on(Client::connect_tcp(addr, config))?;
+        Ok(BlockingClient { client, rt })
+    }
+
+    /// Runs over a connected unix socket (descriptors can be passed).
+    pub fn from_unix_stream(
+        stream: std::os::unix::net::UnixStream,
+        config: ClientConfig,
+    ) -> Result<BlockingClient> {
+        let rt = runtime()?;
+        stream.set_nonblocking(true)?;
+        let client = rt.block_on(async {
+            let stream = tokio::net::UnixStream::from_std(stream)?;
+            Client::from_unix_stream(stream, config).await
+        })?;
         Ok(BlockingClient { client, rt })
     }
 
@@ -106,12 +121,37 @@ impl BlockingClient {
         self.rt.block_on(self.client.getfd(fdname, fd))
     }
 
+    /// Closes a descriptor passed with [`BlockingClient::getfd`] (`closefd`).
+    pub fn closefd(&self, fdname: &str) -> Result<()> {
+        self.rt.block_on(self.client.closefd(fdname))
+    }
+
+    /// Adds `fd` to an fd set (`add-fd`); returns QEMU's `AddfdInfo`.
+    pub fn add_fd(
+        &self,
+        fd: OwnedFd,
+        fdset_id: Option<i64>,
+        opaque: Option<&str>,
+    ) -> Result<Value> {
+        self.rt.block_on(self.client.add_fd(fd, fdset_id, opaque))
+    }
+
+    /// `device_del` then the matching `DEVICE_DELETED` event.
+    pub fn device_del(&self, id: &str, timeout: Duration) -> Result<Event> {
+        self.rt.block_on(self.client.device_del(id, timeout))
+    }
+
     /// A new subscription, read by blocking.
     pub fn subscribe(&self, filter: impl Into<EventFilter>) -> BlockingEvents {
         BlockingEvents {
             stream: self.client.subscribe(filter),
             rt: self.rt.clone(),
         }
+    }
+
+    /// A new subscription to events of type `E`, decoded, read by blocking.
+    pub fn subscribe_typed<E: EventData>(&self) -> BlockingTypedEvents<E> {
+        self.subscribe(EventFilter::name(E::NAME)).typed()
     }
 
     /// Waits up to `timeout` for the next event that passes `filter`.
@@ -160,6 +200,47 @@ impl BlockingEvents {
     /// The next event if one is already buffered.
     pub fn try_next(&mut self) -> Option<Event> {
         self.stream.try_next()
+    }
+
+    /// Events this subscriber missed because its buffer was full.
+    pub fn missed(&self) -> u64 {
+        self.stream.missed()
+    }
+
+    /// The same subscription, with each event's data decoded as `E`.
+    pub fn typed<E: EventData>(self) -> BlockingTypedEvents<E> {
+        BlockingTypedEvents {
+            events: self,
+            _marker: PhantomData,
+        }
+    }
+}
+
+/// A subscription yielding event data decoded as `E`, read by blocking;
+/// an item is an error when the data does not fit `E`. Iterating ends when
+/// the connection closes.
+pub struct BlockingTypedEvents<E> {
+    events: BlockingEvents,
+    _marker: PhantomData<fn() -> E>,
+}
+
+impl<E: EventData> BlockingTypedEvents<E> {
+    /// The next event's data within `timeout`.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Result<E> {
+        decode_event(&self.events.next_timeout(timeout)?)
+    }
+
+    /// The next event's data if one is already buffered.
+    pub fn try_next(&mut self) -> Option<Result<E>> {
+        self.events.try_next().map(|e| decode_event(&e))
+    }
+}
+
+impl<E: EventData> Iterator for BlockingTypedEvents<E> {
+    type Item = Result<E>;
+
+    fn next(&mut self) -> Option<Result<E>> {
+        self.events.next().map(|e| decode_event(&e))
     }
 }
 

@@ -168,13 +168,13 @@ impl Client {
     ) -> Result<C::Returns> {
         let arguments = command.arguments()?;
         if !C::SUCCESS_RESPONSE {
-            let request = qmp_wire::Request {
-                command: C::NAME.to_owned(),
+            let bytes = crate::request::encode(
+                &qmp_wire::Encoder::QMP,
+                C::NAME,
                 arguments,
-                id: None,
-                oob: options.oob,
-            };
-            let bytes = crate::session::request_bytes(&qmp_wire::Encoder::QMP, &request);
+                None,
+                options.oob,
+            );
             self.inner.shared.send_raw(bytes)?;
             return Ok(Value::Object(Map::new()).deserialize_into()?);
         }

@@ -15,7 +15,8 @@ use crate::reader::Reader;
 use crate::session::Shared;
 use crate::transcript::{self, Direction};
 use crate::transport::Transport;
-use crate::{writer, Error, Result};
+use crate::writer::Outbox;
+use crate::{Error, Result};
 
 /// The capabilities this client knows how to use.
 pub const SUPPORTED_CAPABILITIES: &[&str] = &["oob"];
@@ -52,13 +53,14 @@ pub(crate) async fn establish(
         t.record(Direction::In, greeting.to_value().to_string().as_bytes());
     }
     let can_pass_fds = transport.write.can_pass_fds();
-    let (shared, rx) = Shared::new(Encoder::QMP, config.inband_limit, config.event_buffer);
-    tokio::spawn(writer::run(
-        transport.write,
-        rx,
-        Arc::downgrade(&shared),
-        transcript,
-    ));
+    let (outbox, writer) = Outbox::new(transport.write, transcript);
+    let shared = Shared::new(
+        outbox,
+        Encoder::QMP,
+        config.inband_limit,
+        config.event_buffer,
+    );
+    tokio::spawn(writer.run(Arc::downgrade(&shared)));
     let reader_task = TaskGuard(tokio::spawn(reader.run(shared.clone())));
     let enable = match &config.capabilities {
         Capabilities::Offered => greeting

@@ -30,6 +30,7 @@ mod fdpass;
 mod launch;
 mod qga;
 mod reader;
+mod request;
 mod session;
 mod transcript;
 mod transport;

@@ -3,21 +3,17 @@
 //! closing (which fails every pending call at once).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use qmp_wire::{Encoder, Map, Request, Response, Value};
-use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
+use qmp_wire::{Encoder, Map, Response, Value};
+use tokio::sync::{oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::events::EventBus;
-use crate::{Error, Result};
-
-/// A message for the writer: its bytes and any descriptors to pass with it.
-pub(crate) struct Outgoing {
-    pub(crate) bytes: Vec<u8>,
-    pub(crate) fds: Vec<OwnedFd>,
-}
+use crate::writer::{Outbox, Outgoing, Route};
+use crate::{request, Error, Result};
 
 type Reply = Result<Value>;
 
@@ -27,19 +23,39 @@ type Reply = Result<Value>;
 /// request still occupies QEMU's queue.
 struct Pending {
     waiter: Option<oneshot::Sender<Reply>>,
-    command: Box<str>,
     _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// Hashes the ids this client hands out (a counter): one multiplication
+/// spreads consecutive ids, where SipHash would cost more than the lookup.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_i64(&mut self, id: i64) {
+        self.0 = (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 #[derive(Default)]
 struct State {
-    pending: HashMap<i64, Pending>,
+    pending: HashMap<i64, Pending, BuildHasherDefault<IdHasher>>,
     closed: Option<Arc<str>>,
 }
 
 /// See the module documentation.
 pub(crate) struct Shared {
-    out: mpsc::UnboundedSender<Outgoing>,
+    outbox: Arc<Outbox>,
     state: Mutex<State>,
     next_id: AtomicI64,
     inband: Arc<Semaphore>,
@@ -55,28 +71,37 @@ pub(crate) struct Call {
     rx: Option<oneshot::Receiver<Reply>>,
 }
 
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.outbox.close();
+    }
+}
+
 impl Shared {
-    /// New shared state; returns the receiver the writer drains.
+    /// New shared state sending through `outbox`.
     pub(crate) fn new(
+        outbox: Arc<Outbox>,
         encoder: Encoder,
         inband_limit: usize,
         event_buffer: usize,
-    ) -> (Arc<Shared>, mpsc::UnboundedReceiver<Outgoing>) {
-        let (out, rx) = mpsc::unbounded_channel();
-        let shared = Shared {
-            out,
+    ) -> Arc<Shared> {
+        Arc::new(Shared {
+            outbox,
             state: Mutex::default(),
             next_id: AtomicI64::new(1),
             inband: Arc::new(Semaphore::new(inband_limit.max(1))),
             events: EventBus::new(event_buffer),
             closed: watch::Sender::new(None),
             encoder,
-        };
-        (Arc::new(shared), rx)
+        })
     }
 
     /// Registers and sends a request with a fresh id. In-band requests
-    /// first wait for room under the in-band limit.
+    /// first wait for room under the in-band limit. Nothing is awaited
+    /// after the request is registered: it is written or queued whole
+    /// before the caller can be cancelled. A request that finds no other
+    /// call in flight is written from this task; one sent while others are
+    /// in flight goes to the writer task, to be batched with them.
     pub(crate) async fn send(
         self: &Arc<Self>,
         command: &str,
@@ -96,47 +121,57 @@ impl Shared {
             )
         };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let request = Request {
-            command: command.to_owned(),
-            arguments,
-            id: Some(Value::Int(id)),
-            oob,
-        };
-        let bytes = request_bytes(&self.encoder, &request);
+        let bytes = request::encode(&self.encoder, command, arguments, Some(id), oob);
         let (tx, rx) = oneshot::channel();
-        {
+        let route = {
             let mut state = self.lock();
             if let Some(reason) = &state.closed {
                 return Err(Error::Disconnected(reason.clone()));
             }
+            let route = if state.pending.is_empty() {
+                Route::Direct
+            } else {
+                Route::Queued
+            };
             state.pending.insert(
                 id,
                 Pending {
                     waiter: Some(tx),
-                    command: command.into(),
                     _permit: permit,
                 },
             );
-        }
+            route
+        };
         let call = Call {
             shared: self.clone(),
             id,
             rx: Some(rx),
         };
-        self.out
-            .send(Outgoing { bytes, fds })
-            .map_err(|_| self.closed_error())?;
+        self.submit(Outgoing { bytes, fds }, route)?;
         Ok(call)
     }
 
-    /// Queues raw bytes for the writer (no reply expected).
+    /// Sends raw bytes (no reply expected).
     pub(crate) fn send_raw(&self, bytes: Vec<u8>) -> Result<()> {
-        self.out
-            .send(Outgoing {
+        self.submit(
+            Outgoing {
                 bytes,
                 fds: Vec::new(),
-            })
-            .map_err(|_| self.closed_error())
+            },
+            Route::Direct,
+        )
+    }
+
+    /// Hands `message` to the outbox; a failed write closes the session.
+    fn submit(&self, message: Outgoing, route: Route) -> Result<()> {
+        if let Err(e) = self.outbox.submit(message, route) {
+            if e.kind() != std::io::ErrorKind::NotConnected {
+                tracing::debug!("write failed: {e}");
+                self.close(&format!("write failed: {e}"));
+            }
+            return Err(self.closed_error());
+        }
+        Ok(())
     }
 
     /// Hands a reply to the call waiting for it. Replies without an id, or
@@ -160,8 +195,8 @@ impl Shared {
             }) => {
                 let _ = tx.send(response.result.map_err(Error::Qmp));
             }
-            Some(Pending { command, .. }) => {
-                tracing::debug!(id, %command, "dropped the late reply of an abandoned call");
+            Some(Pending { .. }) => {
+                tracing::debug!(id, "dropped the late reply of an abandoned call");
             }
         }
     }
@@ -194,6 +229,7 @@ impl Shared {
             std::mem::take(&mut state.pending)
         };
         self.inband.close();
+        self.outbox.close();
         for (_, entry) in pending {
             if let Some(tx) = entry.waiter {
                 let _ = tx.send(Err(Error::Disconnected(reason.clone())));
@@ -240,15 +276,6 @@ impl Shared {
             entry.waiter = None;
         }
     }
-}
-
-/// A request as sent: without a line ending. QEMU needs none, and a line
-/// ending it has not read when it exits (after `quit`) would make the
-/// kernel reset the connection instead of closing it.
-pub(crate) fn request_bytes(encoder: &Encoder, request: &Request) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64);
-    encoder.write_value(&request.to_value(), &mut out);
-    out
 }
 
 impl Call {

@@ -3,11 +3,11 @@
 //! file descriptors.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, Interest};
-use tokio::net::{unix, TcpStream, ToSocketAddrs, UnixStream};
+use tokio::net::{tcp, unix, TcpStream, ToSocketAddrs, UnixStream};
 
 use crate::fdpass;
 
@@ -16,10 +16,20 @@ pub(crate) type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
 
 /// The writing half of a transport.
 pub(crate) enum WriteHalf {
-    /// A unix socket: can pass descriptors.
-    Unix(unix::OwnedWriteHalf),
+    /// A unix or TCP socket: writable without a task (see [`SocketHalf`]).
+    Socket(SocketHalf),
     /// Anything else.
     Other(Box<dyn AsyncWrite + Send + Unpin>),
+}
+
+/// The writing half of a socket. Every method takes `&self`, so callers
+/// can try a write straight from their own task while a writer task waits
+/// for the socket to drain.
+pub(crate) enum SocketHalf {
+    /// A unix socket: can pass descriptors.
+    Unix(unix::OwnedWriteHalf),
+    /// A TCP socket.
+    Tcp(tcp::OwnedWriteHalf),
 }
 
 /// Any stream a client can run over.
@@ -42,7 +52,11 @@ impl Transport {
     pub(crate) async fn tcp(addr: impl ToSocketAddrs) -> io::Result<Transport> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
-        Ok(Transport::from_stream(stream))
+        let (read, write) = stream.into_split();
+        Ok(Transport {
+            read: Box::new(read),
+            write: WriteHalf::Socket(SocketHalf::Tcp(write)),
+        })
     }
 
     /// A connected unix socket (descriptors can be passed).
@@ -50,7 +64,7 @@ impl Transport {
         let (read, write) = stream.into_split();
         Transport {
             read: Box::new(read),
-            write: WriteHalf::Unix(write),
+            write: WriteHalf::Socket(SocketHalf::Unix(write)),
         }
     }
 
@@ -67,13 +81,13 @@ impl Transport {
 impl WriteHalf {
     /// True when descriptors can be passed.
     pub(crate) fn can_pass_fds(&self) -> bool {
-        matches!(self, WriteHalf::Unix(_))
+        matches!(self, WriteHalf::Socket(SocketHalf::Unix(_)))
     }
 
     /// Writes all of `bytes`.
     pub(crate) async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         match self {
-            WriteHalf::Unix(w) => w.write_all(bytes).await,
+            WriteHalf::Socket(s) => s.write_all(bytes).await,
             WriteHalf::Other(w) => {
                 w.write_all(bytes).await?;
                 w.flush().await
@@ -83,14 +97,76 @@ impl WriteHalf {
 
     /// Writes all of `bytes` with `fds` attached to the first part.
     pub(crate) async fn write_with_fds(&mut self, bytes: &[u8], fds: &[OwnedFd]) -> io::Result<()> {
+        match self {
+            WriteHalf::Socket(s) => s.write_with_fds(bytes, fds).await,
+            WriteHalf::Other(_) if fds.is_empty() => self.write_all(bytes).await,
+            WriteHalf::Other(_) => Err(no_fd_passing()),
+        }
+    }
+
+    /// Shuts the writing side down (best effort).
+    pub(crate) async fn shutdown(&mut self) {
+        match self {
+            WriteHalf::Socket(s) => s.shutdown(),
+            WriteHalf::Other(w) => {
+                let _ = w.shutdown().await;
+            }
+        }
+    }
+}
+
+fn no_fd_passing() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "file descriptors need a unix socket",
+    )
+}
+
+impl SocketHalf {
+    fn stream_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            SocketHalf::Unix(w) => AsRef::<UnixStream>::as_ref(w).as_fd(),
+            SocketHalf::Tcp(w) => AsRef::<TcpStream>::as_ref(w).as_fd(),
+        }
+    }
+
+    /// Writes what the socket takes now without waiting; `WouldBlock` when
+    /// it takes nothing.
+    pub(crate) fn try_write(&self, bytes: &[u8]) -> io::Result<usize> {
+        match self {
+            SocketHalf::Unix(w) => w.try_write(bytes),
+            SocketHalf::Tcp(w) => w.try_write(bytes),
+        }
+    }
+
+    async fn writable(&self) -> io::Result<()> {
+        match self {
+            SocketHalf::Unix(w) => w.writable().await,
+            SocketHalf::Tcp(w) => w.writable().await,
+        }
+    }
+
+    /// Writes all of `bytes`, waiting for room as needed.
+    pub(crate) async fn write_all(&self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            self.writable().await?;
+            match self.try_write(bytes) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes all of `bytes` with `fds` attached to the first part.
+    pub(crate) async fn write_with_fds(&self, bytes: &[u8], fds: &[OwnedFd]) -> io::Result<()> {
         if fds.is_empty() {
             return self.write_all(bytes).await;
         }
-        let WriteHalf::Unix(half) = self else {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "file descriptors need a unix socket",
-            ));
+        let SocketHalf::Unix(half) = self else {
+            return Err(no_fd_passing());
         };
         let stream: &UnixStream = half.as_ref();
         let sent = stream
@@ -98,14 +174,11 @@ impl WriteHalf {
                 fdpass::send_with_fds(stream.as_fd(), bytes, fds)
             })
             .await?;
-        half.write_all(bytes.get(sent..).unwrap_or_default()).await
+        self.write_all(bytes.get(sent..).unwrap_or_default()).await
     }
 
-    /// Shuts the writing side down (best effort).
-    pub(crate) async fn shutdown(&mut self) {
-        let _ = match self {
-            WriteHalf::Unix(w) => w.shutdown().await,
-            WriteHalf::Other(w) => w.shutdown().await,
-        };
+    /// Shuts the writing direction down (best effort).
+    pub(crate) fn shutdown(&self) {
+        let _ = rustix::net::shutdown(self.stream_fd(), rustix::net::Shutdown::Write);
     }
 }

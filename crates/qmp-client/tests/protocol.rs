@@ -512,3 +512,54 @@ async fn plain_streams_cannot_pass_descriptors() {
         "{result:?}"
     );
 }
+
+/// Requests larger than the socket buffer, sent while the peer reads
+/// nothing, most of them cancelled by their timeout midway: once the peer
+/// reads (answering each), every request on the wire is whole (a cancelled call never leaves
+/// half a request behind, whether it was written from the caller's task or
+/// queued for the writer), in-band ids are unique, and later calls work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_calls_never_tear_requests() {
+    let (client, mut peer) = connect(ClientConfig::default()).await;
+    let big = "x".repeat(300 * 1024);
+    let calls: Vec<_> = (0..12)
+        .map(|n| {
+            let client = client.clone();
+            let big = big.clone();
+            tokio::spawn(async move {
+                let mut args = qmp_client::Map::new();
+                args.insert("data", big);
+                let options = CallOptions::timeout(Duration::from_millis(50 + 10 * n));
+                let oob = n % 3 == 2;
+                let options = if oob { options.out_of_band() } else { options };
+                client
+                    .execute_with("human-monitor-command", args, options)
+                    .await
+            })
+        })
+        .collect();
+    for call in calls {
+        let result = call.await.unwrap();
+        assert!(matches!(result, Err(Error::Timeout(_))), "{result:?}");
+    }
+    let mut seen = std::collections::HashSet::new();
+    let next = client.execute("query-status", ());
+    let mut next = std::pin::pin!(next);
+    loop {
+        tokio::select! {
+            reply = &mut next => {
+                reply.expect("a call after the cancelled ones");
+                break;
+            }
+            request = peer.request() => {
+                if let Some(data) = request.get("arguments").and_then(|a| a.get("data")) {
+                    assert_eq!(data.as_str().map(str::len), Some(big.len()), "a torn request");
+                }
+                // Abandoned in-band calls hold their slot until answered.
+                let id = request.get("id").unwrap().to_string();
+                assert!(seen.insert(id.clone()), "a repeated id");
+                peer.send(&format!(r#"{{"return": {{"status": "running"}}, "id": {id}}}"#)).await;
+            }
+        }
+    }
+}

@@ -11,7 +11,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use qmp_server::{Server, ServerConfig};
@@ -151,29 +151,6 @@ fn start_qmp_server(path: &Path, schema: Option<qmp_wire::Value>) -> tokio::runt
     runtime
 }
 
-fn start_qemu(binary: &Path, path: &Path) -> Child {
-    let child = Command::new(binary)
-        .args([
-            "-machine",
-            "none",
-            "-nodefaults",
-            "-display",
-            "none",
-            "-qmp",
-        ])
-        .arg(format!("unix:{},server=on,wait=off", path.display()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start qemu");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while UnixStream::connect(path).is_err() {
-        assert!(Instant::now() < deadline, "QEMU did not open its socket");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-}
-
 fn rss_bytes() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: usize = statm
@@ -288,8 +265,8 @@ fn main() {
     let _runtime = start_qmp_server(&ours, schema);
     let echo = dir.join("echo.sock");
     start_echo(&echo);
-    let qemu_socket = dir.join("qemu.sock");
-    let mut qemu = qmp_test_support::qemu_system().map(|b| start_qemu(&b, &qemu_socket));
+    let qemu = qmp_test_support::qemu_system()
+        .map(|b| qmp_test_support::QemuProcess::start(&b, &[]).expect("start QEMU"));
     while UnixStream::connect(&ours).is_err() {
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -306,10 +283,10 @@ fn main() {
             qmp: false,
         },
     ];
-    if qemu.is_some() {
+    if let Some(qemu) = &qemu {
         targets.push(Target {
             name: "QEMU 7.2",
-            socket: qemu_socket,
+            socket: qemu.socket().to_path_buf(),
             qmp: true,
         });
     }
@@ -355,9 +332,6 @@ fn main() {
             per_session / 1024.0
         );
     }
-    if let Some(child) = qemu.as_mut() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    drop(qemu);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -314,41 +314,40 @@ impl Server {
 
     /// Accepts sessions on a unix listener until shutdown.
     pub async fn serve_unix_listener(&self, listener: UnixListener) -> io::Result<()> {
-        let mut shutdown = self.shared.shutdown_signal();
-        loop {
-            let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
-                _ = shutdown.changed() => return Ok(()),
-            };
-            let (stream, _) = match accepted {
-                Ok(pair) => pair,
-                Err(e) if transient(&e) => {
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            self.start(Connection::unix(stream)).await;
-        }
+        self.accept_loop(|| async {
+            let (stream, _) = listener.accept().await?;
+            Ok(Connection::unix(stream))
+        })
+        .await
     }
 
     /// Accepts sessions on a TCP listener until shutdown.
     pub async fn serve_tcp_listener(&self, listener: TcpListener) -> io::Result<()> {
+        self.accept_loop(|| async {
+            let (stream, _) = listener.accept().await?;
+            Ok(Connection::tcp(stream))
+        })
+        .await
+    }
+
+    /// Runs `accept` until shutdown, starting a session for each connection
+    /// and riding out transient accept errors.
+    async fn accept_loop<F, Fut>(&self, mut accept: F) -> io::Result<()>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = io::Result<Connection>>,
+    {
         let mut shutdown = self.shared.shutdown_signal();
         loop {
             let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
+                accepted = accept() => accepted,
                 _ = shutdown.changed() => return Ok(()),
             };
-            let (stream, _) = match accepted {
-                Ok(pair) => pair,
-                Err(e) if transient(&e) => {
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    continue;
-                }
+            match accepted {
+                Ok(conn) => self.start(conn).await,
+                Err(e) if transient(&e) => tokio::time::sleep(ACCEPT_BACKOFF).await,
                 Err(e) => return Err(e),
-            };
-            self.start(Connection::tcp(stream)).await;
+            }
         }
     }
 

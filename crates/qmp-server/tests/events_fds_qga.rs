@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::{IoSlice, Read, Seek, Write};
+use std::io::{BufRead, IoSlice, Read, Seek, Write};
 use std::os::fd::AsFd;
 use std::time::Duration;
 
@@ -151,6 +151,46 @@ async fn held_back_events_keep_their_timestamp() {
     );
 }
 
+/// A blocking (std) connection past negotiation, for sendmsg with fds.
+fn blocking_negotiated(
+    socket: &std::path::Path,
+) -> (
+    std::os::unix::net::UnixStream,
+    std::io::BufReader<std::os::unix::net::UnixStream>,
+) {
+    let stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    (&stream)
+        .write_all(br#"{"execute": "qmp_capabilities"}"#)
+        .unwrap();
+    reader.read_line(&mut line).unwrap();
+    (stream, reader)
+}
+
+/// Sends `request` with `fd` attached (SCM_RIGHTS).
+fn send_with_fd(
+    stream: &std::os::unix::net::UnixStream,
+    request: &[u8],
+    fd: std::os::fd::BorrowedFd<'_>,
+) {
+    let fds = [fd];
+    let mut space = [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = rustix::net::SendAncillaryBuffer::new(&mut space);
+    assert!(control.push(rustix::net::SendAncillaryMessage::ScmRights(&fds)));
+    rustix::net::sendmsg(
+        stream,
+        &[IoSlice::new(request)],
+        &mut control,
+        rustix::net::SendFlags::empty(),
+    )
+    .unwrap();
+}
+
 /// `getfd`-like command: takes the passed fd, reads what is in the file.
 fn read_passed_fd() -> CommandEntry {
     CommandEntry::new("read-fd", |call| async move {
@@ -185,33 +225,10 @@ async fn file_descriptors_reach_the_handler() {
         .unwrap();
     let file = std::fs::File::open(&path).unwrap();
 
-    let stream = std::os::unix::net::UnixStream::connect(&running.socket).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+    let (stream, mut reader) = blocking_negotiated(&running.socket);
     let mut line = String::new();
-    use std::io::BufRead;
-    reader.read_line(&mut line).unwrap();
-    (&stream)
-        .write_all(br#"{"execute": "qmp_capabilities"}"#)
-        .unwrap();
-    line.clear();
-    reader.read_line(&mut line).unwrap();
 
-    let request = br#"{"execute": "read-fd", "id": 1}"#;
-    let fds = [file.as_fd()];
-    let mut space = [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut control = rustix::net::SendAncillaryBuffer::new(&mut space);
-    assert!(control.push(rustix::net::SendAncillaryMessage::ScmRights(&fds)));
-    rustix::net::sendmsg(
-        &stream,
-        &[IoSlice::new(request)],
-        &mut control,
-        rustix::net::SendFlags::empty(),
-    )
-    .unwrap();
-    line.clear();
+    send_with_fd(&stream, br#"{"execute": "read-fd", "id": 1}"#, file.as_fd());
     reader.read_line(&mut line).unwrap();
     assert_eq!(
         line,
@@ -296,31 +313,10 @@ async fn connect_out_dials_a_listening_client_and_reconnects() {
 async fn named_fds_are_closed_when_the_session_ends() {
     let running = start(Server::builder(qmp_config()).build()).await;
     let (read_end, write_end) = rustix::pipe::pipe().unwrap();
-    let stream = std::os::unix::net::UnixStream::connect(&running.socket).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+    let (stream, mut reader) = blocking_negotiated(&running.socket);
     let mut line = String::new();
-    use std::io::BufRead;
-    reader.read_line(&mut line).unwrap();
-    (&stream)
-        .write_all(br#"{"execute": "qmp_capabilities"}"#)
-        .unwrap();
-    reader.read_line(&mut line).unwrap();
-    let fds = [read_end.as_fd()];
-    let mut space = [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut control = rustix::net::SendAncillaryBuffer::new(&mut space);
-    assert!(control.push(rustix::net::SendAncillaryMessage::ScmRights(&fds)));
     let request = br#"{"execute": "getfd", "arguments": {"fdname": "pipe"}, "id": 1}"#;
-    rustix::net::sendmsg(
-        &stream,
-        &[IoSlice::new(request)],
-        &mut control,
-        rustix::net::SendFlags::empty(),
-    )
-    .unwrap();
-    line.clear();
+    send_with_fd(&stream, request, read_end.as_fd());
     reader.read_line(&mut line).unwrap();
     assert_eq!(line, "{\"return\": {}, \"id\": 1}\r\n");
     drop(read_end);

@@ -26,6 +26,26 @@ fn blocking(name: &str, release: Arc<Notify>, started: Arc<AtomicUsize>) -> Comm
     })
 }
 
+/// A server with `block` (waits for `release`), `query-name` and the
+/// out-of-band `migrate-pause`.
+async fn blocking_server() -> (common::Running, Arc<Notify>, Arc<AtomicUsize>) {
+    let release = Arc::new(Notify::new());
+    let started = Arc::new(AtomicUsize::new(0));
+    let running = start(
+        Server::builder(qmp_config())
+            .command(blocking(
+                "block",
+                Arc::clone(&release),
+                Arc::clone(&started),
+            ))
+            .command(empty_command("query-name"))
+            .command(oob_command("migrate-pause"))
+            .build(),
+    )
+    .await;
+    (running, release, started)
+}
+
 fn oob_command(name: &str) -> CommandEntry {
     empty_command(name).allow_oob(true)
 }
@@ -126,20 +146,7 @@ async fn capability_not_offered_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oob_command_answers_while_in_band_command_blocks() {
-    let release = Arc::new(Notify::new());
-    let started = Arc::new(AtomicUsize::new(0));
-    let running = start(
-        Server::builder(qmp_config())
-            .command(blocking(
-                "block",
-                Arc::clone(&release),
-                Arc::clone(&started),
-            ))
-            .command(empty_command("query-name"))
-            .command(oob_command("migrate-pause"))
-            .build(),
-    )
-    .await;
+    let (running, release, _) = blocking_server().await;
     let mut c = Client::negotiated(&running.socket, true).await;
     c.send(r#"{"execute": "block", "id": "b"}{"execute": "query-name", "id": "q"}"#)
         .await;
@@ -157,20 +164,7 @@ async fn oob_command_answers_while_in_band_command_blocks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reading_stops_at_eight_queued_and_resumes() {
-    let release = Arc::new(Notify::new());
-    let started = Arc::new(AtomicUsize::new(0));
-    let running = start(
-        Server::builder(qmp_config())
-            .command(blocking(
-                "block",
-                Arc::clone(&release),
-                Arc::clone(&started),
-            ))
-            .command(empty_command("query-name"))
-            .command(oob_command("migrate-pause"))
-            .build(),
-    )
-    .await;
+    let (running, release, started) = blocking_server().await;
     let mut c = Client::negotiated(&running.socket, true).await;
     // One running, eight queued: the ninth in-band request is not read, nor
     // is the oob request behind it.
@@ -208,20 +202,7 @@ async fn reading_stops_at_eight_queued_and_resumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_oob_one_request_at_a_time() {
-    let release = Arc::new(Notify::new());
-    let started = Arc::new(AtomicUsize::new(0));
-    let running = start(
-        Server::builder(qmp_config())
-            .command(blocking(
-                "block",
-                Arc::clone(&release),
-                Arc::clone(&started),
-            ))
-            .command(empty_command("query-name"))
-            .command(oob_command("migrate-pause"))
-            .build(),
-    )
-    .await;
+    let (running, release, _) = blocking_server().await;
     let mut c = Client::negotiated(&running.socket, false).await;
     c.send(r#"{"execute": "block", "id": "b"}{"exec-oob": "migrate-pause", "id": "o"}{"execute": "query-name", "id": "q"}"#).await;
     assert!(c.quiet_for(Duration::from_millis(300)).await);
@@ -233,20 +214,7 @@ async fn without_oob_one_request_at_a_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_band_commands_of_all_sessions_share_one_main_loop() {
-    let release = Arc::new(Notify::new());
-    let started = Arc::new(AtomicUsize::new(0));
-    let running = start(
-        Server::builder(qmp_config())
-            .command(blocking(
-                "block",
-                Arc::clone(&release),
-                Arc::clone(&started),
-            ))
-            .command(empty_command("query-name"))
-            .command(oob_command("migrate-pause"))
-            .build(),
-    )
-    .await;
+    let (running, release, started) = blocking_server().await;
     let mut a = Client::negotiated(&running.socket, true).await;
     let mut b = Client::negotiated(&running.socket, true).await;
     a.send(r#"{"execute": "block", "id": "a"}"#).await;
@@ -480,4 +448,48 @@ async fn unix_socket_is_private_and_stale_files_are_replaced() {
     let err = Server::bind_unix(&path).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
     drop(listener);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_stream_and_an_open_fd_can_carry_a_session() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let server = Server::builder(qmp_config()).build();
+    // A byte stream (what stdio uses too).
+    let (client, served) = tokio::io::duplex(4096);
+    let serving = server.clone();
+    tokio::spawn(async move { serving.serve_stream(served).await });
+    let (read, mut write) = tokio::io::split(client);
+    let mut lines = BufReader::new(read).lines();
+    assert!(lines
+        .next_line()
+        .await
+        .unwrap()
+        .unwrap()
+        .contains("\"QMP\""));
+    write
+        .write_all(br#"{"execute": "qmp_capabilities", "id": 1}"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        lines.next_line().await.unwrap().unwrap(),
+        "{\"return\": {}, \"id\": 1}"
+    );
+    // An already open, connected socket handed over as a raw fd.
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = std::os::fd::IntoRawFd::into_raw_fd(theirs);
+    let serving = server.clone();
+    // SAFETY: the fd is a connected socket that nothing else owns.
+    tokio::spawn(async move { unsafe { serving.serve_fd(fd).await } });
+    let stream = tokio::net::UnixStream::from_std({
+        ours.set_nonblocking(true).unwrap();
+        ours
+    })
+    .unwrap();
+    let mut lines = BufReader::new(stream).lines();
+    assert!(lines
+        .next_line()
+        .await
+        .unwrap()
+        .unwrap()
+        .contains("\"QMP\""));
 }

@@ -4,9 +4,9 @@
 //! `JOB_STATUS_CHANGE` events and QEMU's error texts.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::shared::Shared;
 use qmp_server::{Call, CommandEntry, CommandResult, Emitter, Reply};
 use qmp_wire::{Map, QmpError, Value};
 
@@ -43,7 +43,7 @@ struct State {
 /// The block layer's state.
 #[derive(Clone, Default)]
 pub struct Block {
-    state: Arc<Mutex<State>>,
+    state: Shared<State>,
 }
 
 fn text<'a>(call: &'a Call, name: &str) -> Option<&'a str> {
@@ -59,11 +59,7 @@ fn flag(call: &Call, name: &str, default: bool) -> bool {
 
 impl Block {
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        let mut guard = match self.state.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        f(&mut guard)
+        self.state.with(f)
     }
 
     /// The simulated block commands.
@@ -75,6 +71,7 @@ impl Block {
                 Ok(Reply::Value(b.named_nodes()))
             }),
             sync_entry(self, "block-stream", |b, call| b.block_stream(&call)),
+            sync_entry(self, "block_resize", |b, call| b.block_resize(&call)),
             sync_entry(self, "query-jobs", |b, _| Ok(Reply::Value(b.jobs()))),
             sync_entry(self, "job-cancel", |b, call| b.job_cancel(&call)),
             sync_entry(self, "job-dismiss", |b, call| b.job_dismiss(&call)),
@@ -191,6 +188,29 @@ impl Block {
                 })
                 .collect();
             Value::Array(list)
+        })
+    }
+
+    /// `block_resize {device | node-name, size}`: changes a node's size.
+    fn block_resize(&self, call: &Call) -> CommandResult {
+        let device = text(call, "device").unwrap_or_default();
+        let node = text(call, "node-name").unwrap_or_default();
+        let size = call
+            .arguments
+            .get("size")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        self.with(|s| {
+            let name = if node.is_empty() { device } else { node };
+            match s.nodes.get_mut(name) {
+                Some(found) => {
+                    found.size = size;
+                    ok_empty()
+                }
+                None => Err(QmpError::generic(format!(
+                    "Cannot find device='{device}' nor node-name='{node}'"
+                ))),
+            }
         })
     }
 

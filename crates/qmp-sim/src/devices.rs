@@ -3,9 +3,9 @@
 //! `DeviceNotFound` errors for unknown ids (`eject`, `set_link` too).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::shared::Shared;
 use qmp_server::{Call, CommandEntry, CommandResult, Reply};
 use qmp_wire::{ErrorClass, Map, QmpError, Value};
 
@@ -30,7 +30,7 @@ struct State {
 /// The devices added with `device_add`.
 #[derive(Clone, Default)]
 pub struct Devices {
-    state: Arc<Mutex<State>>,
+    state: Shared<State>,
 }
 
 fn device_not_found(id: &str) -> QmpError {
@@ -42,11 +42,7 @@ fn device_not_found(id: &str) -> QmpError {
 
 impl Devices {
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        let mut guard = match self.state.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        f(&mut guard)
+        self.state.with(f)
     }
 
     /// The simulated device and QOM commands.

@@ -13,12 +13,14 @@
 pub mod api;
 pub mod block;
 pub mod devices;
+mod fdsets;
 pub mod machine;
 pub mod migration;
 pub mod minimal;
 pub mod qemu;
 pub mod qga;
 pub mod script;
+mod shared;
 pub mod simulator;
 
 pub use api::{ApiError, SimApi};

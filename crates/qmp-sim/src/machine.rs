@@ -1,17 +1,19 @@
 //! The simulated machine: run state and its events, the preconfig phase,
 //! HMP, `quit`, and the pieces it is made of (devices and QOM in
 //! [`crate::devices`], block nodes and jobs in [`crate::block`], migration
-//! in [`crate::migration`]). QEMU's texts and QEMU's event order: an event a
+//! in [`crate::migration`], fd sets). QEMU's texts and QEMU's event order: an event a
 //! command causes precedes its reply.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
+use crate::shared::Shared;
 use qmp_server::{Call, CommandEntry, CommandResult, Emitter, Reply};
 use qmp_wire::{Map, QmpError, Value};
 use tokio::sync::watch;
 
 use crate::block::Block;
 use crate::devices::Devices;
+use crate::fdsets::FdSets;
 use crate::migration::Migration;
 
 /// QEMU's run states the simulator can be in.
@@ -60,7 +62,7 @@ struct State {
 /// The machine state shared by the simulated commands.
 #[derive(Clone)]
 pub struct Machine {
-    state: Arc<Mutex<State>>,
+    state: Shared<State>,
     name: Option<String>,
     quit: Arc<watch::Sender<bool>>,
     /// The server serving this machine (for leaving the preconfig phase).
@@ -68,6 +70,8 @@ pub struct Machine {
     devices: Devices,
     block: Block,
     migration: Migration,
+    /// `add-fd`'s descriptor sets.
+    fdsets: FdSets,
 }
 
 /// An empty `{}` return.
@@ -107,17 +111,18 @@ impl Machine {
         };
         let (quit, _) = watch::channel(false);
         Machine {
-            state: Arc::new(Mutex::new(State {
+            state: Shared::new(State {
                 run,
                 preconfig: options.preconfig,
                 start_stopped: options.start_stopped,
-            })),
+            }),
             name: options.name.clone(),
             quit: Arc::new(quit),
             server: Arc::new(OnceLock::new()),
             devices: Devices::default(),
             block: Block::default(),
             migration: Migration::default(),
+            fdsets: FdSets::default(),
         }
     }
 
@@ -137,11 +142,7 @@ impl Machine {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        let mut guard = match self.state.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        f(&mut guard)
+        self.state.with(f)
     }
 
     /// Ties the machine to the server that serves it.
@@ -218,6 +219,7 @@ impl Machine {
         list.extend(self.devices.commands());
         list.extend(self.block.commands());
         list.extend(self.migration.commands(self));
+        list.extend(self.fdsets.commands());
         list
     }
 

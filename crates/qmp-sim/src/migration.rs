@@ -3,9 +3,9 @@
 //! guest at the end as QEMU does; `query-migrate` reports the progress; the
 //! out-of-band `migrate-pause` and `migrate-recover` give QEMU's state errors.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::shared::Shared;
 use qmp_server::{CommandEntry, Emitter, Reply};
 use qmp_wire::{Map, QmpError, Value};
 
@@ -29,16 +29,12 @@ struct State {
 /// The migration's state.
 #[derive(Clone, Default)]
 pub struct Migration {
-    state: Arc<Mutex<State>>,
+    state: Shared<State>,
 }
 
 impl Migration {
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        let mut guard = match self.state.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        f(&mut guard)
+        self.state.with(f)
     }
 
     /// The simulated migration commands.

@@ -7,68 +7,25 @@ mod common;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Monitor, FRAGMENTS};
 
 struct Qemu {
-    child: Child,
-    _dir: TempDir,
+    _process: qmp_test_support::QemuProcess,
     stream: UnixStream,
     pending: Vec<u8>,
 }
 
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-impl Drop for Qemu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Qemu {
     fn start(binary: &std::path::Path) -> Qemu {
-        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("qmp-wire-live-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let socket = dir.join("qmp.sock");
-        let child = Command::new(binary)
-            .args([
-                "-machine",
-                "none",
-                "-nodefaults",
-                "-display",
-                "none",
-                "-qmp",
-            ])
-            .arg(format!("unix:{},server=on,wait=off", socket.display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start qemu");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let stream = loop {
-            match UnixStream::connect(&socket) {
-                Ok(stream) => break stream,
-                Err(e) if Instant::now() > deadline => panic!("QEMU socket: {e}"),
-                Err(_) => std::thread::sleep(Duration::from_millis(20)),
-            }
-        };
+        let process = qmp_test_support::QemuProcess::start(binary, &[]).expect("start qemu");
+        let stream = UnixStream::connect(process.socket()).expect("connect to QEMU");
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
         Qemu {
-            child,
-            _dir: TempDir(dir),
+            _process: process,
             stream,
             pending: Vec::new(),
         }

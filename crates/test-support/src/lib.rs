@@ -137,6 +137,66 @@ pub fn python_with_qemu_qmp() -> Option<PathBuf> {
     }
 }
 
+/// A real QEMU started for a test or a benchmark: `-machine none
+/// -nodefaults -display none` plus extra options, its QMP monitor on a unix
+/// socket in a private folder. Killed, reaped and cleaned up on drop.
+pub struct QemuProcess {
+    child: std::process::Child,
+    socket: PathBuf,
+    dir: PathBuf,
+}
+
+impl QemuProcess {
+    /// Starts `binary` and waits (up to 20 s) until its monitor socket
+    /// accepts connections. The probe connection is closed again at once.
+    pub fn start(binary: &Path, extra: &[&str]) -> std::io::Result<QemuProcess> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let dir = env::temp_dir().join(format!(
+            "qmp-test-qemu-{}-{}",
+            std::process::id(),
+            STARTED.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir)?;
+        let socket = dir.join("qmp.sock");
+        let child = std::process::Command::new(binary)
+            .args(["-machine", "none", "-nodefaults", "-display", "none"])
+            .args(extra)
+            .arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", socket.display()))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()?;
+        let process = QemuProcess { child, socket, dir };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::os::unix::net::UnixStream::connect(&process.socket).is_err() {
+            if std::time::Instant::now() > deadline {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "QEMU did not open its monitor socket",
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // QEMU serves one client at a time: let it notice the probe left.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        Ok(process)
+    }
+
+    /// The monitor socket.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+}
+
+impl Drop for QemuProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,12 +7,14 @@
 //! server's reply ([`SchemaInfo::from_value`]) and using it
 //! ([`SchemaInfo::validate_command_arguments`]).
 
+pub mod diff;
 mod json;
 mod validate;
 
 use std::collections::HashMap;
 
 pub use crate::model::JsonType;
+pub use diff::{diff, Change, ChangeKind};
 pub use json::LoadError;
 pub use validate::ValidationError;
 

@@ -1,11 +1,12 @@
 //! What the integration suite needs from a server: a way to start one.
 //! The scenarios in `scenarios.rs` only see a `Client`, so the same suite
-//! can run against any server a launcher can start (real QEMU today,
-//! qmp-server later).
+//! runs against every server a launcher can start: real QEMU, and the
+//! simulator built on qmp-server (`sim.rs`).
 
 #![allow(dead_code)]
 
 pub mod scenarios;
+pub mod sim;
 
 use std::future::Future;
 use std::pin::Pin;

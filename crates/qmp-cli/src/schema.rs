@@ -1,0 +1,152 @@
+//! `qmp schema dump` (a server's `query-qmp-schema`) and `qmp schema diff`
+//! (the API change report between two schemas or saved replies).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use qapi_gen::{Conditions, IntrospectOptions};
+use qapi_schema::introspect::{diff, ChangeKind, SchemaInfo};
+use qapi_schema::{load_with, FsReader, LoadOptions};
+use qmp_client::ClientConfig;
+use qmp_wire::{Encoder, LineEnding, Map, MemberOrder, Value};
+
+use crate::target::{runtime, TargetArgs};
+
+/// `qmp schema` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// Print a server's query-qmp-schema reply as JSON.
+    #[command(after_help = "Examples:
+  qmp schema dump /run/qemu/qmp.sock > qemu-schema.json
+  qmp schema dump --launch -- qemu-system-x86_64 -machine none")]
+    Dump(DumpArgs),
+    /// Report the API changes between two schemas: commands, events, types,
+    /// members and enum values added, removed or changed, and items newly
+    /// deprecated or unstable.
+    #[command(
+        after_help = "Each side is a QAPI schema (the root .json file) or a saved
+query-qmp-schema reply. Saved replies mask type names, so their changes are
+reported under the command or event that reaches them.
+
+Examples:
+  qmp schema diff qemu-7.2/qapi/qapi-schema.json qemu-10.0/qapi/qapi-schema.json
+  qmp schema diff old-reply.json new-reply.json --json"
+    )]
+    Diff(DiffArgs),
+}
+
+/// `qmp schema dump`
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// The target: a socket path, tcp:HOST:PORT or sim.
+    #[arg(value_name = "TARGET")]
+    target_word: Option<String>,
+    #[command(flatten)]
+    target: TargetArgs,
+    /// One line instead of QEMU's pretty layout.
+    #[arg(long)]
+    compact: bool,
+}
+
+/// `qmp schema diff`
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The older schema or saved reply.
+    old: String,
+    /// The newer schema or saved reply.
+    new: String,
+    /// Print the changes as a JSON list.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `qmp schema ...`.
+pub fn run(command: SchemaCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        SchemaCommand::Dump(args) => dump(args),
+        SchemaCommand::Diff(args) => report(args),
+    }
+}
+
+fn dump(args: DumpArgs) -> anyhow::Result<ExitCode> {
+    let target = args.target.target(args.target_word.as_deref())?;
+    runtime()?.block_on(async move {
+        let connection = target.connect(ClientConfig::default()).await?;
+        let schema = connection.client.execute("query-qmp-schema", ()).await?;
+        let encoder = Encoder {
+            pretty: !args.compact,
+            order: MemberOrder::Insertion,
+            line_ending: LineEnding::Lf,
+        };
+        std::io::stdout().write_all(&encoder.message_bytes(&schema))?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// One side of a diff: a saved reply, or a QAPI schema (QEMU 10.0's doc
+/// syntax first, then QEMU 7.2's).
+fn load_side(path: &str) -> anyhow::Result<SchemaInfo> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {path}"))?;
+    if let Ok(value) = qmp_wire::from_slice(&bytes) {
+        let list = value.get("return").cloned().unwrap_or(value);
+        if matches!(list, Value::Array(_)) {
+            return SchemaInfo::from_value(&list)
+                .map_err(|e| anyhow::anyhow!("{path}: not a query-qmp-schema reply: {e}"));
+        }
+    }
+    let schema = match load_with(path, LoadOptions::default(), &FsReader) {
+        Ok(schema) => schema,
+        Err(strict) => load_with(path, LoadOptions { relaxed_docs: true }, &FsReader)
+            .map_err(|_| anyhow::anyhow!("{strict}"))?,
+    };
+    let options = IntrospectOptions {
+        unmask: true,
+        fold_integers: false,
+    };
+    Ok(qapi_gen::introspect(&schema, &Conditions::All, options))
+}
+
+fn report(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    let old = load_side(&args.old)?;
+    let new = load_side(&args.new)?;
+    let changes = diff(&old, &new);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let list: Vec<Value> = changes
+            .iter()
+            .map(|c| {
+                let mut m = Map::new();
+                m.insert("change", c.kind.word());
+                m.insert("what", c.what.as_str());
+                if let Some(detail) = &c.detail {
+                    m.insert("detail", detail.as_str());
+                }
+                Value::Object(m)
+            })
+            .collect();
+        let encoder = Encoder {
+            pretty: true,
+            order: MemberOrder::Insertion,
+            line_ending: LineEnding::Lf,
+        };
+        out.write_all(&encoder.message_bytes(&Value::Array(list)))?;
+    } else {
+        for change in &changes {
+            writeln!(out, "{change}")?;
+        }
+        let count = |kind| changes.iter().filter(|c| c.kind == kind).count();
+        writeln!(
+            out,
+            "{} changes: {} added, {} removed, {} changed, {} newly deprecated, {} newly unstable",
+            changes.len(),
+            count(ChangeKind::Added),
+            count(ChangeKind::Removed),
+            count(ChangeKind::Changed),
+            count(ChangeKind::Deprecated),
+            count(ChangeKind::Unstable)
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,200 @@
+//! `qmp exec`, `qmp events`, `qmp serve`, `qmp bench` and `qmp completions`
+//! as a user runs them: exit codes, output, and a served simulator used by
+//! the other commands.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const QMP: &str = env!("CARGO_BIN_EXE_qmp");
+
+fn qmp(args: &[&str]) -> Output {
+    Command::new(QMP).args(args).output().expect("run qmp")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn exec_prints_results_and_reports_errors_with_exit_codes() {
+    let ok = qmp(&["exec", "--sim", "--compact", "query-status"]);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert_eq!(
+        text(&ok.stdout),
+        "{\"status\": \"running\", \"singlestep\": false, \"running\": true}\n"
+    );
+    let pretty = qmp(&[
+        "exec",
+        "sim",
+        "qom-get",
+        r#"{"path": "/machine", "property": "type"}"#,
+    ]);
+    assert_eq!(text(&pretty.stdout), "\"none-machine\"\n");
+    let error = qmp(&["exec", "sim", "device_del", "id=nope"]);
+    assert_eq!(error.status.code(), Some(1));
+    assert_eq!(
+        text(&error.stderr),
+        "DeviceNotFound: Device 'nope' not found\n"
+    );
+    let invalid = qmp(&["exec", "sim", "query-status", "bogus=1"]);
+    assert_eq!(invalid.status.code(), Some(1));
+    assert_eq!(
+        text(&invalid.stderr),
+        "GenericError: Parameter 'bogus' is unexpected\n"
+    );
+    let unreachable = qmp(&["exec", "/nonexistent/qmp.sock", "query-status"]);
+    assert_eq!(unreachable.status.code(), Some(2));
+    let bad_input = qmp(&["exec", "sim", "query-status", "novalue"]);
+    assert_eq!(bad_input.status.code(), Some(2));
+    assert!(text(&bad_input.stderr).contains("Expected a key=value pair, got 'novalue'"));
+}
+
+struct Served {
+    child: Child,
+    socket: PathBuf,
+    dir: PathBuf,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn serve(extra: &[&str]) -> Served {
+    let dir = std::env::temp_dir().join(format!(
+        "qmp-cli-serve-{}-{}",
+        std::process::id(),
+        extra.len()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let socket = dir.join("qmp.sock");
+    let child = Command::new(QMP)
+        .arg("serve")
+        .arg("--unix")
+        .arg(&socket)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start qmp serve");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !socket.exists() {
+        assert!(Instant::now() < deadline, "qmp serve did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Served { child, socket, dir }
+}
+
+#[test]
+fn serve_events_and_exec_work_together() {
+    let mut served = serve(&["-S"]);
+    let socket = served.socket.to_str().unwrap().to_owned();
+    let status = qmp(&["exec", &socket, "--compact", "query-status"]);
+    assert!(
+        text(&status.stdout).contains("\"prelaunch\""),
+        "{}",
+        text(&status.stdout)
+    );
+    let events = Command::new(QMP)
+        .args([
+            "events",
+            &socket,
+            "--name",
+            "RESUME",
+            "--count",
+            "1",
+            "--timeout",
+            "20",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start qmp events");
+    // Give the listener time to subscribe, then cause the event.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(qmp(&["exec", &socket, "cont"]).status.success());
+    let output = events.wait_with_output().expect("events output");
+    assert!(output.status.success());
+    let line = text(&output.stdout);
+    assert!(
+        line.starts_with("{\"timestamp\": {\"seconds\": ")
+            && line.contains("\"event\": \"RESUME\""),
+        "{line}"
+    );
+    let none = qmp(&["events", &socket, "--count", "1", "--timeout", "0.3"]);
+    assert_eq!(
+        none.status.code(),
+        Some(1),
+        "timed out before --count events"
+    );
+    assert!(qmp(&["exec", &socket, "quit"]).status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = served.child.try_wait().unwrap() {
+            assert!(status.success());
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "qmp serve did not exit after quit"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn bench_reports_rates_as_json() {
+    let output = qmp(&[
+        "bench",
+        "--sim",
+        "--seconds",
+        "0.3",
+        "--depth",
+        "4",
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let report = qmp_wire::from_slice(&output.stdout).expect("JSON");
+    for run in ["sequential", "pipelined"] {
+        let rate = report
+            .get(run)
+            .and_then(|r| r.get("per_second"))
+            .and_then(qmp_wire::Value::as_f64);
+        assert!(rate.is_some_and(|r| r > 0.0), "{run}: {report}");
+        assert!(report.get(run).and_then(|r| r.get("p99_us")).is_some());
+    }
+}
+
+#[test]
+fn exec_launches_real_qemu() {
+    let Some(qemu) = qmp_test_support::qemu_system() else {
+        return;
+    };
+    let qemu = qemu.to_str().unwrap().to_owned();
+    let output = qmp(&[
+        "exec",
+        "--launch",
+        "--compact",
+        "query-status",
+        "--",
+        &qemu,
+        "-machine",
+        "none",
+        "-nodefaults",
+        "-display",
+        "none",
+        "-S",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("\"status\": \"prelaunch\""));
+}
+
+#[test]
+fn completions_are_generated() {
+    let output = qmp(&["completions", "bash"]);
+    assert!(output.status.success());
+    assert!(text(&output.stdout).contains("qmp"));
+}
