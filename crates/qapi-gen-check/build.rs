@@ -61,5 +61,32 @@ fn main() {
             .compile(&out_dir)
             .unwrap_or_else(|e| panic!("{schema}: {e}"));
     }
+    write_type_table(&shared, &out_dir);
     println!("cargo:rustc-cfg=qapi_generated");
+}
+
+/// `qmp_types.rs`: every generated type of the QMP schema by QAPI name,
+/// with a function that reads a JSON value into it and writes it back
+/// (for the round-trip tests).
+fn write_type_table(shared: &std::path::Path, out_dir: &std::path::Path) {
+    let (_, schema, conds) = SCHEMAS[0];
+    let schema = shared.join(schema);
+    let schema = qapi_schema::load(&schema.to_string_lossy()).unwrap_or_else(|e| panic!("{e}"));
+    let conds = conds.map(|c| shared.join(c)).map(|c| {
+        let text = std::fs::read_to_string(&c).unwrap_or_else(|e| panic!("{}: {e}", c.display()));
+        qapi_gen::Conditions::parse_file(&text)
+    });
+    let options = qapi_gen::RustOptions {
+        conditions: conds.unwrap_or_default(),
+        server: true,
+    };
+    let mut table = String::from(
+        "/// (QAPI type name, JSON -> Rust -> JSON) for every generated QMP type.\n#[allow(deprecated)]\npub const QMP_TYPES: &[(&str, RoundTrip)] = &[\n",
+    );
+    for (qapi, rust) in qapi_gen::type_names(&schema, &options) {
+        table.push_str(&format!("    ({qapi:?}, round_trip::<qapi_gen_check::qmp::{rust}>),\n"));
+    }
+    table.push_str("];\n");
+    let path = out_dir.join("qmp_types.rs");
+    std::fs::write(&path, table).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }

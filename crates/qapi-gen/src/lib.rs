@@ -16,4 +16,4 @@ pub use conditions::Conditions;
 pub use introspect::{introspect, IntrospectOptions};
 pub mod rust;
 
-pub use rust::{generate, RustOptions};
+pub use rust::{generate, type_names, RustOptions};

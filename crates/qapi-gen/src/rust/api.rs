@@ -289,6 +289,7 @@ impl<'a> Gen<'a> {
             IntrospectOptions {
                 unmask: true,
                 fold_integers: false,
+                all_types: false,
             },
         );
         let json = String::from_utf8_lossy(&precise.to_wire_bytes()).into_owned();

@@ -48,6 +48,19 @@ pub fn generate(schema: &Schema, options: &RustOptions) -> String {
     gen.module()
 }
 
+/// The QAPI name and the Rust name of each generated type (enums,
+/// structs, unions, alternates), in definition order.
+pub fn type_names(schema: &Schema, options: &RustOptions) -> Vec<(String, String)> {
+    let gen = Gen::new(schema, options);
+    Gen::type_ids(schema, &options.conditions)
+        .into_iter()
+        .filter_map(|id| {
+            let def = schema.definition(id)?;
+            Some((def.name.clone(), gen.type_names.get(&id)?.clone()))
+        })
+        .collect()
+}
+
 /// Where generated code refers to other items from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Scope {
