@@ -27,8 +27,14 @@ const SCHEMAS: [(&str, &str, Option<&str>); 4] = [
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(qapi_generated)");
-    println!("cargo:rerun-if-env-changed={}", qmp_test_support::SHARED_ENV);
-    println!("cargo:rerun-if-env-changed={}", qmp_test_support::STRICT_ENV);
+    println!(
+        "cargo:rerun-if-env-changed={}",
+        qmp_test_support::SHARED_ENV
+    );
+    println!(
+        "cargo:rerun-if-env-changed={}",
+        qmp_test_support::STRICT_ENV
+    );
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let shared = qmp_test_support::shared_dir();
     let missing: Vec<PathBuf> = SCHEMAS
@@ -84,7 +90,9 @@ fn write_type_table(shared: &std::path::Path, out_dir: &std::path::Path) {
         "/// (QAPI type name, JSON -> Rust -> JSON) for every generated QMP type.\n#[allow(deprecated)]\npub const QMP_TYPES: &[(&str, RoundTrip)] = &[\n",
     );
     for (qapi, rust) in qapi_gen::type_names(&schema, &options) {
-        table.push_str(&format!("    ({qapi:?}, round_trip::<qapi_gen_check::qmp::{rust}>),\n"));
+        table.push_str(&format!(
+            "    ({qapi:?}, round_trip::<qapi_gen_check::qmp::{rust}>),\n"
+        ));
     }
     table.push_str("];\n");
     let path = out_dir.join("qmp_types.rs");

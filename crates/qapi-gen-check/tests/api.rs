@@ -31,17 +31,30 @@ fn map(value: serde_json::Value) -> Map {
     }
 }
 
+/// A command's (allow-oob, success-response).
+fn flags<C: Command>() -> (bool, bool) {
+    (C::ALLOW_OOB, C::SUCCESS_RESPONSE)
+}
+
 #[test]
 fn commands_become_requests_and_replies_decode() {
-    let request = qmp::commands::QomList { path: "/machine".into() }
-        .to_request()
-        .expect("request");
+    let request = qmp::commands::QomList {
+        path: "/machine".into(),
+    }
+    .to_request()
+    .expect("request");
     assert_eq!(request.command, "qom-list");
     assert_eq!(request.arguments, Some(map(json!({"path": "/machine"}))));
-    assert_eq!(qmp::commands::Stop {}.to_request().expect("request").arguments, None);
-    assert!(qmp::commands::MigratePause::ALLOW_OOB);
-    assert!(!qmp::commands::QmpCapabilities::ALLOW_OOB);
-    assert!(!qga::commands::GuestShutdown::SUCCESS_RESPONSE);
+    assert_eq!(
+        qmp::commands::Stop {}
+            .to_request()
+            .expect("request")
+            .arguments,
+        None
+    );
+    assert_eq!(flags::<qmp::commands::MigratePause>(), (true, true));
+    assert_eq!(flags::<qmp::commands::QmpCapabilities>(), (false, true));
+    assert_eq!(flags::<qga::commands::GuestShutdown>(), (false, false));
     // A reply from a newer QEMU with an extra member still reads.
     let reply = json!({"running": true, "status": "running", "singlestep": false, "new": 1});
     let status: <qmp::commands::QueryStatus as Command>::Returns =
@@ -74,7 +87,10 @@ struct TestServer {
 }
 
 impl qmp::server::Server for TestServer {
-    async fn qom_list(&self, args: qmp::commands::QomList) -> Result<Vec<qmp::ObjectPropertyInfo>, QmpError> {
+    async fn qom_list(
+        &self,
+        args: qmp::commands::QomList,
+    ) -> Result<Vec<qmp::ObjectPropertyInfo>, QmpError> {
         self.seen.lock().expect("lock").push(args.path.clone());
         Ok(vec![qmp::ObjectPropertyInfo {
             name: "type".into(),
@@ -88,14 +104,24 @@ impl qmp::server::Server for TestServer {
         Ok(())
     }
 
-    async fn migrate_set_parameters(&self, args: qmp::commands::MigrateSetParameters) -> Result<(), QmpError> {
+    async fn migrate_set_parameters(
+        &self,
+        args: qmp::commands::MigrateSetParameters,
+    ) -> Result<(), QmpError> {
         let bandwidth = args.0.max_bandwidth.unwrap_or_default();
-        self.seen.lock().expect("lock").push(format!("max-bandwidth={bandwidth}"));
+        self.seen
+            .lock()
+            .expect("lock")
+            .push(format!("max-bandwidth={bandwidth}"));
         Ok(())
     }
 }
 
-fn dispatch(server: &TestServer, name: &str, args: serde_json::Value) -> Option<Result<Value, QmpError>> {
+fn dispatch(
+    server: &TestServer,
+    name: &str,
+    args: serde_json::Value,
+) -> Option<Result<Value, QmpError>> {
     block_on(qmp::server::dispatch(server, name, map(args)))
 }
 
@@ -107,7 +133,10 @@ fn generic(text: &str) -> Option<Result<Value, QmpError>> {
 fn dispatcher_validates_then_calls_the_method() {
     let server = TestServer::default();
     let ok = dispatch(&server, "qom-list", json!({"path": "/machine"}));
-    assert_eq!(ok, Some(Ok(Value::from(json!([{"name": "type", "type": "string"}])))));
+    assert_eq!(
+        ok,
+        Some(Ok(Value::from(json!([{"name": "type", "type": "string"}]))))
+    );
     assert_eq!(
         dispatch(&server, "qom-list", json!({"path": 1})),
         generic("Invalid parameter type for 'path', expected: string")
@@ -116,18 +145,29 @@ fn dispatcher_validates_then_calls_the_method() {
         dispatch(&server, "qom-list", json!({"bogus": 1})),
         generic("Parameter 'path' is missing")
     );
-    assert_eq!(dispatch(&server, "stop", json!({})), Some(Ok(Value::Object(Map::new()))));
+    assert_eq!(
+        dispatch(&server, "stop", json!({})),
+        Some(Ok(Value::Object(Map::new())))
+    );
     assert_eq!(
         dispatch(&server, "stop", json!({"x": 1})),
         generic("Parameter 'x' is unexpected")
     );
     assert_eq!(
-        dispatch(&server, "migrate-set-parameters", json!({"multifd-zlib-level": 300})),
+        dispatch(
+            &server,
+            "migrate-set-parameters",
+            json!({"multifd-zlib-level": 300})
+        ),
         generic("Parameter 'multifd-zlib-level' expects uint8_t")
     );
     // QEMU accepts negative sizes, wrapped.
     assert_eq!(
-        dispatch(&server, "migrate-set-parameters", json!({"max-bandwidth": -1})),
+        dispatch(
+            &server,
+            "migrate-set-parameters",
+            json!({"max-bandwidth": -1})
+        ),
         Some(Ok(Value::Object(Map::new())))
     );
     assert_eq!(
@@ -138,22 +178,35 @@ fn dispatcher_validates_then_calls_the_method() {
         )))
     );
     // gen: false commands and unknown ones are the server's business.
-    assert_eq!(dispatch(&server, "device_add", json!({"driver": "x"})), None);
+    assert_eq!(
+        dispatch(&server, "device_add", json!({"driver": "x"})),
+        None
+    );
     assert_eq!(dispatch(&server, "no-such-command", json!({})), None);
     assert_eq!(
         *server.seen.lock().expect("lock"),
-        vec!["/machine".to_string(), format!("max-bandwidth={}", u64::MAX)]
+        vec![
+            "/machine".to_string(),
+            format!("max-bandwidth={}", u64::MAX)
+        ]
     );
     let table = qmp::server::COMMANDS;
-    let device_add = table.iter().find(|c| c.name == "device_add").expect("listed");
+    let device_add = table
+        .iter()
+        .find(|c| c.name == "device_add")
+        .expect("listed");
     assert!(!device_add.generated);
-    let guest_shutdown = qga::server::COMMANDS.iter().find(|c| c.name == "guest-shutdown");
+    let guest_shutdown = qga::server::COMMANDS
+        .iter()
+        .find(|c| c.name == "guest-shutdown");
     assert_eq!(guest_shutdown.map(|c| c.success_response), Some(false));
 }
 
 #[test]
 fn introspection_is_embedded_as_qemu_sends_it() {
-    let Some(path) = qmp_test_support::shared_path("qemu/expected/10.0-x86_64-query-qmp-schema.json") else {
+    let Some(path) =
+        qmp_test_support::shared_path("qemu/expected/10.0-x86_64-query-qmp-schema.json")
+    else {
         return;
     };
     let want = qmp_wire::from_slice(&std::fs::read(path).expect("read")).expect("json");
@@ -170,7 +223,9 @@ fn the_test_schema_corners_generate_usable_types() {
     assert_eq!(serde_json::to_value(&union).ok(), Some(value));
     let event = test_schema::Event::decode(
         "__ORG.QEMU_X-EVENT",
-        Some(map(json!({"__org.qemu_x-member1": "__org.qemu_x-value", "__org.qemu_x-member2": "m"}))),
+        Some(map(
+            json!({"__org.qemu_x-member1": "__org.qemu_x-value", "__org.qemu_x-member2": "m"}),
+        )),
     )
     .expect("decodes");
     assert_eq!(event.name(), "__ORG.QEMU_X-EVENT");

@@ -14,7 +14,9 @@ use serde_json::{json, Map, Value as Json};
 type RoundTrip = fn(Json) -> Result<Json, serde_json::Error>;
 
 /// Reads a value into `T` and writes it back.
-fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(v: Json) -> Result<Json, serde_json::Error> {
+fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(
+    v: Json,
+) -> Result<Json, serde_json::Error> {
     let typed: T = serde_json::from_value(v)?;
     serde_json::to_value(&typed)
 }
@@ -29,8 +31,9 @@ fn schema_info() -> SchemaInfo {
     let shared = qmp_test_support::shared_dir();
     let path = shared.join("qemu/10.0/qapi/qapi-schema.json");
     let schema = qapi_schema::load(&path.to_string_lossy()).expect("schema loads");
-    let conditions = std::fs::read_to_string(shared.join("qemu/expected/10.0-x86_64-conditions.txt"))
-        .expect("conditions file");
+    let conditions =
+        std::fs::read_to_string(shared.join("qemu/expected/10.0-x86_64-conditions.txt"))
+            .expect("conditions file");
     let options = IntrospectOptions {
         unmask: true,
         fold_integers: false,
@@ -70,7 +73,14 @@ impl Sampler<'_> {
         let r = self.rng.next();
         match name {
             "str" => {
-                let words = ["", "node0", "/machine/peripheral", "é ü", "a\"b\\c", "x-y_z.1"];
+                let words = [
+                    "",
+                    "node0",
+                    "/machine/peripheral",
+                    "é ü",
+                    "a\"b\\c",
+                    "x-y_z.1",
+                ];
                 json!(words[self.rng.below(words.len())])
             }
             "number" => json!((r % 1_000_000) as f64 / 8.0 + 0.125),
@@ -101,9 +111,17 @@ impl Sampler<'_> {
             EntryKind::Builtin { .. } => self.builtin(&entry.name.clone()),
             EntryKind::Enum { values, .. } => json!(values[self.rng.below(values.len())]),
             EntryKind::Array { element_type } => {
-                let n = if depth >= MAX_DEPTH { 0 } else { self.rng.below(3) };
+                let n = if depth >= MAX_DEPTH {
+                    0
+                } else {
+                    self.rng.below(3)
+                };
                 let element_type = element_type.clone();
-                Json::Array((0..n).map(|_| self.value(&element_type, depth + 1)).collect())
+                Json::Array(
+                    (0..n)
+                        .map(|_| self.value(&element_type, depth + 1))
+                        .collect(),
+                )
             }
             EntryKind::Object { .. } => {
                 let mut map = Map::new();
@@ -113,7 +131,12 @@ impl Sampler<'_> {
             EntryKind::Alternate { members } => {
                 let shallow: Vec<&String> = members
                     .iter()
-                    .filter(|m| !matches!(self.info.get(m).map(|e| &e.kind), Some(EntryKind::Object { .. })))
+                    .filter(|m| {
+                        !matches!(
+                            self.info.get(m).map(|e| &e.kind),
+                            Some(EntryKind::Object { .. })
+                        )
+                    })
                     .collect();
                 let pick = if depth >= MAX_DEPTH && !shallow.is_empty() {
                     shallow[self.rng.below(shallow.len())].clone()
@@ -127,7 +150,12 @@ impl Sampler<'_> {
     }
 
     fn members(&mut self, ty: &str, depth: usize, map: &mut Map<String, Json>) {
-        let Some(EntryKind::Object { members, tag, variants }) = self.info.get(ty).map(|e| e.kind.clone()) else {
+        let Some(EntryKind::Object {
+            members,
+            tag,
+            variants,
+        }) = self.info.get(ty).map(|e| e.kind.clone())
+        else {
             return;
         };
         for m in &members {
@@ -137,7 +165,10 @@ impl Sampler<'_> {
             let v = self.value(&m.ty, depth + 1);
             map.insert(m.name.clone(), v);
         }
-        let case = tag.and_then(|t| map.get(&t)).and_then(Json::as_str).map(str::to_string);
+        let case = tag
+            .and_then(|t| map.get(&t))
+            .and_then(Json::as_str)
+            .map(str::to_string);
         if let Some(variant) = case.and_then(|c| variants.iter().find(|v| v.case == c)) {
             self.members(&variant.ty, depth, map);
         }
@@ -148,7 +179,8 @@ impl Sampler<'_> {
 /// of another JSON type, and that value; `None` when not applicable.
 fn wrong_type(info: &SchemaInfo, name: &str, ty: &str) -> Option<(Json, String)> {
     let entry = info.get(ty)?;
-    let invalid = |expected: &str| format!("Invalid parameter type for '{name}', expected: {expected}");
+    let invalid =
+        |expected: &str| format!("Invalid parameter type for '{name}', expected: {expected}");
     Some(match &entry.kind {
         EntryKind::Builtin { json_type } => match (json_type, entry.name.as_str()) {
             (JsonType::String, _) => (json!(true), invalid("string")),
@@ -206,7 +238,8 @@ fn every_object_union_and_alternate_round_trips_and_mutations_are_judged() {
         types += 1;
         for i in 0..SAMPLES {
             let sample = sampler.value(name, 0);
-            strict(&info, name, &sample).unwrap_or_else(|e| panic!("{name}: valid sample rejected: {e}\n{sample}"));
+            strict(&info, name, &sample)
+                .unwrap_or_else(|e| panic!("{name}: valid sample rejected: {e}\n{sample}"));
             let back = trip(sample.clone()).unwrap_or_else(|e| panic!("{name}: {e}\n{sample}"));
             assert_eq!(back, sample, "{name}: round trip changed the value");
             samples += 1;
@@ -222,7 +255,11 @@ fn every_object_union_and_alternate_round_trips_and_mutations_are_judged() {
                 Err("Parameter 'x-unknown-member' is unexpected".to_string()),
                 "{name}"
             );
-            assert_eq!(trip(Json::Object(extra)).ok().as_ref(), Some(&sample), "{name}: unknown member");
+            assert_eq!(
+                trip(Json::Object(extra)).ok().as_ref(),
+                Some(&sample),
+                "{name}: unknown member"
+            );
             mutations += 1;
             for m in members {
                 if !map.contains_key(&m.name) {
@@ -240,7 +277,11 @@ fn every_object_union_and_alternate_round_trips_and_mutations_are_judged() {
                     // Tolerant: an error, except that an absent `any` or
                     // `null` member reads as null.
                     let nullable = matches!(m.ty.as_str(), "any" | "null");
-                    assert!(nullable || trip(missing).is_err(), "{name}: missing {}", m.name);
+                    assert!(
+                        nullable || trip(missing).is_err(),
+                        "{name}: missing {}",
+                        m.name
+                    );
                     mutations += 1;
                 }
                 if let Some((wrong, text)) = wrong_type(&info, &m.name, &m.ty) {
@@ -248,7 +289,11 @@ fn every_object_union_and_alternate_round_trips_and_mutations_are_judged() {
                     bad.insert(m.name.clone(), wrong);
                     let bad = Json::Object(bad);
                     assert_eq!(strict(&info, name, &bad), Err(text), "{name}");
-                    assert!(trip(bad).is_err(), "{name}: wrong type for {} accepted", m.name);
+                    assert!(
+                        trip(bad).is_err(),
+                        "{name}: wrong type for {} accepted",
+                        m.name
+                    );
                     mutations += 1;
                 }
                 if let Some(c_type) = narrow(&m.ty) {
@@ -260,7 +305,11 @@ fn every_object_union_and_alternate_round_trips_and_mutations_are_judged() {
                         Err(format!("Parameter '{}' expects {c_type}", m.name)),
                         "{name}"
                     );
-                    assert!(trip(big).is_err(), "{name}: out of range {} accepted", m.name);
+                    assert!(
+                        trip(big).is_err(),
+                        "{name}: out of range {} accepted",
+                        m.name
+                    );
                     mutations += 1;
                 }
             }
@@ -275,9 +324,13 @@ fn unknown_enum_values_and_union_branches_are_kept_by_the_tolerant_side() {
     use qapi_gen_check::qmp::{RunState, SetPasswordOptions, SetPasswordOptionsBranch};
     let state: RunState = serde_json::from_value(json!("future-state")).expect("tolerant");
     assert_eq!(state, RunState::Other("future-state".into()));
-    assert_eq!(serde_json::to_value(&state).ok(), Some(json!("future-state")));
+    assert_eq!(
+        serde_json::to_value(&state).ok(),
+        Some(json!("future-state"))
+    );
     let opts: SetPasswordOptions =
-        serde_json::from_value(json!({"protocol": "rdp", "password": "p", "x": 1})).expect("tolerant");
+        serde_json::from_value(json!({"protocol": "rdp", "password": "p", "x": 1}))
+            .expect("tolerant");
     assert_eq!(opts.protocol, SetPasswordOptionsBranch::Other("rdp".into()));
     assert_eq!(opts.protocol.tag(), "rdp");
 }

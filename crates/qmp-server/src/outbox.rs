@@ -66,7 +66,7 @@ impl Outbox {
 
     /// True when the client was dropped for not reading.
     pub(crate) fn overflowed(&self) -> bool {
-        self.state.lock().map_or(false, |s| s.overflowed)
+        self.state.lock().is_ok_and(|s| s.overflowed)
     }
 
     /// Resolves when the outbox closes.

@@ -39,7 +39,13 @@ impl<'a> Gen<'a> {
     }
 
     /// The struct holding a command's arguments or an event's data.
-    fn data_struct(&self, def: &Definition, name: &str, arg_type: Option<EntityId>, boxed: bool) -> String {
+    fn data_struct(
+        &self,
+        def: &Definition,
+        name: &str,
+        arg_type: Option<EntityId>,
+        boxed: bool,
+    ) -> String {
         let mut out = doc_comment(&self.def_doc(def), "");
         out.push_str(&self.deprecated_attr(&def.features, ""));
         match arg_type {
@@ -156,19 +162,22 @@ impl<'a> Gen<'a> {
             );
             let _ = writeln!(
                 out,
-                "impl Event {{\n    /// Decodes the event `name` with `data`; unknown names give `{other}`.\n    pub fn decode(name: &str, data: {option}<::qmp_wire::Map>) -> {result}<Event, ::serde_json::Error> {{\n        Ok(match name {{"
+                "impl Event {{\n    /// Decodes the event `name` with `data`; unknown names give `{other}`.\n    pub fn decode(name: &str, data: {option}<::qmp_wire::Map>) -> {result}<Event, ::serde_json::Error> {{"
             );
-            for Named { def, rust } in &events {
-                let _ = writeln!(
-                    out,
-                    "            {:?} => Event::{rust}(__rt::event_data(data)?),",
-                    def.name
-                );
+            let unknown = format!("Event::{other} {{\n            name: name.into(),\n            data,\n        }}");
+            if events.is_empty() {
+                let _ = writeln!(out, "        Ok({unknown})\n    }}\n");
+            } else {
+                out.push_str("        Ok(match name {\n");
+                for Named { def, rust } in &events {
+                    let _ = writeln!(
+                        out,
+                        "            {:?} => Event::{rust}(__rt::event_data(data)?),",
+                        def.name
+                    );
+                }
+                let _ = writeln!(out, "            _ => {unknown},\n        }})\n    }}\n");
             }
-            let _ = writeln!(
-                out,
-                "            _ => Event::{other} {{\n                name: name.into(),\n                data,\n            }},\n        }})\n    }}\n"
-            );
             let _ = writeln!(
                 out,
                 "    /// Decodes a received event message.\n    pub fn from_message(event: &::qmp_wire::Event) -> {result}<Event, ::serde_json::Error> {{\n        Event::decode(&event.name, event.data.clone())\n    }}\n"
@@ -194,7 +203,10 @@ impl<'a> Gen<'a> {
             .collect();
         let result = self.std("Result");
         let mut ns = Namespace::default();
-        let methods: Vec<String> = commands.iter().map(|n| ns.claim(snake(&n.def.name))).collect();
+        let methods: Vec<String> = commands
+            .iter()
+            .map(|n| ns.claim(snake(&n.def.name)))
+            .collect();
         let mut body = String::from("use ::qmp_wire::QmpError;\n\n");
         body.push_str(&self.item(|| {
             let mut dispatch_arms = String::new();

@@ -318,9 +318,7 @@ impl<'a> Gen<'a> {
 fn allow_deprecated(code: &str) -> String {
     let mut out = String::with_capacity(code.len() + 64);
     for line in code.lines() {
-        let starts_item = ["pub ", "impl"]
-            .iter()
-            .any(|p| line.starts_with(p));
+        let starts_item = ["pub ", "impl"].iter().any(|p| line.starts_with(p));
         if starts_item {
             out.push_str("#[allow(deprecated)]\n");
         }

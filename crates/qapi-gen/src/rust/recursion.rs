@@ -74,7 +74,11 @@ fn direct_refs(schema: &Schema, id: EntityId) -> Vec<EntityId> {
             .members
             .iter()
             .map(|m| m.ty)
-            .chain(o.branches.iter().flat_map(|b| b.variants.iter().map(|v| v.ty)))
+            .chain(
+                o.branches
+                    .iter()
+                    .flat_map(|b| b.variants.iter().map(|v| v.ty)),
+            )
             .collect(),
         Some(DefinitionKind::Alternate(a)) => a.variants.iter().map(|v| v.ty).collect(),
         _ => Vec::new(),

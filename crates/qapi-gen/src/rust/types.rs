@@ -12,6 +12,10 @@ use super::docs::doc_comment;
 use super::names::{camel, snake, Namespace};
 use super::{Gen, Scope};
 
+/// Branches differ in size as the schema makes them; boxing them all
+/// would cost every user an allocation.
+const LARGE: &str = "#[allow(clippy::large_enum_variant)]\n";
+
 /// Serde's `skip_serializing_if` for optional members.
 const SKIP_NONE: &str = "skip_serializing_if = \"::std::option::Option::is_none\"";
 
@@ -82,18 +86,26 @@ impl Gen<'_> {
         for (v, variant) in values.iter().zip(&variants) {
             let _ = writeln!(out, "            Self::{variant} => {:?},", v.name);
         }
-        let _ = writeln!(out, "            Self::{other}(name) => name,\n        }}\n    }}\n");
         let _ = writeln!(
             out,
-            "    /// The value named `name` (`{other}` when unknown).\n    pub fn from_name(name: &str) -> Self {{\n        match name {{"
+            "            Self::{other}(name) => name,\n        }}\n    }}\n"
         );
-        for (v, variant) in values.iter().zip(&variants) {
-            let _ = writeln!(out, "            {:?} => Self::{variant},", v.name);
+        let _ = writeln!(
+            out,
+            "    /// The value named `name` (`{other}` when unknown).\n    pub fn from_name(name: &str) -> Self {{"
+        );
+        if values.is_empty() {
+            let _ = writeln!(out, "        Self::{other}(name.into())\n    }}\n}}\n");
+        } else {
+            out.push_str("        match name {\n");
+            for (v, variant) in values.iter().zip(&variants) {
+                let _ = writeln!(out, "            {:?} => Self::{variant},", v.name);
+            }
+            let _ = writeln!(
+                out,
+                "            _ => Self::{other}(name.into()),\n        }}\n    }}\n}}\n"
+            );
         }
-        let _ = writeln!(
-            out,
-            "            _ => Self::{other}(name.into()),\n        }}\n    }}\n}}\n"
-        );
         let _ = writeln!(
             out,
             "impl ::std::fmt::Display for {name} {{\n    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {{\n        f.write_str(self.as_str())\n    }}\n}}\n"
@@ -161,9 +173,15 @@ impl Gen<'_> {
             attrs.push(SKIP_NONE.to_string());
         }
         if self.needs_compat(member.ty) {
-            attrs.push(format!("deserialize_with = \"{}__rt::compat\"", scope.prefix()));
+            attrs.push(format!(
+                "deserialize_with = \"{}__rt::compat\"",
+                scope.prefix()
+            ));
         } else if member.optional && self.nullable(member.ty) {
-            attrs.push(format!("deserialize_with = \"{}__rt::some\"", scope.prefix()));
+            attrs.push(format!(
+                "deserialize_with = \"{}__rt::some\"",
+                scope.prefix()
+            ));
         }
         let mut out = doc_comment(&self.member_doc(member).unwrap_or_default(), "    ");
         let deprecated = self.deprecated_attr(&member.features, "    ");
@@ -245,7 +263,7 @@ impl Gen<'_> {
         let string = self.std("String");
         let result = self.std("Result");
         let mut out = format!(
-            "/// The branches of [`{}`], selected by `{tag}`.\n#[derive(Clone, Debug, PartialEq)]\npub enum {name} {{\n",
+            "/// The branches of [`{}`], selected by `{tag}`.\n#[derive(Clone, Debug, PartialEq)]\n{LARGE}pub enum {name} {{\n",
             self.name_of(id)
         );
         let mut data = Vec::new();
@@ -275,10 +293,17 @@ impl Gen<'_> {
             "impl {name} {{\n    /// The value of `{tag}`.\n    pub fn tag(&self) -> &str {{\n        match self {{"
         );
         for (v, r) in variants.iter().zip(&rust) {
-            let pattern = if v.implicit { r.clone() } else { format!("{r}(_)") };
+            let pattern = if v.implicit {
+                r.clone()
+            } else {
+                format!("{r}(_)")
+            };
             let _ = writeln!(out, "            Self::{pattern} => {:?},", v.name);
         }
-        let _ = writeln!(out, "            Self::{other}(tag) => tag,\n        }}\n    }}\n}}\n");
+        let _ = writeln!(
+            out,
+            "            Self::{other}(tag) => tag,\n        }}\n    }}\n}}\n"
+        );
         // Serialize: the tag, then the branch's members.
         let _ = writeln!(
             out,
@@ -346,7 +371,10 @@ impl Gen<'_> {
         let mut ns = Namespace::default();
         let rust: Vec<String> = variants.iter().map(|v| ns.claim(camel(&v.name))).collect();
         let mut out = self.def_header(def);
-        let _ = writeln!(out, "#[derive(Clone, Debug, PartialEq)]\npub enum {name} {{");
+        let _ = writeln!(
+            out,
+            "#[derive(Clone, Debug, PartialEq)]\n{LARGE}pub enum {name} {{"
+        );
         let mut arms = Vec::new();
         for (v, r) in variants.iter().zip(&rust) {
             let json = self.json_type(v.ty);
@@ -419,7 +447,11 @@ impl Gen<'_> {
         let _ = writeln!(
             out,
             "            _ => Err(::serde::de::Error::custom({:?})),\n        }}\n    }}\n}}\n",
-            format!("invalid type for {}: expected {}", def.name, expected.join(" or "))
+            format!(
+                "invalid type for {}: expected {}",
+                def.name,
+                expected.join(" or ")
+            )
         );
         out
     }
