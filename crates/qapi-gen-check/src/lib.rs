@@ -3,7 +3,7 @@
 //! crate's tests. Owns no code of its own; the modules are absent (and the
 //! tests skip) when the shared reference schemas are missing.
 
-/// QEMU 10.0's QMP schema (x86_64 conditions).
+/// QEMU 10.0's QMP schema (every condition true).
 #[cfg(qapi_generated)]
 pub mod qmp {
     include!(concat!(env!("OUT_DIR"), "/qmp.rs"));

@@ -205,7 +205,7 @@ fn dispatcher_validates_then_calls_the_method() {
 #[test]
 fn introspection_is_embedded_as_qemu_sends_it() {
     let Some(path) =
-        qmp_test_support::shared_path("qemu/expected/10.0-x86_64-query-qmp-schema.json")
+        qmp_test_support::shared_path("qemu/expected/10.0-all-conditions-query-qmp-schema.json")
     else {
         return;
     };
