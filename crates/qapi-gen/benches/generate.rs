@@ -1,10 +1,10 @@
-//! The full QEMU 10.0 schema to introspection data (and, with the Rust
-//! generator, to Rust source): what a build.rs pays per build.
+//! The full QEMU 10.0 schema to introspection data and Rust source: what a
+//! build.rs pays per build (rustfmt not included).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use qapi_gen::{introspect, Conditions, IntrospectOptions};
+use qapi_gen::{generate, introspect, Conditions, IntrospectOptions, RustOptions};
 
-fn generate(c: &mut Criterion) {
+fn bench(c: &mut Criterion) {
     let Some(path) = qmp_test_support::shared_path("qemu/10.0/qapi/qapi-schema.json") else {
         return;
     };
@@ -21,7 +21,22 @@ fn generate(c: &mut Criterion) {
             introspect(&schema, &Conditions::All, IntrospectOptions::default()).to_wire_bytes()
         })
     });
+    c.bench_function("qemu-10.0 rust source", |b| {
+        b.iter(|| generate(&schema, &RustOptions::default()).len())
+    });
+    c.bench_function(
+        "qemu-10.0 schema file to introspection plus rust source",
+        |b| {
+            b.iter(|| {
+                let schema = qapi_schema::load(&path).map_err(|e| e.to_string())?;
+                let options = IntrospectOptions::default();
+                let wire = introspect(&schema, &Conditions::All, options).to_wire_bytes();
+                let rust = generate(&schema, &RustOptions::default());
+                Ok::<usize, String>(wire.len() + rust.len())
+            })
+        },
+    );
 }
 
-criterion_group!(benches, generate);
+criterion_group!(benches, bench);
 criterion_main!(benches);

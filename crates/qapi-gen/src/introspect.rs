@@ -22,6 +22,10 @@ pub struct IntrospectOptions {
     /// list that keeps integer widths, so a validator can check ranges
     /// (not QEMU's wire output).
     pub fold_integers: bool,
+    /// List every type of the schema, not only those reachable from
+    /// commands and events (not QEMU's wire output; for tools and tests
+    /// that need the whole schema).
+    pub all_types: bool,
 }
 
 impl Default for IntrospectOptions {
@@ -29,6 +33,7 @@ impl Default for IntrospectOptions {
         IntrospectOptions {
             unmask: false,
             fold_integers: true,
+            all_types: false,
         }
     }
 }
@@ -54,6 +59,13 @@ pub fn introspect(
                 if !def.is_type() {
                     gen.visit(def);
                 }
+            }
+        }
+    }
+    if options.all_types {
+        for def in schema.definitions().filter(|d| d.is_type()) {
+            if let Some(id) = schema.lookup_id(&def.name) {
+                gen.use_type(id);
             }
         }
     }

@@ -7,8 +7,13 @@
 //! and owns no runtime: generated code depends on `serde`, `serde_json`,
 //! `qmp-wire`, and for its server part on `qapi-schema`'s validator.
 
+pub mod builder;
 pub mod conditions;
 pub mod introspect;
 
+pub use builder::{BuildError, Builder};
 pub use conditions::Conditions;
 pub use introspect::{introspect, IntrospectOptions};
+pub mod rust;
+
+pub use rust::{generate, type_names, RustOptions};

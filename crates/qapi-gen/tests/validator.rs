@@ -106,6 +106,7 @@ fn info(precise: bool) -> SchemaInfo {
     let options = IntrospectOptions {
         unmask: precise,
         fold_integers: !precise,
+        all_types: false,
     };
     introspect(&schema, &Conditions::All, options)
 }

@@ -1,12 +1,13 @@
-//! `qmp qapi check|dump|introspect`: loads a schema and prints QEMU's
-//! errors, the test-suite dump, or the `query-qmp-schema` list.
+//! `qmp qapi check|dump|introspect|rust`: loads a schema and prints QEMU's
+//! errors, the test-suite dump, the `query-qmp-schema` list, or the
+//! generated Rust module.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use qapi_gen::{introspect, Conditions, IntrospectOptions};
+use qapi_gen::{introspect, Builder, Conditions, IntrospectOptions};
 use qapi_schema::{dump, load_with, FsReader, LoadOptions, Schema};
 use qmp_wire::{Encoder, MemberOrder};
 
@@ -30,6 +31,23 @@ pub enum QapiCommand {
         /// QEMU's pretty layout instead of one line.
         #[arg(long)]
         pretty: bool,
+    },
+    /// Generate the Rust module for the schema (types, commands, events,
+    /// server trait), for code that is checked in.
+    Rust {
+        #[command(flatten)]
+        schema: SchemaArgs,
+        #[command(flatten)]
+        conditions: ConditionArgs,
+        /// Where to write the module (`-` for standard output).
+        #[arg(short, long, value_name = "FILE")]
+        output: String,
+        /// Leave out the server module (and its qapi-schema dependency).
+        #[arg(long)]
+        no_server: bool,
+        /// Do not run rustfmt over the output.
+        #[arg(long)]
+        no_format: bool,
     },
 }
 
@@ -120,6 +138,34 @@ pub fn run(command: QapiCommand) -> anyhow::Result<ExitCode> {
             encoder.write_value(&info.to_value(), &mut out);
             out.push(b'\n');
             print(&out).map(|()| ExitCode::SUCCESS)
+        }
+        QapiCommand::Rust {
+            schema,
+            conditions,
+            output,
+            no_server,
+            no_format,
+        } => {
+            let builder = Builder::new(&schema.schema)
+                .conditions(conditions.read()?)
+                .relaxed_docs(schema.relaxed_docs)
+                .server(!no_server)
+                .format(!no_format)
+                .emit_rerun_if_changed(false);
+            let code = match builder.generate() {
+                Ok(code) => code,
+                Err(qapi_gen::BuildError::Schema(err)) => {
+                    writeln!(std::io::stderr(), "{err}").context("writing the error")?;
+                    return Ok(ExitCode::FAILURE);
+                }
+                Err(err) => return Err(err.into()),
+            };
+            if output == "-" {
+                print(code.as_bytes())?;
+            } else {
+                std::fs::write(&output, code).with_context(|| format!("writing {output}"))?;
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -122,3 +122,29 @@ fn introspect_reproduces_the_qemu_7_2_reply() {
         "introspect output differs from QEMU 7.2.22's reply"
     );
 }
+
+#[test]
+fn rust_writes_the_generated_module() {
+    let Some(schema) = qmp_test_support::shared_path("qemu/10.0/qga/qapi-schema.json") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("qmp-cli-rust-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("qga.rs");
+    let out = qmp()
+        .args(["qapi", "rust"])
+        .arg(&schema)
+        .arg("-o")
+        .arg(&file)
+        .output()
+        .expect("run qmp");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let code = std::fs::read_to_string(&file).expect("generated file");
+    assert!(code.contains("impl ::qmp_wire::Command for GuestShutdown"));
+    assert!(code.contains("pub trait Server"));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -329,3 +329,43 @@ fn entry_from_value(value: &Value) -> Result<Entry, String> {
         kind,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<SchemaInfo, LoadError> {
+        SchemaInfo::from_value(&qmp_wire::from_str(text).expect("test JSON"))
+    }
+
+    #[test]
+    fn bad_replies_are_errors() {
+        assert_eq!(load("{}"), Err(LoadError::NotAnArray("object")));
+        let err = |text| load(text).map_err(|e| e.to_string());
+        assert_eq!(
+            err(r#"[{"meta-type": "event", "arg-type": "0"}]"#),
+            Err("query-qmp-schema element 0: 'name' is missing".to_string())
+        );
+        assert_eq!(
+            err(r#"[{"name": "x", "meta-type": "gizmo"}]"#),
+            Err("query-qmp-schema element 0: unknown meta-type 'gizmo'".to_string())
+        );
+        assert_eq!(
+            err(r#"[{"name": "x", "meta-type": "object", "members": [{"name": 1}]}]"#),
+            Err("query-qmp-schema element 0: 'name' must be a string, not integer".to_string())
+        );
+    }
+
+    #[test]
+    fn round_trips_with_feature_lists_kept_as_sent() {
+        let text = r#"[{"name": "c", "meta-type": "command", "arg-type": "0", "ret-type": "0", "allow-oob": true, "features": []},
+            {"name": "0", "meta-type": "object", "members": [{"name": "m", "type": "int", "default": null, "features": ["deprecated"]}]},
+            {"name": "int", "meta-type": "builtin", "json-type": "int"}]"#;
+        let info = load(text).expect("loads");
+        assert_eq!(
+            info.command("c").map(|e| e.features.clone()),
+            Some(Some(Vec::new()))
+        );
+        assert_eq!(info.to_value(), qmp_wire::from_str(text).expect("json"));
+    }
+}

@@ -27,7 +27,8 @@ pub enum ValidationError {
     /// A member the type does not have.
     #[error("Parameter '{0}' is unexpected")]
     Unexpected(String),
-    /// A value of the wrong JSON type.
+    /// A value of the wrong JSON type. For alternates QEMU names the
+    /// alternate type; from a masked list that name is its number.
     #[error("Invalid parameter type for '{path}', expected: {expected}")]
     InvalidType {
         /// Where (full path, or the bare name for alternates).

@@ -1,0 +1,98 @@
+//! Generates Rust code for QEMU 10.0's qapi, qga and storage-daemon
+//! schemas and for qapi-schema-test.json, from `$QMP_SHARED`. When the
+//! schemas are absent the crate builds without them and its tests skip
+//! with the reason (or the build fails under `QMP_TEST_STRICT=1`).
+
+use std::path::PathBuf;
+
+/// (module file, schema path under the shared folder, conditions file).
+const SCHEMAS: [(&str, &str, Option<&str>); 4] = [
+    // Every condition true, so every type of the schema is generated
+    // (the storage daemon below is generated for an x86_64 build).
+    ("qmp.rs", "qemu/10.0/qapi/qapi-schema.json", None),
+    ("qga.rs", "qemu/10.0/qga/qapi-schema.json", None),
+    (
+        "storage_daemon.rs",
+        "qemu/10.0/storage-daemon/qapi/qapi-schema.json",
+        Some("qemu/expected/10.0-x86_64-conditions.txt"),
+    ),
+    (
+        "test_schema.rs",
+        "qemu/10.0/tests/qapi-schema/qapi-schema-test.json",
+        None,
+    ),
+];
+
+fn main() {
+    println!("cargo::rustc-check-cfg=cfg(qapi_generated)");
+    println!(
+        "cargo:rerun-if-env-changed={}",
+        qmp_test_support::SHARED_ENV
+    );
+    println!(
+        "cargo:rerun-if-env-changed={}",
+        qmp_test_support::STRICT_ENV
+    );
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let shared = qmp_test_support::shared_dir();
+    let missing: Vec<PathBuf> = SCHEMAS
+        .iter()
+        .flat_map(|(_, schema, conds)| std::iter::once(*schema).chain(*conds))
+        .map(|p| shared.join(p))
+        .filter(|p| !p.exists())
+        .collect();
+    if let Some(first) = missing.first() {
+        let reason = format!(
+            "{} not found (set {} to the shared reference folder); generated-code tests skipped",
+            first.display(),
+            qmp_test_support::SHARED_ENV
+        );
+        if qmp_test_support::strict() {
+            panic!("{}=1: {reason}", qmp_test_support::STRICT_ENV);
+        }
+        println!("cargo:warning={reason}");
+        println!("cargo:rerun-if-changed={}", first.display());
+        return;
+    }
+    for (file, schema, conds) in SCHEMAS {
+        let mut builder = qapi_gen::Builder::new(shared.join(schema)).file_name(file);
+        if let Some(conds) = conds {
+            builder = builder
+                .conditions_file(shared.join(conds))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        builder
+            .compile(&out_dir)
+            .unwrap_or_else(|e| panic!("{schema}: {e}"));
+    }
+    write_type_table(&shared, &out_dir);
+    println!("cargo:rustc-cfg=qapi_generated");
+}
+
+/// `qmp_types.rs`: every generated type of the QMP schema by QAPI name,
+/// with a function that reads a JSON value into it and writes it back
+/// (for the round-trip tests).
+fn write_type_table(shared: &std::path::Path, out_dir: &std::path::Path) {
+    let (_, schema, conds) = SCHEMAS[0];
+    let schema = shared.join(schema);
+    let schema = qapi_schema::load(&schema.to_string_lossy()).unwrap_or_else(|e| panic!("{e}"));
+    let conds = conds.map(|c| shared.join(c)).map(|c| {
+        let text = std::fs::read_to_string(&c).unwrap_or_else(|e| panic!("{}: {e}", c.display()));
+        qapi_gen::Conditions::parse_file(&text)
+    });
+    let options = qapi_gen::RustOptions {
+        conditions: conds.unwrap_or_default(),
+        server: true,
+    };
+    let mut table = String::from(
+        "/// (QAPI type name, JSON -> Rust -> JSON) for every generated QMP type.\n#[allow(deprecated)]\npub const QMP_TYPES: &[(&str, RoundTrip)] = &[\n",
+    );
+    for (qapi, rust) in qapi_gen::type_names(&schema, &options) {
+        table.push_str(&format!(
+            "    ({qapi:?}, round_trip::<qapi_gen_check::qmp::{rust}>),\n"
+        ));
+    }
+    table.push_str("];\n");
+    let path = out_dir.join("qmp_types.rs");
+    std::fs::write(&path, table).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}

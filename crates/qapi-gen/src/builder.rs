@@ -1,0 +1,174 @@
+//! The `build.rs` API in the style of prost-build: `Builder::new(schema)`,
+//! options, then `compile(out_dir)` writes the generated module and tells
+//! Cargo to rerun when any schema file changes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use qapi_schema::{load_with, FsReader, LoadOptions};
+
+use crate::conditions::Conditions;
+use crate::rust::{generate, RustOptions};
+
+/// Why generation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The schema has an error (QEMU's message).
+    #[error("{0}")]
+    Schema(#[from] qapi_schema::Error),
+    /// Reading a conditions file or writing the output failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// `rustfmt` ran but rejected the generated code.
+    #[error("rustfmt failed: {0}")]
+    Rustfmt(String),
+}
+
+/// Generates Rust code for one schema (see the crate docs).
+#[derive(Clone, Debug)]
+pub struct Builder {
+    schema: PathBuf,
+    options: RustOptions,
+    relaxed_docs: bool,
+    format: bool,
+    file_name: String,
+    emit_rerun: bool,
+}
+
+impl Builder {
+    /// A builder for the schema whose root file is `schema`.
+    pub fn new(schema: impl Into<PathBuf>) -> Builder {
+        Builder {
+            schema: schema.into(),
+            options: RustOptions::default(),
+            relaxed_docs: false,
+            format: true,
+            file_name: "qapi.rs".to_string(),
+            emit_rerun: true,
+        }
+    }
+
+    /// Decides `if` conditions this way (default: all true).
+    pub fn conditions(mut self, conditions: Conditions) -> Builder {
+        self.options.conditions = conditions;
+        self
+    }
+
+    /// Decides `if` conditions with a conditions file (`[DEFINED]` symbols).
+    pub fn conditions_file(self, path: impl AsRef<Path>) -> Result<Builder, BuildError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| BuildError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if self.emit_rerun {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+        Ok(self.conditions(Conditions::parse_file(&text)))
+    }
+
+    /// Generates the `server` module too (default: yes; needs `qapi-schema`).
+    pub fn server(mut self, on: bool) -> Builder {
+        self.options.server = on;
+        self
+    }
+
+    /// Accepts QEMU 7.2's older doc-comment syntax.
+    pub fn relaxed_docs(mut self, on: bool) -> Builder {
+        self.relaxed_docs = on;
+        self
+    }
+
+    /// Runs `rustfmt` over the output when it is installed (default: yes).
+    pub fn format(mut self, on: bool) -> Builder {
+        self.format = on;
+        self
+    }
+
+    /// Name of the file written by [`Builder::compile`] (default `qapi.rs`).
+    pub fn file_name(mut self, name: impl Into<String>) -> Builder {
+        self.file_name = name.into();
+        self
+    }
+
+    /// Whether to print `cargo:rerun-if-changed` lines (default: yes).
+    pub fn emit_rerun_if_changed(mut self, on: bool) -> Builder {
+        self.emit_rerun = on;
+        self
+    }
+
+    /// The generated code, without writing it anywhere.
+    pub fn generate(&self) -> Result<String, BuildError> {
+        let path = self.schema.to_string_lossy();
+        let options = LoadOptions {
+            relaxed_docs: self.relaxed_docs,
+        };
+        let schema = load_with(&path, options, &FsReader)?;
+        if self.emit_rerun {
+            for file in schema.sources.files() {
+                println!("cargo:rerun-if-changed={}", file.path);
+            }
+        }
+        let code = generate(&schema, &self.options);
+        if self.format {
+            rustfmt(&code)
+        } else {
+            Ok(code)
+        }
+    }
+
+    /// Writes the generated module to `out_dir`/file name and returns the
+    /// path (include it with `include!(concat!(env!("OUT_DIR"), "/qapi.rs"))`).
+    pub fn compile(&self, out_dir: impl AsRef<Path>) -> Result<PathBuf, BuildError> {
+        let code = self.generate()?;
+        let path = out_dir.as_ref().join(&self.file_name);
+        std::fs::write(&path, code).map_err(|source| BuildError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(path)
+    }
+}
+
+/// Formats `code` with the `rustfmt` binary; unchanged when it is absent.
+pub fn rustfmt(code: &str) -> Result<String, BuildError> {
+    use std::io::Write as _;
+    let program = std::env::var_os("RUSTFMT").unwrap_or_else(|| "rustfmt".into());
+    let child = Command::new(program)
+        .args(["--edition", "2021", "--emit", "stdout", "--quiet"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        return Ok(code.to_string());
+    };
+    let io = |source| BuildError::Io {
+        path: PathBuf::from("rustfmt"),
+        source,
+    };
+    // Write from another thread: rustfmt may fill its stdout pipe first.
+    let writer = child.stdin.take().map(|mut stdin| {
+        let input = code.to_string();
+        std::thread::spawn(move || stdin.write_all(input.as_bytes()))
+    });
+    let output = child.wait_with_output().map_err(io)?;
+    if let Some(writer) = writer {
+        writer
+            .join()
+            .map_err(|_| BuildError::Rustfmt("writer thread panicked".into()))?
+            .map_err(io)?;
+    }
+    if output.status.success() {
+        String::from_utf8(output.stdout).map_err(|e| BuildError::Rustfmt(e.to_string()))
+    } else {
+        Err(BuildError::Rustfmt(
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ))
+    }
+}

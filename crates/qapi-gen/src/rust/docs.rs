@@ -1,0 +1,89 @@
+//! Doc comments: QAPI doc text carried into rustdoc (definition bodies and
+//! member descriptions), made safe for rustdoc (no accidental code blocks
+//! or doc tests).
+
+use qapi_schema::{Definition, Member};
+
+use super::Gen;
+
+/// `text` as `///` lines at `indent`; nothing for empty text.
+///
+/// Lines lose their indentation (four spaces would make a code block, and
+/// rustdoc tests code blocks), except continuation lines of list items,
+/// which get exactly the indentation Markdown needs.
+pub fn doc_comment(text: &str, indent: &str) -> String {
+    let mut out = String::new();
+    let mut list_indent: Option<usize> = None;
+    let mut after_blank = false;
+    for raw in text.trim().lines() {
+        let line = raw.trim();
+        out.push_str(indent);
+        if line.is_empty() {
+            out.push_str("///\n");
+            after_blank = true;
+            continue;
+        }
+        let indented = raw.len() > raw.trim_start().len();
+        let continuation = match (list_indent, list_item_indent(line)) {
+            (_, Some(n)) => {
+                list_indent = Some(n);
+                0
+            }
+            (Some(n), None) if indented || !after_blank => n,
+            _ => {
+                list_indent = None;
+                0
+            }
+        };
+        after_blank = false;
+        out.push_str("/// ");
+        out.push_str(&" ".repeat(continuation));
+        // A fence would open a (tested) code block.
+        out.push_str(&line.replace("```", "'''"));
+        out.push('\n');
+    }
+    out
+}
+
+/// The content indentation of a Markdown list item line (`- x`: 2,
+/// `10. x` or `1) x`: the marker's width), or `None` for other lines.
+fn list_item_indent(line: &str) -> Option<usize> {
+    if line.starts_with("- ") || line.starts_with("* ") {
+        return Some(2);
+    }
+    let digits = line.chars().take_while(char::is_ascii_digit).count();
+    let rest = line.get(digits..)?;
+    (digits > 0 && (rest.starts_with(". ") || rest.starts_with(") "))).then_some(digits + 2)
+}
+
+impl Gen<'_> {
+    /// The body of a definition's doc block.
+    pub(super) fn def_doc(&self, def: &Definition) -> String {
+        self.schema
+            .doc_of(def)
+            .map(|d| d.body().text.clone())
+            .unwrap_or_default()
+    }
+
+    /// The description of `name` in the doc block of definition `owner`.
+    pub(super) fn described(&self, owner: &str, name: &str) -> Option<String> {
+        let def = self.schema.lookup(owner)?;
+        let doc = self.schema.doc_of(def)?;
+        doc.args()
+            .find(|s| s.name.as_deref() == Some(name))
+            .map(|s| s.text.clone())
+            .filter(|t| !t.trim().is_empty())
+    }
+
+    /// The description of a member, from the doc of the definition that
+    /// declares it (inline argument and base types are documented by the
+    /// command, event or union they belong to).
+    pub(super) fn member_doc(&self, member: &Member) -> Option<String> {
+        let owner = member.defined_in.as_str();
+        let owner = owner
+            .strip_prefix("q_obj_")
+            .and_then(|o| o.strip_suffix("-arg").or_else(|| o.strip_suffix("-base")))
+            .unwrap_or(owner);
+        self.described(owner, &member.name)
+    }
+}

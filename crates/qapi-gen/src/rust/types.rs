@@ -1,0 +1,458 @@
+//! Types: enums (with a catch-all for values from other QEMU versions),
+//! structs (base members flattened), unions (base members plus a branch
+//! enum chosen by the discriminator) and alternates (chosen by JSON type).
+
+use std::fmt::Write as _;
+
+use qapi_schema::{
+    AlternateType, Definition, DefinitionKind, EntityId, EnumType, JsonType, Member, ObjectType,
+};
+
+use super::docs::doc_comment;
+use super::names::{camel, snake, Namespace};
+use super::{Gen, Scope};
+
+/// Branches differ in size as the schema makes them; boxing them all
+/// would cost every user an allocation.
+const LARGE: &str = "#[allow(clippy::large_enum_variant)]\n";
+
+/// Serde's `skip_serializing_if` for optional members.
+const SKIP_NONE: &str = "skip_serializing_if = \"::std::option::Option::is_none\"";
+
+impl Gen<'_> {
+    /// The item(s) for one generated type.
+    pub(super) fn type_item(&self, id: EntityId, def: &Definition) -> String {
+        self.item(|| match &def.kind {
+            DefinitionKind::Enum(e) => self.enum_item(id, def, e),
+            DefinitionKind::Object(o) if o.is_union() => self.union_item(id, def, o),
+            DefinitionKind::Object(_) => self.struct_item(id, def),
+            DefinitionKind::Alternate(a) => self.alternate_item(id, def, a),
+            _ => String::new(),
+        })
+    }
+
+    fn name_of(&self, id: EntityId) -> &str {
+        self.type_names.get(&id).map_or("", String::as_str)
+    }
+
+    /// Doc comment and `#[deprecated]` of a definition.
+    fn def_header(&self, def: &Definition) -> String {
+        let mut out = doc_comment(&self.def_doc(def), "");
+        out.push_str(&self.deprecated_attr(&def.features, ""));
+        out
+    }
+
+    fn enum_item(&self, id: EntityId, def: &Definition, e: &EnumType) -> String {
+        let name = self.name_of(id);
+        let string = self.std("String");
+        let values: Vec<_> = e
+            .values
+            .iter()
+            .filter(|v| self.holds(v.ifcond.as_ref()))
+            .collect();
+        let mut ns = Namespace::default();
+        let variants: Vec<String> = values.iter().map(|v| ns.claim(camel(&v.name))).collect();
+        let other = ns.claim("Other".to_string());
+        let mut out = self.def_header(def);
+        out.push_str("#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]\n");
+        let _ = writeln!(out, "pub enum {name} {{");
+        for (v, variant) in values.iter().zip(&variants) {
+            let doc = self
+                .described(&def.name, &v.name)
+                .unwrap_or_else(|| format!("`{}`", v.name));
+            out.push_str(&doc_comment(&doc, "    "));
+            let deprecated = self.deprecated_attr(&v.features, "    ");
+            if !deprecated.is_empty() {
+                self.touched_deprecated.set(true);
+            }
+            out.push_str(&deprecated);
+            let _ = writeln!(out, "    {variant},");
+        }
+        let _ = writeln!(
+            out,
+            "    /// A value this code does not know (from another QEMU version).\n    {other}({string}),\n}}\n"
+        );
+        let list = values
+            .iter()
+            .map(|v| format!("{:?}", v.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(out, "impl {name} {{");
+        let _ = writeln!(
+            out,
+            "    /// The values this code knows, in schema order.\n    pub const VALUES: &'static [&'static str] = &[{list}];\n"
+        );
+        out.push_str("    /// The name on the wire.\n    pub fn as_str(&self) -> &str {\n        match self {\n");
+        for (v, variant) in values.iter().zip(&variants) {
+            let _ = writeln!(out, "            Self::{variant} => {:?},", v.name);
+        }
+        let _ = writeln!(
+            out,
+            "            Self::{other}(name) => name,\n        }}\n    }}\n"
+        );
+        let _ = writeln!(
+            out,
+            "    /// The value named `name` (`{other}` when unknown).\n    pub fn from_name(name: &str) -> Self {{"
+        );
+        if values.is_empty() {
+            let _ = writeln!(out, "        Self::{other}(name.into())\n    }}\n}}\n");
+        } else {
+            out.push_str("        match name {\n");
+            for (v, variant) in values.iter().zip(&variants) {
+                let _ = writeln!(out, "            {:?} => Self::{variant},", v.name);
+            }
+            let _ = writeln!(
+                out,
+                "            _ => Self::{other}(name.into()),\n        }}\n    }}\n}}\n"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "impl ::std::fmt::Display for {name} {{\n    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {{\n        f.write_str(self.as_str())\n    }}\n}}\n"
+        );
+        let _ = writeln!(
+            out,
+            "impl ::serde::Serialize for {name} {{\n    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> {result}<S::Ok, S::Error> {{\n        serializer.serialize_str(self.as_str())\n    }}\n}}\n",
+            result = self.std("Result")
+        );
+        let _ = writeln!(
+            out,
+            "impl<'de> ::serde::Deserialize<'de> for {name} {{\n    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> {result}<Self, D::Error> {{\n        let name: {string} = ::serde::Deserialize::deserialize(deserializer)?;\n        Ok(Self::from_name(&name))\n    }}\n}}\n",
+            result = self.std("Result")
+        );
+        out
+    }
+
+    /// True for types whose values may be JSON `null` (an optional member
+    /// of such a type must tell `null` from absent).
+    fn nullable(&self, id: EntityId) -> bool {
+        match self.schema.definition(id).map(|d| (&d.name, &d.kind)) {
+            Some((name, DefinitionKind::Builtin(_))) => name == "null" || name == "any",
+            Some((_, DefinitionKind::Alternate(a))) => a
+                .variants
+                .iter()
+                .any(|v| self.json_type(v.ty) == Some(JsonType::Null)),
+            _ => false,
+        }
+    }
+
+    fn json_type(&self, id: EntityId) -> Option<JsonType> {
+        self.schema.definition(id).and_then(Definition::json_type)
+    }
+
+    /// True for `uint64`/`size` (and arrays of them): QEMU accepts
+    /// negative integers there, wrapped.
+    fn needs_compat(&self, id: EntityId) -> bool {
+        match self.schema.definition(id).map(|d| (&d.name, &d.kind)) {
+            Some((name, DefinitionKind::Builtin(_))) => name == "uint64" || name == "size",
+            Some((_, DefinitionKind::Array(a))) => self.needs_compat(a.element),
+            _ => false,
+        }
+    }
+
+    /// One struct field for a member.
+    pub(super) fn field(
+        &self,
+        member: &Member,
+        container: Option<EntityId>,
+        scope: Scope,
+        ns: &mut Namespace,
+    ) -> String {
+        let rust_name = ns.claim(snake(&member.name));
+        let mut ty = self.rust_type(member.ty, scope);
+        if container.is_some_and(|c| self.cycles.needs_box(c, member.ty)) {
+            ty = format!("{}<{ty}>", self.std("Box"));
+        }
+        let mut attrs = Vec::new();
+        if rust_name.trim_start_matches("r#") != member.name {
+            attrs.push(format!("rename = {:?}", member.name));
+        }
+        if member.optional {
+            ty = format!("{}<{ty}>", self.std("Option"));
+            attrs.push("default".to_string());
+            attrs.push(SKIP_NONE.to_string());
+        }
+        if self.needs_compat(member.ty) {
+            attrs.push(format!(
+                "deserialize_with = \"{}__rt::compat\"",
+                scope.prefix()
+            ));
+        } else if member.optional && self.nullable(member.ty) {
+            attrs.push(format!(
+                "deserialize_with = \"{}__rt::some\"",
+                scope.prefix()
+            ));
+        }
+        let mut out = doc_comment(&self.member_doc(member).unwrap_or_default(), "    ");
+        let deprecated = self.deprecated_attr(&member.features, "    ");
+        if !deprecated.is_empty() {
+            self.touched_deprecated.set(true);
+        }
+        out.push_str(&deprecated);
+        if !attrs.is_empty() {
+            let _ = writeln!(out, "    #[serde({})]", attrs.join(", "));
+        }
+        let _ = writeln!(out, "    pub {rust_name}: {ty},");
+        out
+    }
+
+    /// `#[derive(...)]` of structs: `Default` when every member is optional.
+    pub(super) fn struct_derives(members: &[&Member]) -> &'static str {
+        if members.iter().all(|m| m.optional) {
+            "#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]\n"
+        } else {
+            "#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]\n"
+        }
+    }
+
+    fn struct_item(&self, id: EntityId, def: &Definition) -> String {
+        let members = self.members_of(id);
+        let mut out = self.def_header(def);
+        out.push_str(Self::struct_derives(&members));
+        let _ = writeln!(out, "pub struct {} {{", self.name_of(id));
+        let mut ns = Namespace::default();
+        for m in &members {
+            out.push_str(&self.field(m, Some(id), Scope::Root, &mut ns));
+        }
+        out.push_str("}\n\n");
+        out
+    }
+
+    fn union_item(&self, id: EntityId, def: &Definition, o: &ObjectType) -> String {
+        let Some(branches) = &o.branches else {
+            return String::new();
+        };
+        let tag = branches.tag_name.as_str();
+        let branch_enum = self.branch_names.get(&id).map_or("", String::as_str);
+        let base: Vec<&Member> = self
+            .members_of(id)
+            .into_iter()
+            .filter(|m| m.name != tag)
+            .collect();
+        let mut out = self.def_header(def);
+        out.push_str(
+            "#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]\n",
+        );
+        let _ = writeln!(out, "pub struct {} {{", self.name_of(id));
+        let mut ns = Namespace::default();
+        for m in &base {
+            out.push_str(&self.field(m, Some(id), Scope::Root, &mut ns));
+        }
+        let tag_field = ns.claim(snake(tag));
+        let _ = writeln!(
+            out,
+            "    /// The branch selected by `{tag}`, with its members.\n    #[serde(flatten)]\n    pub {tag_field}: {branch_enum},\n}}\n"
+        );
+        out.push_str(&self.branch_enum(id, def, o, branch_enum));
+        out
+    }
+
+    fn branch_enum(&self, id: EntityId, def: &Definition, o: &ObjectType, name: &str) -> String {
+        let Some(branches) = &o.branches else {
+            return String::new();
+        };
+        let tag = branches.tag_name.as_str();
+        let variants: Vec<_> = branches
+            .variants
+            .iter()
+            .filter(|v| self.holds(v.ifcond.as_ref()))
+            .collect();
+        let mut ns = Namespace::default();
+        let rust: Vec<String> = variants.iter().map(|v| ns.claim(camel(&v.name))).collect();
+        let other = ns.claim("Other".to_string());
+        let string = self.std("String");
+        let result = self.std("Result");
+        let mut out = format!(
+            "/// The branches of [`{}`], selected by `{tag}`.\n#[derive(Clone, Debug, PartialEq)]\n{LARGE}pub enum {name} {{\n",
+            self.name_of(id)
+        );
+        let mut data = Vec::new();
+        for (v, r) in variants.iter().zip(&rust) {
+            let doc = self
+                .described(&def.name, &v.name)
+                .unwrap_or_else(|| format!("`{tag}` is `{}`.", v.name));
+            out.push_str(&doc_comment(&doc, "    "));
+            if v.implicit {
+                let _ = writeln!(out, "    {r},");
+            } else {
+                let boxed = self.cycles.needs_box(id, v.ty);
+                let mut ty = self.rust_type(v.ty, Scope::Root);
+                if boxed {
+                    ty = format!("{}<{ty}>", self.std("Box"));
+                }
+                let _ = writeln!(out, "    {r}({ty}),");
+                data.push((v, r, boxed));
+            }
+        }
+        let _ = writeln!(
+            out,
+            "    /// A branch this code does not know (its members are dropped).\n    {other}({string}),\n}}\n"
+        );
+        let _ = writeln!(
+            out,
+            "impl {name} {{\n    /// The value of `{tag}`.\n    pub fn tag(&self) -> &str {{\n        match self {{"
+        );
+        for (v, r) in variants.iter().zip(&rust) {
+            let pattern = if v.implicit {
+                r.clone()
+            } else {
+                format!("{r}(_)")
+            };
+            let _ = writeln!(out, "            Self::{pattern} => {:?},", v.name);
+        }
+        let _ = writeln!(
+            out,
+            "            Self::{other}(tag) => tag,\n        }}\n    }}\n}}\n"
+        );
+        // Serialize: the tag, then the branch's members.
+        let _ = writeln!(
+            out,
+            "impl ::serde::Serialize for {name} {{\n    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> {result}<S::Ok, S::Error> {{\n        use ::serde::ser::SerializeMap;\n        let mut map = serializer.serialize_map(None)?;\n        map.serialize_entry({tag:?}, self.tag())?;"
+        );
+        match data.as_slice() {
+            [] => {}
+            [(_, r, _)] => {
+                let _ = writeln!(
+                    out,
+                    "        if let Self::{r}(branch) = self {{\n            __rt::serialize_members(&mut map, branch)?;\n        }}"
+                );
+            }
+            _ => {
+                out.push_str("        match self {\n");
+                for (_, r, _) in &data {
+                    let _ = writeln!(
+                        out,
+                        "            Self::{r}(branch) => __rt::serialize_members(&mut map, branch)?,"
+                    );
+                }
+                out.push_str("            _ => {}\n        }\n");
+            }
+        }
+        out.push_str("        map.end()\n    }\n}\n\n");
+        // Deserialize: the tag picks the branch type for the other members.
+        let members = if data.is_empty() { "_" } else { "members" };
+        let _ = writeln!(
+            out,
+            "impl<'de> ::serde::Deserialize<'de> for {name} {{\n    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> {result}<Self, D::Error> {{\n        let (tag, {members}) = __rt::take_tag(deserializer, {tag:?})?;\n        Ok(match tag.as_str() {{"
+        );
+        for (v, r) in variants.iter().zip(&rust) {
+            if v.implicit {
+                let _ = writeln!(out, "            {:?} => Self::{r},", v.name);
+            } else if self.cycles.needs_box(id, v.ty) {
+                let _ = writeln!(
+                    out,
+                    "            {:?} => Self::{r}({}::new(__rt::from_members(members)?)),",
+                    v.name,
+                    self.std("Box")
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "            {:?} => Self::{r}(__rt::from_members(members)?),",
+                    v.name
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "            _ => Self::{other}(tag),\n        }})\n    }}\n}}\n"
+        );
+        out
+    }
+
+    fn alternate_item(&self, id: EntityId, def: &Definition, a: &AlternateType) -> String {
+        let name = self.name_of(id);
+        let result = self.std("Result");
+        let variants: Vec<_> = a
+            .variants
+            .iter()
+            .filter(|v| self.holds(v.ifcond.as_ref()))
+            .collect();
+        let mut ns = Namespace::default();
+        let rust: Vec<String> = variants.iter().map(|v| ns.claim(camel(&v.name))).collect();
+        let mut out = self.def_header(def);
+        let _ = writeln!(
+            out,
+            "#[derive(Clone, Debug, PartialEq)]\n{LARGE}pub enum {name} {{"
+        );
+        let mut arms = Vec::new();
+        for (v, r) in variants.iter().zip(&rust) {
+            let json = self.json_type(v.ty);
+            let doc = self
+                .described(&def.name, &v.name)
+                .unwrap_or_else(|| format!("`{}`", v.name));
+            out.push_str(&doc_comment(&doc, "    "));
+            if json == Some(JsonType::Null) {
+                let _ = writeln!(out, "    {r},");
+            } else {
+                let boxed = self.cycles.needs_box(id, v.ty);
+                let mut ty = self.rust_type(v.ty, Scope::Root);
+                if boxed {
+                    ty = format!("{}<{ty}>", self.std("Box"));
+                }
+                let _ = writeln!(out, "    {r}({ty}),");
+            }
+            arms.push((v, r, json));
+        }
+        out.push_str("}\n\n");
+        let _ = writeln!(
+            out,
+            "impl ::serde::Serialize for {name} {{\n    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> {result}<S::Ok, S::Error> {{\n        match self {{"
+        );
+        for (_, r, json) in &arms {
+            if *json == Some(JsonType::Null) {
+                let _ = writeln!(out, "            Self::{r} => serializer.serialize_unit(),");
+            } else {
+                let _ = writeln!(
+                    out,
+                    "            Self::{r}(value) => ::serde::Serialize::serialize(value, serializer),"
+                );
+            }
+        }
+        out.push_str("        }\n    }\n}\n\n");
+        let _ = writeln!(
+            out,
+            "impl<'de> ::serde::Deserialize<'de> for {name} {{\n    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> {result}<Self, D::Error> {{\n        let value: ::serde_json::Value = ::serde::Deserialize::deserialize(deserializer)?;\n        match value {{"
+        );
+        let mut expected = Vec::new();
+        for (v, r, json) in &arms {
+            let (pattern, word) = match json {
+                Some(JsonType::String) => ("::serde_json::Value::String(_)", "string"),
+                Some(JsonType::Int) | Some(JsonType::Number) => {
+                    ("::serde_json::Value::Number(_)", "number")
+                }
+                Some(JsonType::Boolean) => ("::serde_json::Value::Bool(_)", "boolean"),
+                Some(JsonType::Null) => ("::serde_json::Value::Null", "null"),
+                Some(JsonType::Object) => ("::serde_json::Value::Object(_)", "object"),
+                Some(JsonType::Array) => ("::serde_json::Value::Array(_)", "array"),
+                Some(JsonType::Value) | None => continue,
+            };
+            expected.push(word);
+            let decode = if self.needs_compat(v.ty) {
+                "__rt::compat(value).map_err(::serde::de::Error::custom)"
+            } else {
+                "__rt::from_value(value)"
+            };
+            if *json == Some(JsonType::Null) {
+                let _ = writeln!(out, "            {pattern} => Ok(Self::{r}),");
+                continue;
+            }
+            let body = if self.cycles.needs_box(id, v.ty) {
+                format!("{decode}.map(|v| Self::{r}({}::new(v)))", self.std("Box"))
+            } else {
+                format!("{decode}.map(Self::{r})")
+            };
+            let _ = writeln!(out, "            value @ {pattern} => {body},");
+        }
+        let _ = writeln!(
+            out,
+            "            _ => Err(::serde::de::Error::custom({:?})),\n        }}\n    }}\n}}\n",
+            format!(
+                "invalid type for {}: expected {}",
+                def.name,
+                expected.join(" or ")
+            )
+        );
+        out
+    }
+}

@@ -1,0 +1,85 @@
+//! The Rust generator on small schemas: what the generated text contains
+//! for conditions, features, recursion, names and the two sides. (The
+//! generated code for QEMU's schemas is compiled and exercised in the
+//! `qapi-gen-check` crate.)
+
+use std::collections::HashSet;
+
+use qapi_gen::{generate, Conditions, RustOptions};
+use qapi_schema::{load_str, LoadOptions};
+
+const SCHEMA: &str = r#"
+{ 'enum': 'Color', 'data': [ 'red', { 'name': 'x-blue', 'if': 'HAVE_BLUE' },
+                              { 'name': 'old', 'features': [ 'deprecated' ] } ] }
+{ 'struct': 'Node',
+  'data': { 'type': 'Color', '*next': 'Node', 'children': [ 'Node' ],
+            '*shiny': { 'type': 'bool', 'if': 'HAVE_SHINE' },
+            '*size': 'size' } }
+{ 'struct': 'Legacy', 'data': { 'a': { 'type': 'int', 'features': [ 'deprecated' ] } } }
+{ 'command': 'get-node', 'data': { 'id': 'str' }, 'returns': 'Node',
+  'allow-oob': true }
+{ 'command': 'use-legacy', 'data': 'Legacy', 'boxed': true,
+  'features': [ 'deprecated' ] }
+{ 'command': 'only-blue', 'if': 'HAVE_BLUE' }
+{ 'event': 'NODE_CHANGED', 'data': { 'node': 'Node' } }
+"#;
+
+fn code(conditions: Conditions, server: bool) -> String {
+    let schema =
+        load_str("test.json", SCHEMA, LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    generate(&schema, &RustOptions { conditions, server })
+}
+
+fn defined(symbols: &[&str]) -> Conditions {
+    Conditions::Defined(
+        symbols
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<HashSet<_>>(),
+    )
+}
+
+#[test]
+fn conditions_are_resolved_at_generation_time() {
+    let none = code(defined(&[]), true);
+    assert!(!none.contains("XBlue"));
+    assert!(!none.contains("pub shiny"));
+    assert!(!none.contains("only-blue"));
+    let all = code(Conditions::All, true);
+    assert!(all.contains("    XBlue,"));
+    assert!(all.contains("pub shiny: Option<bool>,"));
+    assert!(all.contains("\"only-blue\""));
+}
+
+#[test]
+fn names_features_recursion_and_sides() {
+    let code = code(Conditions::All, true);
+    // Keywords become raw identifiers; the wire name needs no rename.
+    assert!(code.contains("    pub r#type: Color,\n"));
+    // Recursion by value is boxed; through an array it is not.
+    assert!(code.contains("pub next: Option<Box<Node>>,"));
+    assert!(code.contains("pub children: Vec<Node>,"));
+    // size reads negative integers as QEMU does.
+    assert!(code.contains("deserialize_with = \"__rt::compat\""));
+    // Deprecated things are marked, and their users allow it.
+    assert!(code.contains("#[deprecated]\n    Old,"));
+    assert!(code
+        .contains("#[allow(deprecated)]\npub struct Legacy {\n    #[deprecated]\n    pub a: i64,"));
+    assert!(code.contains("    #[deprecated]\n    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]\n    #[serde(transparent)]\n    #[allow(deprecated)]\n    pub struct UseLegacy(pub super::Legacy);"), "{code}");
+    // Tolerant enums keep unknown values.
+    assert!(code.contains("Other(String),"));
+    // Commands, events, server.
+    assert!(code.contains("impl ::qmp_wire::Command for GetNode {"));
+    assert!(code.contains("const ALLOW_OOB: bool = true;"));
+    assert!(code.contains("impl ::qmp_wire::EventData for NodeChanged {"));
+    assert!(code.contains("NodeChanged(events::NodeChanged),"));
+    assert!(code.contains("pub trait Server {"));
+    assert!(code.contains("::qapi_schema::introspect::SchemaInfo"));
+}
+
+#[test]
+fn without_the_server_no_qapi_schema_dependency() {
+    let code = code(Conditions::All, false);
+    assert!(!code.contains("pub mod server"));
+    assert!(!code.contains("qapi_schema"));
+}
