@@ -104,6 +104,7 @@ fn load_side(path: &str) -> anyhow::Result<SchemaInfo> {
     let options = IntrospectOptions {
         unmask: true,
         fold_integers: false,
+        ..IntrospectOptions::default()
     };
     Ok(qapi_gen::introspect(&schema, &Conditions::All, options))
 }

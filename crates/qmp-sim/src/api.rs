@@ -215,6 +215,7 @@ impl SimApi {
             IntrospectOptions {
                 unmask: true,
                 fold_integers: false,
+                ..IntrospectOptions::default()
             },
         );
         let commands = || {
