@@ -23,26 +23,38 @@ struct FakeQemu {
 }
 
 impl FakeQemu {
-    fn start(tag: &str, introspection: &Path) -> FakeQemu {
+    /// `qmp fake-qemu` (QEMU's command line) or `qmp serve`, both stopped (-S).
+    fn start(tag: &str, introspection: &Path, serve: bool) -> FakeQemu {
         let dir = temp_dir(tag);
         let socket = dir.join("qmp.sock");
-        let child = Command::new(QMP)
-            .arg("fake-qemu")
-            .arg("--introspection")
-            .arg(introspection)
-            .args([
-                "-machine",
-                "none",
-                "-S",
-                "-nodefaults",
-                "-display",
-                "none",
-                "-qmp",
-            ])
-            .arg(format!("unix:{},server=on,wait=off", socket.display()))
+        let mut command = Command::new(QMP);
+        if serve {
+            command
+                .args(["serve", "-S", "--introspection"])
+                .arg(introspection)
+                .arg("--unix")
+                .arg(&socket);
+        } else {
+            command
+                .arg("fake-qemu")
+                .arg("--introspection")
+                .arg(introspection)
+                .args([
+                    "-machine",
+                    "none",
+                    "-S",
+                    "-nodefaults",
+                    "-display",
+                    "none",
+                    "-qmp",
+                ])
+                .arg(format!("unix:{},server=on,wait=off", socket.display()));
+        }
+        let child = command
             .stdin(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
-            .expect("start qmp fake-qemu");
+            .expect("start the simulator");
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::os::unix::net::UnixStream::connect(&socket).is_err() {
             assert!(Instant::now() < deadline, "fake-qemu did not listen");
@@ -136,24 +148,26 @@ fn python_qemu_qmp_client_works_against_the_simulator() {
     else {
         return;
     };
-    let qemu = FakeQemu::start("pyclient", &reply);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/qemu_qmp_client.py");
-    let output = Command::new(python)
-        .arg(script)
-        .arg(&qemu.socket)
-        .output()
-        .expect("run the qemu.qmp script");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(
-        stdout.lines().filter(|l| l.starts_with("ok: ")).count(),
-        6,
-        "{stdout}"
-    );
+    for (tag, serve) in [("pyclient", false), ("pyclient-serve", true)] {
+        let qemu = FakeQemu::start(tag, &reply, serve);
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/qemu_qmp_client.py");
+        let output = Command::new(&python)
+            .arg(script)
+            .arg(&qemu.socket)
+            .output()
+            .expect("run the qemu.qmp script");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{tag}: {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(
+            stdout.lines().filter(|l| l.starts_with("ok: ")).count(),
+            6,
+            "{tag}: {stdout}"
+        );
+    }
 }
 
 #[test]
@@ -165,28 +179,42 @@ fn python_qmp_shell_works_against_the_simulator() {
     else {
         return;
     };
-    let qemu = FakeQemu::start("pyshell", &reply);
-    let mut child = Command::new(shell)
-        .arg(&qemu.socket)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start qmp-shell");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"query-status\ncont\nquery-status\nqom-get path=/machine property=type\nhuman-monitor-command command-line=nosuchcmd\n")
-        .expect("write commands");
-    let output = child.wait_with_output().expect("qmp-shell output");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("Connected to QEMU 7.2.22"), "{stdout}");
-    assert!(stdout.contains("\"status\": \"prelaunch\""), "{stdout}");
-    assert!(stdout.contains("\"status\": \"running\""), "{stdout}");
-    assert!(
-        stdout.contains("{\"return\": \"none-machine\"}"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("unknown command: 'nosuchcmd'"), "{stdout}");
+    for (tag, serve) in [("pyshell", false), ("pyshell-serve", true)] {
+        let qemu = FakeQemu::start(tag, &reply, serve);
+        let mut child = Command::new(&shell)
+            .arg(&qemu.socket)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start qmp-shell");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"query-status\ncont\nquery-status\nqom-get path=/machine property=type\nhuman-monitor-command command-line=nosuchcmd\n")
+            .expect("write commands");
+        let output = child.wait_with_output().expect("qmp-shell output");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains("Connected to QEMU 7.2.22"),
+            "{tag}: {stdout}"
+        );
+        assert!(
+            stdout.contains("\"status\": \"prelaunch\""),
+            "{tag}: {stdout}"
+        );
+        assert!(
+            stdout.contains("\"status\": \"running\""),
+            "{tag}: {stdout}"
+        );
+        assert!(
+            stdout.contains("{\"return\": \"none-machine\"}"),
+            "{tag}: {stdout}"
+        );
+        assert!(
+            stdout.contains("unknown command: 'nosuchcmd'"),
+            "{tag}: {stdout}"
+        );
+    }
 }
