@@ -4,7 +4,7 @@
 use crate::doc::Doc;
 use crate::error::Error;
 use crate::ifcond::IfCond;
-use crate::names::{c_name_raw, is_camel, name_stem, violates_lower, violates_upper};
+use crate::names::{c_name_raw_bytes, is_camel, name_stem, violates_lower, violates_upper};
 use crate::parser::{Pragma, TopExpr, MAX_NESTING};
 use crate::source::{Meta, SourceInfo, Sources};
 use crate::value::{Object, Value};
@@ -421,8 +421,8 @@ impl Checker<'_> {
                 None => (key, false),
             };
             self.check_name_lower(name, &key_source, permissive, permissive)?;
-            let cname = c_name_raw(name);
-            if cname == "u" || cname.starts_with("has_") {
+            let cname = c_name_raw_bytes(name);
+            if cname.clone().eq(*b"u") || cname.take(4).eq(*b"has_") {
                 return Err(self.err(format!("{key_source} uses reserved name")));
             }
             let arg = Sugared::of(arg);
@@ -732,6 +732,7 @@ pub(crate) fn check_exprs(
     pragma: &Pragma,
     docs: &[Doc],
 ) -> Result<Vec<CheckedExpr>, Error> {
+    sources.reserve_defns(exprs.len());
     let mut checker = Checker {
         sources,
         pragma,

@@ -144,6 +144,8 @@ impl<'s> Lexer<'s> {
                         return Ok(());
                     }
                 }
+                // Spaces first: they are most of what is skipped.
+                ' ' => {}
                 '{' | '}' | ':' | ',' | '[' | ']' => {
                     self.tok = Token::Punct(ch);
                     return Ok(());
