@@ -550,8 +550,12 @@ impl Builder {
 
     pub(crate) fn define_all(&mut self, exprs: Vec<CheckedExpr>) -> Result<(), Error> {
         self.def_predefineds()?;
-        self.entities.reserve(exprs.len() * 2);
-        self.state.reserve(exprs.len() * 2);
+        // Definitions and includes, plus about as many array and implicit
+        // types.
+        let expected = exprs.len() * 2;
+        self.entities.reserve(expected);
+        self.state.reserve(expected);
+        self.index.reserve(expected);
         for expr in exprs {
             match expr {
                 CheckedExpr::Include { path, info } => {

@@ -173,9 +173,10 @@ pub fn c_name(name: &str) -> String {
 }
 
 fn is_stem(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    // On bytes: a non-ASCII character fails either way.
+    let mut bytes = s.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Length of a downstream prefix `__RFQDN_` at the start of `name`.
