@@ -12,23 +12,69 @@ use crate::expr::{
 };
 use crate::ifcond::IfCond;
 use crate::model::*;
-use crate::names::c_name;
+use crate::names;
 use crate::parser::Pragma;
 use crate::pathutil;
 use crate::source::{FileId, SourceInfo, Sources};
 
-/// A name already taken in a clash check, with what is needed to describe
-/// it.
-#[derive(Clone, Debug)]
-struct Taken {
-    role: &'static str,
-    name: String,
-    defined_in: String,
-    /// For object members: index into the member list being built.
-    member: Option<usize>,
+/// The name and declaring definition of a name taken in a clash check.
+#[derive(Clone, Copy, Debug)]
+enum TakenName<'n> {
+    /// A member of the object being checked: index into its member list.
+    Member(usize),
+    /// Anything else.
+    Other { name: &'n str, defined_in: &'n str },
 }
 
-type Seen = NameMap<Taken>;
+/// A name already taken in a clash check, with what is needed to describe
+/// it.
+#[derive(Clone, Copy, Debug)]
+struct Taken<'n> {
+    role: &'static str,
+    name: TakenName<'n>,
+}
+
+impl<'n> Taken<'n> {
+    fn other(role: &'static str, name: &'n str, defined_in: &'n str) -> Self {
+        Taken {
+            role,
+            name: TakenName::Other { name, defined_in },
+        }
+    }
+
+    /// The name and declaring definition, with member indices looked up in
+    /// `members`.
+    fn names<'m>(&self, members: &'m [Member]) -> (&'m str, &'m str)
+    where
+        'n: 'm,
+    {
+        match self.name {
+            TakenName::Member(i) => members
+                .get(i)
+                .map_or(("", ""), |m| (m.name.as_str(), m.defined_in.as_str())),
+            TakenName::Other { name, defined_in } => (name, defined_in),
+        }
+    }
+}
+
+/// The names taken so far in one clash check, compared by C name. A list
+/// with a hash of each C name: objects are small, and a branch's names are
+/// dropped again by truncating.
+#[derive(Default)]
+struct Seen<'n> {
+    entries: Vec<(u64, Taken<'n>)>,
+}
+
+impl<'n> Seen<'n> {
+    /// The entry whose C name equals that of `name`.
+    fn find(&self, hash: u64, name: &str, members: &[Member]) -> Option<&Taken<'n>> {
+        self.entries
+            .iter()
+            .filter(|(h, _)| *h == hash)
+            .map(|(_, t)| t)
+            .find(|t| names::c_name_eq(t.names(members).0, name))
+    }
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -37,9 +83,9 @@ enum State {
     Complete,
 }
 
-pub(crate) struct Builder<'a> {
-    sources: &'a Sources,
-    pragma: &'a Pragma,
+pub(crate) struct Builder {
+    sources: Sources,
+    pragma: Pragma,
     docs: Vec<Doc>,
     root: String,
     schema_dir: String,
@@ -48,27 +94,24 @@ pub(crate) struct Builder<'a> {
     state: Vec<State>,
     modules: Vec<Module>,
     module_index: HashMap<String, ModuleId>,
+    /// Modules by the file path they were made from.
+    path_modules: HashMap<String, ModuleId>,
     file_modules: HashMap<FileId, ModuleId>,
     feature_names: Vec<String>,
     feature_infos: Vec<Option<SourceInfo>>,
     feature_set: HashSet<String>,
 }
 
-fn feature(f: &FeatureExpr, info: SourceInfo) -> Feature {
+fn feature(f: FeatureExpr, info: SourceInfo) -> Feature {
     Feature {
-        name: f.name.clone(),
-        ifcond: f.ifcond.clone(),
+        name: f.name,
+        ifcond: f.ifcond,
         info: Some(info),
     }
 }
 
-impl<'a> Builder<'a> {
-    pub(crate) fn new(
-        root: &str,
-        sources: &'a Sources,
-        pragma: &'a Pragma,
-        docs: Vec<Doc>,
-    ) -> Self {
+impl Builder {
+    pub(crate) fn new(root: &str, sources: Sources, pragma: Pragma, docs: Vec<Doc>) -> Self {
         let mut b = Builder {
             sources,
             pragma,
@@ -80,6 +123,7 @@ impl<'a> Builder<'a> {
             state: Vec::new(),
             modules: Vec::new(),
             module_index: HashMap::new(),
+            path_modules: HashMap::new(),
             file_modules: HashMap::new(),
             feature_names: Vec::new(),
             feature_infos: Vec::new(),
@@ -95,7 +139,7 @@ impl<'a> Builder<'a> {
 
     fn err(&self, info: Option<SourceInfo>, msg: impl Into<String>) -> Error {
         match info {
-            Some(info) => Error::at(self.sources, info, None, msg),
+            Some(info) => Error::at(&self.sources, info, None, msg),
             None => Error::bare(msg),
         }
     }
@@ -109,7 +153,15 @@ impl<'a> Builder<'a> {
     }
 
     fn make_module(&mut self, fname: &str) -> ModuleId {
-        let name = self.module_name(fname);
+        if let Some(&id) = self.path_modules.get(fname) {
+            return id;
+        }
+        let id = self.make_named_module(self.module_name(fname));
+        self.path_modules.insert(fname.to_string(), id);
+        id
+    }
+
+    fn make_named_module(&mut self, name: String) -> ModuleId {
         if let Some(&id) = self.module_index.get(&name) {
             return id;
         }
@@ -142,11 +194,11 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn make_features(&mut self, features: &[FeatureExpr], info: SourceInfo) -> Vec<Feature> {
-        for f in features {
+    fn make_features(&mut self, features: Vec<FeatureExpr>, info: SourceInfo) -> Vec<Feature> {
+        for f in &features {
             self.register_feature(&f.name, Some(info));
         }
-        features.iter().map(|f| feature(f, info)).collect()
+        features.into_iter().map(|f| feature(f, info)).collect()
     }
 
     // ----- definition -----
@@ -176,7 +228,7 @@ impl<'a> Builder<'a> {
             let msg = match other.info {
                 Some(other_info) => format!(
                     "'{name}' is already defined\n{}",
-                    Error::at(self.sources, other_info, None, "previous definition")
+                    Error::at(&self.sources, other_info, None, "previous definition")
                 ),
                 None => format!("{} is already defined", other.describe()),
             };
@@ -235,29 +287,29 @@ impl<'a> Builder<'a> {
         Ok(name)
     }
 
-    fn type_name(&mut self, ty: &TypeRef, info: SourceInfo) -> Result<String, Error> {
+    fn type_name(&mut self, ty: TypeRef, info: SourceInfo) -> Result<String, Error> {
         match ty {
-            TypeRef::Name(n) => Ok(n.clone()),
-            TypeRef::Array(elem) => self.make_array_type(elem, Some(info)),
+            TypeRef::Name(n) => Ok(n),
+            TypeRef::Array(elem) => self.make_array_type(&elem, Some(info)),
         }
     }
 
     fn make_members(
         &mut self,
-        members: &[MemberExpr],
+        members: Vec<MemberExpr>,
         owner: &str,
         info: SourceInfo,
     ) -> Result<Vec<Member>, Error> {
         let mut out = Vec::with_capacity(members.len());
         for m in members {
-            let type_name = self.type_name(&m.ty, info)?;
-            let features = self.make_features(&m.features, info);
+            let type_name = self.type_name(m.ty, info)?;
+            let features = self.make_features(m.features, info);
             out.push(Member {
-                name: m.name.clone(),
+                name: m.name,
                 type_name,
                 ty: EntityId::UNRESOLVED,
                 optional: m.optional,
-                ifcond: m.ifcond.clone(),
+                ifcond: m.ifcond,
                 features,
                 defined_in: owner.to_string(),
                 info: Some(info),
@@ -268,16 +320,16 @@ impl<'a> Builder<'a> {
 
     fn make_variants(
         &mut self,
-        branches: &[BranchExpr],
+        branches: Vec<BranchExpr>,
         info: SourceInfo,
     ) -> Result<Vec<Variant>, Error> {
         let mut out = Vec::with_capacity(branches.len());
         for b in branches {
             out.push(Variant {
-                name: b.name.clone(),
-                type_name: self.type_name(&b.ty, info)?,
+                name: b.name,
+                type_name: self.type_name(b.ty, info)?,
                 ty: EntityId::UNRESOLVED,
-                ifcond: b.ifcond.clone(),
+                ifcond: b.ifcond,
                 implicit: false,
             });
         }
@@ -289,14 +341,15 @@ impl<'a> Builder<'a> {
         &mut self,
         owner: &str,
         role: &str,
-        members: &[MemberExpr],
-        def: &DefExpr,
+        members: Vec<MemberExpr>,
+        info: SourceInfo,
+        ifcond: &Option<IfCond>,
     ) -> Result<Option<String>, Error> {
         if members.is_empty() {
             return Ok(None);
         }
         let name = format!("q_obj_{owner}-{role}");
-        let local = self.make_members(members, &name, def.info)?;
+        let local = self.make_members(members, &name, info)?;
         if !self.index.contains_key(&name) {
             let kind = DefinitionKind::Object(ObjectType {
                 base_name: None,
@@ -307,9 +360,9 @@ impl<'a> Builder<'a> {
             });
             self.def_definition(Self::new_definition(
                 &name,
-                Some(def.info),
+                Some(info),
                 None,
-                def.ifcond.clone(),
+                ifcond.clone(),
                 Vec::new(),
                 kind,
             ))?;
@@ -368,28 +421,32 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    fn def_expr(&mut self, def: &DefExpr) -> Result<(), Error> {
-        let info = def.info;
-        let features = self.make_features(&def.features, info);
-        let kind = match &def.kind {
+    fn def_expr(&mut self, def: DefExpr) -> Result<(), Error> {
+        let DefExpr {
+            name,
+            info,
+            doc,
+            ifcond,
+            features,
+            kind,
+        } = def;
+        let features = self.make_features(features, info);
+        let kind = match kind {
             DefKind::Enum { values, prefix } => {
                 let values = values
-                    .iter()
+                    .into_iter()
                     .map(|v| EnumValue {
-                        name: v.name.clone(),
-                        ifcond: v.ifcond.clone(),
-                        features: self.make_features(&v.features, info),
+                        name: v.name,
+                        ifcond: v.ifcond,
+                        features: self.make_features(v.features, info),
                     })
                     .collect();
-                DefinitionKind::Enum(EnumType {
-                    values,
-                    prefix: prefix.clone(),
-                })
+                DefinitionKind::Enum(EnumType { values, prefix })
             }
             DefKind::Struct { base, members } => DefinitionKind::Object(ObjectType {
-                base_name: base.clone(),
+                base_name: base,
                 base: None,
-                local_members: self.make_members(members, &def.name, info)?,
+                local_members: self.make_members(members, &name, info)?,
                 members: Vec::new(),
                 branches: None,
             }),
@@ -399,8 +456,10 @@ impl<'a> Builder<'a> {
                 branches,
             } => {
                 let base_name = match base {
-                    Members::Named(n) => Some(n.clone()),
-                    Members::Inline(m) => self.make_implicit_object(&def.name, "base", m, def)?,
+                    Members::Named(n) => Some(n),
+                    Members::Inline(m) => {
+                        self.make_implicit_object(&name, "base", m, info, &ifcond)?
+                    }
                 };
                 let variants = self.make_variants(branches, info)?;
                 DefinitionKind::Object(ObjectType {
@@ -409,7 +468,7 @@ impl<'a> Builder<'a> {
                     local_members: Vec::new(),
                     members: Vec::new(),
                     branches: Some(Branches {
-                        tag_name: discriminator.clone(),
+                        tag_name: discriminator,
                         tag_member: None,
                         variants,
                     }),
@@ -425,7 +484,7 @@ impl<'a> Builder<'a> {
                         optional: false,
                         ifcond: None,
                         features: Vec::new(),
-                        defined_in: def.name.clone(),
+                        defined_in: name.clone(),
                         info: Some(info),
                     },
                     variants,
@@ -436,7 +495,7 @@ impl<'a> Builder<'a> {
                 returns,
                 flags,
             } => {
-                let arg_type_name = self.args_type(data.as_ref(), def)?;
+                let arg_type_name = self.args_type(data, &name, info, &ifcond)?;
                 let ret_type_name = match returns {
                     Some(r) => Some(self.type_name(r, info)?),
                     None => None,
@@ -455,44 +514,55 @@ impl<'a> Builder<'a> {
                 })
             }
             DefKind::Event { data, boxed } => DefinitionKind::Event(Event {
-                arg_type_name: self.args_type(data.as_ref(), def)?,
+                arg_type_name: self.args_type(data, &name, info, &ifcond)?,
                 arg_type: None,
-                boxed: *boxed,
+                boxed,
             }),
         };
-        let definition = Self::new_definition(
-            &def.name,
-            Some(info),
-            def.doc,
-            def.ifcond.clone(),
+        let definition = Definition {
+            name,
+            info: Some(info),
+            doc,
+            ifcond,
             features,
+            module: ModuleId(0),
             kind,
-        );
+        };
         self.def_definition(definition)?;
         Ok(())
     }
 
+    /// The argument type of a command or event `owner`, defining the
+    /// implicit `q_obj_OWNER-arg` for inline members.
     fn args_type(
         &mut self,
-        data: Option<&Members>,
-        def: &DefExpr,
+        data: Option<Members>,
+        owner: &str,
+        info: SourceInfo,
+        ifcond: &Option<IfCond>,
     ) -> Result<Option<String>, Error> {
         match data {
             None => Ok(None),
-            Some(Members::Named(n)) => Ok(Some(n.clone())),
-            Some(Members::Inline(m)) => self.make_implicit_object(&def.name, "arg", m, def),
+            Some(Members::Named(n)) => Ok(Some(n)),
+            Some(Members::Inline(m)) => self.make_implicit_object(owner, "arg", m, info, ifcond),
         }
     }
 
-    pub(crate) fn define_all(&mut self, exprs: &[CheckedExpr]) -> Result<(), Error> {
+    pub(crate) fn define_all(&mut self, exprs: Vec<CheckedExpr>) -> Result<(), Error> {
         self.def_predefineds()?;
+        // Definitions and includes, plus about as many array and implicit
+        // types.
+        let expected = exprs.len() * 2;
+        self.entities.reserve(expected);
+        self.state.reserve(expected);
+        self.index.reserve(expected);
         for expr in exprs {
             match expr {
                 CheckedExpr::Include { path, info } => {
-                    let target = self.make_module(path);
+                    let target = self.make_module(&path);
                     self.def_entity(Entity::Include(Include {
                         target,
-                        info: *info,
+                        info,
                         module: ModuleId(0),
                     }));
                 }
@@ -532,28 +602,33 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn describe_taken(&self, t: &Taken, info: Option<SourceInfo>) -> String {
-        self.describe_member(t.role, &t.name, &t.defined_in, info)
+    fn describe_taken(&self, t: &Taken, members: &[Member], info: Option<SourceInfo>) -> String {
+        let (name, defined_in) = t.names(members);
+        self.describe_member(t.role, name, defined_in, info)
     }
 
-    fn check_clash(
+    /// Adds `taken` to `seen`, or reports the name it collides with;
+    /// `members` is the member list of the object being checked.
+    fn check_clash<'n>(
         &self,
-        seen: &mut Seen,
+        seen: &mut Seen<'n>,
+        members: &[Member],
         info: Option<SourceInfo>,
-        taken: Taken,
+        taken: Taken<'n>,
     ) -> Result<(), Error> {
-        let cname = c_name(&taken.name);
-        if let Some(other) = seen.get(&cname) {
+        let name = taken.names(members).0;
+        let hash = names::c_name_hash(name);
+        if let Some(other) = seen.find(hash, name, members) {
             return Err(self.err(
                 info,
                 format!(
                     "{} collides with {}",
-                    self.describe_taken(&taken, info),
-                    self.describe_taken(other, info)
+                    self.describe_taken(&taken, members, info),
+                    self.describe_taken(other, members, info)
                 ),
             ));
         }
-        seen.insert(cname, taken);
+        seen.entries.push((hash, taken));
         Ok(())
     }
 
@@ -567,13 +642,9 @@ impl<'a> Builder<'a> {
         for f in features {
             self.check_clash(
                 &mut seen,
+                &[],
                 info,
-                Taken {
-                    role: "feature",
-                    name: f.name.clone(),
-                    defined_in: defined_in.to_string(),
-                    member: None,
-                },
+                Taken::other("feature", &f.name, defined_in),
             )?;
         }
         Ok(())
@@ -641,13 +712,9 @@ impl<'a> Builder<'a> {
                 for v in &e.values {
                     self.check_clash(
                         &mut seen,
+                        &[],
                         def.info,
-                        Taken {
-                            role: "value",
-                            name: v.name.clone(),
-                            defined_in: def.name.clone(),
-                            member: None,
-                        },
+                        Taken::other("value", &v.name, &def.name),
                     )?;
                 }
                 Ok(())
@@ -712,17 +779,30 @@ impl<'a> Builder<'a> {
                 ));
             }
             self.check_object(base)?;
-            self.clash_object(base, info, &mut seen, Some(&mut members))?;
+            self.add_base_members(base, info, &mut seen, &mut members)?;
             obj.base = Some(base);
         }
+        members.reserve_exact(obj.local_members.len());
         for m in obj.local_members.iter_mut() {
             self.resolve_member(m, "member", info)?;
             self.add_member(&mut seen, &mut members, m.clone(), info)?;
         }
         if let Some(branches) = obj.branches.as_mut() {
-            self.check_branches(branches, &name, info, &seen, &members)?;
+            let tag = seen
+                .find(
+                    names::c_name_hash(&branches.tag_name),
+                    &branches.tag_name,
+                    &members,
+                )
+                .and_then(|t| match t.name {
+                    TakenName::Member(i) => members.get(i),
+                    TakenName::Other { .. } => None,
+                })
+                .filter(|m| m.name == branches.tag_name)
+                .cloned();
+            self.check_branches(branches, &name, info, tag)?;
             for v in &branches.variants {
-                self.clash_object(v.ty, info, &mut seen.clone(), None)?;
+                self.clash_branch(v.ty, info, &mut seen, &members)?;
             }
         }
         obj.members = members;
@@ -762,6 +842,8 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Appends `m` to the members of the object being checked, after
+    /// checking its name against `seen`.
     fn add_member(
         &self,
         seen: &mut Seen,
@@ -769,53 +851,76 @@ impl<'a> Builder<'a> {
         m: Member,
         info: Option<SourceInfo>,
     ) -> Result<(), Error> {
-        self.check_clash(
-            seen,
-            info,
-            Taken {
-                role: "member",
-                name: m.name.clone(),
-                defined_in: m.defined_in.clone(),
-                member: Some(members.len()),
-            },
-        )?;
         members.push(m);
+        let idx = members.len() - 1;
+        let taken = Taken {
+            role: "member",
+            name: TakenName::Member(idx),
+        };
+        let clash = self.check_clash(seen, members, info, taken);
+        if clash.is_err() {
+            members.truncate(idx);
+        }
+        clash
+    }
+
+    /// Adds the members of a checked struct type (a base, so without
+    /// branches) to the members of the object being checked.
+    fn add_base_members(
+        &self,
+        base: EntityId,
+        info: Option<SourceInfo>,
+        seen: &mut Seen,
+        members: &mut Vec<Member>,
+    ) -> Result<(), Error> {
+        let Some(obj) = self.definition(base).and_then(Definition::as_object) else {
+            return Ok(());
+        };
+        members.reserve_exact(obj.members.len());
+        for m in &obj.members {
+            self.add_member(seen, members, m.clone(), info)?;
+        }
         Ok(())
     }
 
-    /// Adds the members of a checked object type (and, per branch, the
-    /// branch members) to `seen`, reporting clashes at `info`.
-    fn clash_object(
-        &self,
+    /// Checks the members of a checked object type used as a branch (and,
+    /// per branch of it, its branch members) against `seen`, reporting
+    /// clashes at `info`. `seen` is left as it was.
+    fn clash_branch<'s>(
+        &'s self,
         id: EntityId,
         info: Option<SourceInfo>,
-        seen: &mut Seen,
-        mut collect: Option<&mut Vec<Member>>,
+        seen: &mut Seen<'s>,
+        members: &[Member],
     ) -> Result<(), Error> {
         let Some(obj) = self.definition(id).and_then(Definition::as_object) else {
             return Ok(());
         };
+        let mark = seen.entries.len();
+        let mut result = Ok(());
         for m in &obj.members {
-            match collect.as_deref_mut() {
-                Some(members) => self.add_member(seen, members, m.clone(), info)?,
-                None => self.check_clash(
-                    seen,
-                    info,
-                    Taken {
-                        role: "member",
-                        name: m.name.clone(),
-                        defined_in: m.defined_in.clone(),
-                        member: None,
-                    },
-                )?,
+            result = self.check_clash(
+                seen,
+                members,
+                info,
+                Taken::other("member", &m.name, &m.defined_in),
+            );
+            if result.is_err() {
+                break;
             }
         }
-        if let Some(branches) = &obj.branches {
-            for v in &branches.variants {
-                self.clash_object(v.ty, info, &mut seen.clone(), None)?;
+        if result.is_ok() {
+            if let Some(branches) = &obj.branches {
+                for v in &branches.variants {
+                    result = self.clash_branch(v.ty, info, seen, members);
+                    if result.is_err() {
+                        break;
+                    }
+                }
             }
         }
-        Ok(())
+        seen.entries.truncate(mark);
+        result
     }
 
     fn check_branches(
@@ -823,16 +928,9 @@ impl<'a> Builder<'a> {
         branches: &mut Branches,
         union: &str,
         info: Option<SourceInfo>,
-        seen: &Seen,
-        members: &[Member],
+        tag: Option<Member>,
     ) -> Result<(), Error> {
         let tag_name = branches.tag_name.clone();
-        let tag = seen
-            .get(&c_name(&tag_name))
-            .and_then(|t| t.member)
-            .and_then(|i| members.get(i))
-            .filter(|m| m.name == tag_name)
-            .cloned();
         let Some(tag) = tag else {
             return Err(self.err(
                 info,
@@ -863,15 +961,15 @@ impl<'a> Builder<'a> {
                 format!("discriminator member '{tag_name}' of {base} must not be conditional"),
             ));
         }
-        let enum_values: Vec<EnumValue> = tag_def
-            .as_enum()
-            .map(|e| e.values.clone())
-            .unwrap_or_default();
-        let enum_descr = tag_def.describe();
-        let mut implicit = Vec::new();
-        for value in &enum_values {
-            if !branches.variants.iter().any(|v| v.name == value.name) {
-                implicit.push(Variant {
+        let enum_values: &[EnumValue] = tag_def.as_enum().map_or(&[], |e| &e.values);
+        let explicit = branches.variants.len();
+        for value in enum_values {
+            let named = branches
+                .variants
+                .get(..explicit)
+                .is_some_and(|vs| vs.iter().any(|v| v.name == value.name));
+            if !named {
+                branches.variants.push(Variant {
                     name: value.name.clone(),
                     type_name: "q_empty".to_string(),
                     ty: EntityId::UNRESOLVED,
@@ -880,19 +978,26 @@ impl<'a> Builder<'a> {
                 });
             }
         }
-        branches.variants.extend(implicit);
+        // Whether each branch names a value, worked out before the loop
+        // below needs `self` mutably.
+        let is_value: Vec<bool> = branches
+            .variants
+            .iter()
+            .map(|v| enum_values.iter().any(|e| e.name == v.name))
+            .collect();
+        let enum_descr = tag_def.describe();
         if branches.variants.is_empty() {
             return Err(self.err(info, "union has no branches"));
         }
-        for v in branches.variants.iter_mut() {
+        for (v, is_value) in branches.variants.iter_mut().zip(is_value) {
             let owner = if v.implicit {
                 tag.defined_in.as_str()
             } else {
                 union
             };
-            let what = self.describe_member("branch", &v.name, owner, info);
-            v.ty = self.resolve_type(&v.type_name, info, &what)?;
-            if !enum_values.iter().any(|e| e.name == v.name) {
+            let what = || self.describe_member("branch", &v.name, owner, info);
+            v.ty = self.resolve_type_with(&v.type_name, info, what)?;
+            if !is_value {
                 return Err(self.err(
                     info,
                     format!("branch '{}' is not a value of {enum_descr}", v.name),
@@ -901,7 +1006,7 @@ impl<'a> Builder<'a> {
             let vdef = self.definition(v.ty);
             if vdef.and_then(Definition::as_object).is_none() {
                 let descr = vdef.map(Definition::describe).unwrap_or_default();
-                return Err(self.err(info, format!("{what} cannot use {descr}")));
+                return Err(self.err(info, format!("{} cannot use {descr}", what())));
             }
             self.check_object(v.ty)?;
         }
@@ -920,24 +1025,20 @@ impl<'a> Builder<'a> {
         self.check_definition_base(&def)?;
         self.resolve_member(&mut alt.tag_member, "member", info)?;
         for v in alt.variants.iter_mut() {
-            let what = self.describe_member("branch", &v.name, &def.name, info);
-            v.ty = self.resolve_type(&v.type_name, info, &what)?;
+            let what = || self.describe_member("branch", &v.name, &def.name, info);
+            v.ty = self.resolve_type_with(&v.type_name, info, what)?;
         }
         let mut seen = Seen::default();
         let mut types_seen: Vec<(&'static str, String)> = Vec::new();
         for v in &alt.variants {
             self.check_clash(
                 &mut seen,
+                &[],
                 info,
-                Taken {
-                    role: "branch",
-                    name: v.name.clone(),
-                    defined_in: def.name.clone(),
-                    member: None,
-                },
+                Taken::other("branch", &v.name, &def.name),
             )?;
             let vdef = self.definition(v.ty);
-            let what = self.describe_member("branch", &v.name, &def.name, info);
+            let what = || self.describe_member("branch", &v.name, &def.name, info);
             let qtype = match vdef.and_then(Definition::json_type) {
                 Some(JsonType::Null) => "QTYPE_QNULL",
                 Some(JsonType::String) => "QTYPE_QSTRING",
@@ -947,7 +1048,7 @@ impl<'a> Builder<'a> {
                 Some(JsonType::Object) => "QTYPE_QDICT",
                 Some(JsonType::Value) | None => {
                     let descr = vdef.map(Definition::describe).unwrap_or_default();
-                    return Err(self.err(info, format!("{what} cannot use {descr}")));
+                    return Err(self.err(info, format!("{} cannot use {descr}", what())));
                 }
             };
             let mut conflicting = vec![qtype];
@@ -974,7 +1075,7 @@ impl<'a> Builder<'a> {
                 if let Some((_, other)) = types_seen.iter().find(|(t, _)| *t == qt) {
                     return Err(self.err(
                         info,
-                        format!("{what} can't be distinguished from '{other}'"),
+                        format!("{} can't be distinguished from '{other}'", what()),
                     ));
                 }
                 types_seen.push((qt, v.name.clone()));
@@ -1063,11 +1164,16 @@ impl<'a> Builder<'a> {
         let Some(doc) = def.doc.and_then(|d| self.docs.get_mut(d)) else {
             return Ok(());
         };
+        let excepted = doc.relaxed
+            || doc
+                .symbol
+                .as_deref()
+                .is_some_and(|s| self.pragma.documentation_exceptions.iter().any(|e| e == s));
         DocLinker {
             doc,
             entities: &self.entities,
-            pragma: self.pragma,
-            sources: self.sources,
+            sources: &self.sources,
+            excepted,
         }
         .connect(def)
     }
@@ -1100,7 +1206,7 @@ impl<'a> Builder<'a> {
         }
         self.assign_modules();
         for doc in &self.docs {
-            doc.check(self.sources)?;
+            doc.check(&self.sources)?;
         }
         if self.feature_names.len() > MAX_FEATURES {
             let info = self.feature_infos.get(MAX_FEATURES).copied().flatten();
@@ -1111,8 +1217,8 @@ impl<'a> Builder<'a> {
         }
         Ok(Schema {
             path: self.root,
-            sources: self.sources.clone(),
-            pragma: self.pragma.clone(),
+            sources: self.sources,
+            pragma: self.pragma,
             modules: self.modules,
             entities: self.entities,
             docs: self.docs,
@@ -1126,8 +1232,10 @@ impl<'a> Builder<'a> {
 struct DocLinker<'b> {
     doc: &'b mut Doc,
     entities: &'b [Entity],
-    pragma: &'b Pragma,
     sources: &'b Sources,
+    /// Whether undocumented members are accepted: the definition is in
+    /// `documentation-exceptions`, or (QEMU 7.2) the doc is relaxed.
+    excepted: bool,
 }
 
 impl DocLinker<'_> {
@@ -1148,14 +1256,7 @@ impl DocLinker<'_> {
     }
 
     fn member(&mut self, role: &str, name: &str, info: Option<SourceInfo>) -> Result<(), Error> {
-        // QEMU 7.2 accepted undocumented members everywhere.
-        let excepted = self.doc.relaxed
-            || self
-                .doc
-                .symbol
-                .as_deref()
-                .is_some_and(|s| self.pragma.documentation_exceptions.iter().any(|e| e == s));
-        if !self.doc.connect_member(name, excepted) {
+        if !self.doc.connect_member(name, self.excepted) {
             return Err(self.err(info, format!("{role} '{name}' lacks documentation")));
         }
         Ok(())

@@ -71,11 +71,6 @@ impl Section {
             connected: false,
         }
     }
-
-    fn append_line(&mut self, line: &str) {
-        self.text.push_str(line);
-        self.text.push('\n');
-    }
 }
 
 /// A doc comment block: definition documentation (`@NAME:` first) or
@@ -96,22 +91,34 @@ pub struct Doc {
     returns: Option<usize>,
     errors: Option<usize>,
     since: Option<usize>,
+    /// While parsing: the text of the last section in `order`, moved into
+    /// it (trimmed, in one allocation) when the next section starts or the
+    /// block ends. Lent by the parser so one buffer serves every block.
+    pending: String,
 }
 
+/// Sections a doc block has room for before its lists grow.
+const SECTIONS_RESERVED: usize = 8;
+
 impl Doc {
-    fn new(info: SourceInfo, symbol: Option<String>) -> Self {
+    fn new(info: SourceInfo, symbol: Option<String>, pending: String) -> Self {
+        let mut store = Vec::with_capacity(SECTIONS_RESERVED);
+        store.push(Section::new(info, SectionKind::Plain, None));
+        let mut order = Vec::with_capacity(SECTIONS_RESERVED);
+        order.push(0);
         Doc {
             info,
             symbol,
             relaxed: false,
-            store: vec![Section::new(info, SectionKind::Plain, None)],
-            order: vec![0],
+            store,
+            order,
             args: Vec::new(),
             features: Vec::new(),
             others: Vec::new(),
             returns: None,
             errors: None,
             since: None,
+            pending,
         }
     }
 
@@ -161,29 +168,36 @@ impl Doc {
     }
 
     fn push(&mut self, section: Section) -> usize {
+        self.flush();
         self.store.push(section);
         let idx = self.store.len() - 1;
         self.order.push(idx);
         idx
     }
 
-    fn append_line(&mut self, line: &str) {
-        if let Some(&last) = self.order.last() {
-            if let Some(section) = self.store.get_mut(last) {
-                section.append_line(line);
-            }
+    /// Moves the pending text into the last section, without leading and
+    /// trailing blank lines.
+    fn flush(&mut self) {
+        if let Some(section) = self.order.last().and_then(|&i| self.store.get_mut(i)) {
+            section.text.push_str(self.pending.trim_matches('\n'));
         }
+        self.pending.clear();
+    }
+
+    fn append_line(&mut self, line: &str) {
+        self.pending.push_str(line);
+        self.pending.push('\n');
     }
 
     fn ensure_untagged_section(&mut self, info: SourceInfo) {
         if let Some(&last) = self.order.last() {
             if let Some(section) = self.store.get_mut(last) {
                 if section.kind == SectionKind::Plain {
-                    if section.text.is_empty() {
+                    if self.pending.is_empty() {
                         // Empty so far: the section starts here.
                         section.info = info;
                     }
-                    section.text.push('\n');
+                    self.pending.push('\n');
                     return;
                 }
             }
@@ -258,17 +272,13 @@ impl Doc {
         Ok(())
     }
 
-    fn end(&mut self, sources: &Sources) -> Result<(), Error> {
+    /// Finishes the block; returns the pending-text buffer for reuse.
+    fn end(&mut self, sources: &Sources) -> Result<String, Error> {
+        self.flush();
         for &idx in &self.order {
-            let Some(section) = self.store.get_mut(idx) else {
+            let Some(section) = self.store.get(idx) else {
                 continue;
             };
-            let kept = section.text.trim_end_matches('\n').len();
-            section.text.truncate(kept);
-            let leading = section.text.len() - section.text.trim_start_matches('\n').len();
-            if leading > 0 {
-                section.text.drain(..leading);
-            }
             if section.kind != SectionKind::Plain && section.text.is_empty() {
                 return Err(Error::at(
                     sources,
@@ -278,7 +288,7 @@ impl Doc {
                 ));
             }
         }
-        Ok(())
+        Ok(std::mem::take(&mut self.pending))
     }
 
     fn find(&self, list: &[usize], name: &str) -> Option<usize> {
@@ -460,6 +470,8 @@ pub(crate) struct DocParser<'a, 'l, 's> {
     pub lexer: &'l mut Lexer<'s>,
     pub sources: &'a Sources,
     pub relaxed: bool,
+    /// An empty buffer for the text being read, kept between blocks.
+    pub pending: &'l mut String,
 }
 
 impl<'s> DocParser<'_, '_, 's> {
@@ -556,7 +568,7 @@ impl<'s> DocParser<'_, '_, 's> {
                 if symbol.is_empty() {
                     return Err(self.err("name required after '@'"));
                 }
-                doc = Doc::new(info, Some(symbol.to_string()));
+                doc = Doc::new(info, Some(symbol.to_string()), std::mem::take(self.pending));
                 line = self.next_line()?;
                 if self.relaxed {
                     self.definition_body_relaxed(&mut doc, line)?;
@@ -565,7 +577,7 @@ impl<'s> DocParser<'_, '_, 's> {
                 }
             }
             _ => {
-                doc = Doc::new(info, None);
+                doc = Doc::new(info, None, std::mem::take(self.pending));
                 doc.ensure_untagged_section(self.lexer.info());
                 let mut first = true;
                 while let Some(text) = line {
@@ -585,7 +597,7 @@ impl<'s> DocParser<'_, '_, 's> {
         }
         self.lexer.accept(self.sources, true)?;
         doc.relaxed = self.relaxed;
-        doc.end(self.sources)?;
+        *self.pending = doc.end(self.sources)?;
         Ok(doc)
     }
 

@@ -4,7 +4,7 @@
 use crate::doc::Doc;
 use crate::error::Error;
 use crate::ifcond::IfCond;
-use crate::names::{c_name_raw, is_camel, name_stem, violates_lower, violates_upper};
+use crate::names::{c_name_raw_bytes, is_camel, name_stem, violates_lower, violates_upper};
 use crate::parser::{Pragma, TopExpr, MAX_NESTING};
 use crate::source::{Meta, SourceInfo, Sources};
 use crate::value::{Object, Value};
@@ -186,6 +186,15 @@ impl<'v> Sugared<'v> {
     }
 }
 
+/// The value of `key` in a member value, where a bare (non-object) value
+/// stands for `main_key`; mutable, so that strings can be moved out.
+fn member_mut<'v>(value: &'v mut Value, key: &str, main_key: &str) -> Option<&'v mut Value> {
+    match value {
+        Value::Object(o) => o.get_mut(key),
+        other => (key == main_key).then_some(other),
+    }
+}
+
 impl Checker<'_> {
     fn err(&self, msg: impl Into<String>) -> Error {
         Error::at(self.sources, self.info, None, msg)
@@ -352,48 +361,52 @@ impl Checker<'_> {
         })
     }
 
-    fn check_features(&self, features: Option<&Value>) -> Result<Vec<FeatureExpr>, Error> {
+    // The checks below move the strings they keep out of the expression
+    // (nothing reads them again) instead of copying them.
+
+    fn check_features(&self, features: Option<&mut Value>) -> Result<Vec<FeatureExpr>, Error> {
         let Some(features) = features else {
             return Ok(Vec::new());
         };
-        let Some(items) = features.as_array() else {
+        let Some(items) = features.as_array_mut() else {
             return Err(self.err("'features' must be an array"));
         };
         let mut out = Vec::with_capacity(items.len());
         for item in items {
-            let feat = Sugared::of(item);
             let source = "'features' member";
-            self.check_sugared_keys(&feat, &source, &["name"], &["if"])?;
-            let Some(Value::Str(name)) = feat.get("name", "name") else {
+            self.check_sugared_keys(&Sugared::of(item), &source, &["name"], &["if"])?;
+            let Some(Value::Str(name)) = member_mut(item, "name", "name") else {
                 return Err(self.err(format!("{source} requires a string name")));
             };
-            let source = Quoted(source, name);
-            self.check_name_lower(name, &source, false, false)?;
-            let ifcond = self.check_if(&feat, &source)?;
-            out.push(FeatureExpr {
-                name: name.clone(),
-                ifcond,
-            });
+            let name = std::mem::take(name);
+            let source = Quoted(source, &name);
+            self.check_name_lower(&name, &source, false, false)?;
+            let ifcond = self.check_if(&Sugared::of(item), &source)?;
+            out.push(FeatureExpr { name, ifcond });
         }
         Ok(out)
     }
 
-    fn check_type_name(&self, value: &Value, source: &dyn fmt::Display) -> Result<String, Error> {
+    fn check_type_name(
+        &self,
+        value: &mut Value,
+        source: &dyn fmt::Display,
+    ) -> Result<String, Error> {
         match value {
-            Value::Str(s) => Ok(s.clone()),
+            Value::Str(s) => Ok(std::mem::take(s)),
             _ => Err(self.err(format!("{source} should be a type name"))),
         }
     }
 
     fn check_type_name_or_array(
         &self,
-        value: &Value,
+        value: &mut Value,
         source: &dyn fmt::Display,
     ) -> Result<TypeRef, Error> {
         match value {
-            Value::Str(s) => Ok(TypeRef::Name(s.clone())),
-            Value::Array(items) => match items.as_slice() {
-                [Value::Str(s)] => Ok(TypeRef::Array(s.clone())),
+            Value::Str(s) => Ok(TypeRef::Name(std::mem::take(s))),
+            Value::Array(items) => match items.as_mut_slice() {
+                [Value::Str(s)] => Ok(TypeRef::Array(std::mem::take(s))),
                 _ => Err(self.err(format!(
                     "{source}: array type must contain single type name"
                 ))),
@@ -404,37 +417,42 @@ impl Checker<'_> {
 
     fn check_type_implicit(
         &self,
-        value: &Value,
+        value: &mut Value,
         source: &dyn fmt::Display,
         parent_name: Option<&str>,
     ) -> Result<Vec<MemberExpr>, Error> {
-        let Some(members) = value.as_object() else {
+        let Some(members) = value.as_object_mut() else {
             return Err(self.err(format!("{source} should be an object or type name")));
         };
         let permissive =
             parent_name.is_some_and(|p| self.pragma.member_name_exceptions.iter().any(|n| n == p));
         let mut out = Vec::with_capacity(members.len());
-        for (key, arg) in members.iter() {
-            let key_source = Keyed(source, key);
+        for (key, arg) in members.iter_mut() {
+            let key = std::mem::take(key);
+            let key_source = Keyed(source, &key);
             let (name, optional) = match key.strip_prefix('*') {
                 Some(rest) => (rest, true),
-                None => (key, false),
+                None => (key.as_str(), false),
             };
             self.check_name_lower(name, &key_source, permissive, permissive)?;
-            let cname = c_name_raw(name);
-            if cname == "u" || cname.starts_with("has_") {
+            let cname = c_name_raw_bytes(name);
+            if cname.clone().eq(*b"u") || cname.take(4).eq(*b"has_") {
                 return Err(self.err(format!("{key_source} uses reserved name")));
             }
-            let arg = Sugared::of(arg);
-            self.check_sugared_keys(&arg, &key_source, &["type"], &["if", "features"])?;
-            let ifcond = self.check_if(&arg, &key_source)?;
-            let features = self.check_features(arg.get("features", "type"))?;
-            let ty = match arg.get("type", "type") {
+            let sugared = Sugared::of(arg);
+            self.check_sugared_keys(&sugared, &key_source, &["type"], &["if", "features"])?;
+            let ifcond = self.check_if(&sugared, &key_source)?;
+            let features = self.check_features(member_mut(arg, "features", "type"))?;
+            let ty = match member_mut(arg, "type", "type") {
                 Some(t) => self.check_type_name_or_array(t, &key_source)?,
                 None => return Err(self.err(format!("{key_source} misses key 'type'"))),
             };
+            let mut name = key;
+            if optional {
+                name.remove(0);
+            }
             out.push(MemberExpr {
-                name: name.to_string(),
+                name,
                 optional,
                 ty,
                 ifcond,
@@ -446,50 +464,54 @@ impl Checker<'_> {
 
     fn check_type_name_or_implicit(
         &self,
-        value: &Value,
+        value: &mut Value,
         source: &dyn fmt::Display,
         parent_name: Option<&str>,
     ) -> Result<Members, Error> {
-        match value {
-            Value::Str(s) => Ok(Members::Named(s.clone())),
-            _ => Ok(Members::Inline(self.check_type_implicit(
-                value,
-                source,
-                parent_name,
-            )?)),
+        if let Value::Str(s) = value {
+            return Ok(Members::Named(std::mem::take(s)));
         }
+        Ok(Members::Inline(self.check_type_implicit(
+            value,
+            source,
+            parent_name,
+        )?))
     }
 
-    fn check_enum(&self, expr: &Object, name: &str) -> Result<DefKind, Error> {
-        let Some(items) = expr.get("data").and_then(Value::as_array) else {
-            return Err(self.err("'data' must be an array"));
-        };
-        let prefix = match expr.get("prefix") {
+    fn check_enum(&self, expr: &mut Object, name: &str) -> Result<DefKind, Error> {
+        let not_array = || self.err("'data' must be an array");
+        if expr.get("data").and_then(Value::as_array).is_none() {
+            return Err(not_array());
+        }
+        let prefix = match expr.get_mut("prefix") {
             None => None,
-            Some(Value::Str(p)) => Some(p.clone()),
+            Some(Value::Str(p)) => Some(std::mem::take(p)),
             Some(_) => return Err(self.err("'prefix' must be a string")),
+        };
+        let Some(items) = expr.get_mut("data").and_then(Value::as_array_mut) else {
+            return Err(not_array());
         };
         let permissive = self.pragma.member_name_exceptions.iter().any(|n| n == name);
         let mut values = Vec::with_capacity(items.len());
         for item in items {
-            let member = Sugared::of(item);
             let source = "'data' member";
-            self.check_sugared_keys(&member, &source, &["name"], &["if", "features"])?;
-            let Some(Value::Str(value)) = member.get("name", "name") else {
+            self.check_sugared_keys(&Sugared::of(item), &source, &["name"], &["if", "features"])?;
+            let Some(Value::Str(value)) = member_mut(item, "name", "name") else {
                 return Err(self.err(format!("{source} requires a string name")));
             };
-            let source = Quoted(source, value);
+            let value = std::mem::take(value);
+            let source = Quoted(source, &value);
             // Enum values may start with a digit: check as if prefixed.
             let checked = if value.starts_with(|c: char| c.is_ascii_digit()) {
-                format!("d{value}")
+                std::borrow::Cow::Owned(format!("d{value}"))
             } else {
-                value.clone()
+                std::borrow::Cow::Borrowed(value.as_str())
             };
             self.check_name_lower(&checked, &source, permissive, permissive)?;
-            let ifcond = self.check_if(&member, &source)?;
-            let features = self.check_features(member.get("features", "name"))?;
+            let ifcond = self.check_if(&Sugared::of(item), &source)?;
+            let features = self.check_features(member_mut(item, "features", "name"))?;
             values.push(EnumValueExpr {
-                name: value.clone(),
+                name: value,
                 ifcond,
                 features,
             });
@@ -497,17 +519,18 @@ impl Checker<'_> {
         Ok(DefKind::Enum { values, prefix })
     }
 
-    fn check_branches(&self, data: &Object, alternate: bool) -> Result<Vec<BranchExpr>, Error> {
+    fn check_branches(&self, data: &mut Object, alternate: bool) -> Result<Vec<BranchExpr>, Error> {
         let mut out = Vec::with_capacity(data.len());
-        for (key, value) in data.iter() {
-            let source = Quoted("'data' member", key);
+        for (key, value) in data.iter_mut() {
+            let key = std::mem::take(key);
+            let source = Quoted("'data' member", &key);
             if alternate {
-                self.check_name_lower(key, &source, false, false)?;
+                self.check_name_lower(&key, &source, false, false)?;
             }
-            let value = Sugared::of(value);
-            self.check_sugared_keys(&value, &source, &["type"], &["if"])?;
-            let ifcond = self.check_if(&value, &source)?;
-            let Some(ty) = value.get("type", "type") else {
+            let sugared = Sugared::of(value);
+            self.check_sugared_keys(&sugared, &source, &["type"], &["if"])?;
+            let ifcond = self.check_if(&sugared, &source)?;
+            let Some(ty) = member_mut(value, "type", "type") else {
                 return Err(self.err(format!("{source} misses key 'type'")));
             };
             let ty = if alternate {
@@ -516,7 +539,7 @@ impl Checker<'_> {
                 TypeRef::Name(self.check_type_name(ty, &source)?)
             };
             out.push(BranchExpr {
-                name: key.to_string(),
+                name: key,
                 ty,
                 ifcond,
             });
@@ -524,28 +547,30 @@ impl Checker<'_> {
         Ok(out)
     }
 
-    fn check_union(&self, expr: &Object, name: &str) -> Result<DefKind, Error> {
-        let base = expr.get("base").unwrap_or(&Value::Bool(false));
+    fn check_union(&self, expr: &mut Object, name: &str) -> Result<DefKind, Error> {
+        let mut absent = Value::Bool(false);
+        let base = expr.get_mut("base").unwrap_or(&mut absent);
         let base = self.check_type_name_or_implicit(base, &"'base'", Some(name))?;
-        let Some(Value::Str(discriminator)) = expr.get("discriminator") else {
+        let Some(Value::Str(discriminator)) = expr.get_mut("discriminator") else {
             return Err(self.err("'discriminator' requires a string name"));
         };
-        let Some(data) = expr.get("data").and_then(Value::as_object) else {
+        let discriminator = std::mem::take(discriminator);
+        let Some(data) = expr.get_mut("data").and_then(Value::as_object_mut) else {
             return Err(self.err("'data' must be an object"));
         };
         Ok(DefKind::Union {
             base,
-            discriminator: discriminator.clone(),
+            discriminator,
             branches: self.check_branches(data, false)?,
         })
     }
 
-    fn check_alternate(&self, expr: &Object) -> Result<DefKind, Error> {
-        let data = expr.get("data");
-        if !data.is_some_and(Value::is_truthy) {
+    fn check_alternate(&self, expr: &mut Object) -> Result<DefKind, Error> {
+        let data = expr.get_mut("data");
+        if !data.as_deref().is_some_and(Value::is_truthy) {
             return Err(self.err("'data' must not be empty"));
         }
-        let Some(data) = data.and_then(Value::as_object) else {
+        let Some(data) = data.and_then(Value::as_object_mut) else {
             return Err(self.err("'data' must be an object"));
         };
         Ok(DefKind::Alternate {
@@ -554,9 +579,9 @@ impl Checker<'_> {
     }
 
     /// `data` of a command or event.
-    fn check_args(&self, expr: &Object) -> Result<Option<Members>, Error> {
-        let args = expr.get("data");
+    fn check_args(&self, expr: &mut Object) -> Result<Option<Members>, Error> {
         let boxed = expr.get("boxed").is_some_and(Value::is_truthy);
+        let args = expr.get_mut("data");
         if boxed && args.is_none() {
             return Err(self.err("'boxed': true requires 'data'"));
         }
@@ -597,7 +622,7 @@ impl Checker<'_> {
 
     fn check_definition(
         &mut self,
-        expr: &Object,
+        expr: &mut Object,
         info: SourceInfo,
         doc: Option<&Doc>,
     ) -> Result<(Meta, String, DefKind), Error> {
@@ -612,11 +637,12 @@ impl Checker<'_> {
             ));
         };
         let meta = *meta;
-        let Some(Value::Str(name)) = expr.get(meta.as_str()) else {
+        let Some(Value::Str(name)) = expr.get_mut(meta.as_str()) else {
             return Err(self.err(format!("'{}' requires a string name", meta.as_str())));
         };
-        self.sources.set_defn(info, meta, name);
-        self.check_defn_name(name, meta)?;
+        let name = std::mem::take(name);
+        self.sources.set_defn(info, meta, &name);
+        self.check_defn_name(&name, meta)?;
         if let Some(doc) = doc {
             if doc.symbol.as_deref() != Some(name.as_str()) {
                 return Err(self.err(format!(
@@ -641,7 +667,7 @@ impl Checker<'_> {
                     &["enum", "data"],
                     &["if", "features", "prefix"],
                 )?;
-                self.check_enum(expr, name)?
+                self.check_enum(expr, &name)?
             }
             Meta::Union => {
                 self.check_keys(
@@ -650,7 +676,7 @@ impl Checker<'_> {
                     &["union", "base", "discriminator", "data"],
                     &["if", "features"],
                 )?;
-                self.check_union(expr, name)?
+                self.check_union(expr, &name)?
             }
             Meta::Alternate => {
                 self.check_keys(expr, &source, &["alternate", "data"], &["if", "features"])?;
@@ -663,9 +689,10 @@ impl Checker<'_> {
                     &["struct", "data"],
                     &["base", "if", "features"],
                 )?;
-                let data = expr.get("data").unwrap_or(&Value::Bool(false));
-                let members = self.check_type_implicit(data, &"'data'", Some(name))?;
-                let base = match expr.get("base") {
+                let mut absent = Value::Bool(false);
+                let data = expr.get_mut("data").unwrap_or(&mut absent);
+                let members = self.check_type_implicit(data, &"'data'", Some(&name))?;
+                let base = match expr.get_mut("base") {
                     None => None,
                     Some(b) => Some(self.check_type_name(b, &"'base'")?),
                 };
@@ -690,7 +717,7 @@ impl Checker<'_> {
                     ],
                 )?;
                 let data = self.check_args(expr)?;
-                let returns = match expr.get("returns") {
+                let returns = match expr.get_mut("returns") {
                     None => None,
                     Some(r) => Some(self.check_type_name_or_array(r, &"'returns'")?),
                 };
@@ -721,7 +748,7 @@ impl Checker<'_> {
                 }
             }
         };
-        Ok((meta, name.clone(), kind))
+        Ok((meta, name, kind))
     }
 }
 
@@ -732,6 +759,7 @@ pub(crate) fn check_exprs(
     pragma: &Pragma,
     docs: &[Doc],
 ) -> Result<Vec<CheckedExpr>, Error> {
+    sources.reserve_defns(exprs.len());
     let mut checker = Checker {
         sources,
         pragma,
@@ -742,7 +770,7 @@ pub(crate) fn check_exprs(
     };
     let mut out = Vec::with_capacity(exprs.len());
     for expr in exprs {
-        let (expr, info, doc) = match expr {
+        let (mut expr, info, doc) = match expr {
             TopExpr::Include { path, info } => {
                 out.push(CheckedExpr::Include { path, info });
                 continue;
@@ -750,10 +778,10 @@ pub(crate) fn check_exprs(
             TopExpr::Definition { expr, info, doc } => (expr, info, doc),
         };
         let (meta, name, mut kind) =
-            checker.check_definition(&expr, info, doc.and_then(|d| docs.get(d)))?;
+            checker.check_definition(&mut expr, info, doc.and_then(|d| docs.get(d)))?;
         let whole = Sugared::Object(&expr);
         let ifcond = checker.check_if(&whole, &meta.as_str())?;
-        let features = checker.check_features(expr.get("features"))?;
+        let features = checker.check_features(expr.get_mut("features"))?;
         let flags = checker.check_flags(&expr)?;
         match &mut kind {
             DefKind::Command { flags: f, .. } => *f = flags,

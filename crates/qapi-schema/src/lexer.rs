@@ -144,6 +144,12 @@ impl<'s> Lexer<'s> {
                         return Ok(());
                     }
                 }
+                // Spaces first, a run at a time: they are most of what is
+                // skipped.
+                ' ' => {
+                    let run = self.src.as_bytes().get(self.cursor..).unwrap_or(&[]);
+                    self.cursor += run.iter().take_while(|&&b| b == b' ').count();
+                }
                 '{' | '}' | ':' | ',' | '[' | ']' => {
                     self.tok = Token::Punct(ch);
                     return Ok(());

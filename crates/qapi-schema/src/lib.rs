@@ -65,8 +65,8 @@ pub fn load_with(path: &str, options: LoadOptions, reader: &dyn SourceReader) ->
         &parsed.pragma,
         &parsed.docs,
     )?;
-    let mut builder = build::Builder::new(path, &parsed.sources, &parsed.pragma, parsed.docs);
-    builder.define_all(&exprs)?;
+    let mut builder = build::Builder::new(path, parsed.sources, parsed.pragma, parsed.docs);
+    builder.define_all(exprs)?;
     builder.check_all()
 }
 

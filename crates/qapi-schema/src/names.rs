@@ -3,69 +3,58 @@
 //! identifiers, which clash checks compare.
 
 /// Words `c_name` protects with a `q_` prefix: C89, C99, C11, GCC and C++
-/// keywords plus a few predefined macros that pollute the namespace.
+/// keywords plus a few predefined macros that pollute the namespace
+/// (`unix`, `errno`, `mips`, `sparc`, `i386`, `linux`). Sorted by bytes
+/// for binary search.
 const PROTECTED_WORDS: &[&str] = &[
-    // C89
-    "auto",
-    "break",
-    "case",
-    "char",
-    "const",
-    "continue",
-    "default",
-    "do",
-    "double",
-    "else",
-    "enum",
-    "extern",
-    "float",
-    "for",
-    "goto",
-    "if",
-    "int",
-    "long",
-    "register",
-    "return",
-    "short",
-    "signed",
-    "sizeof",
-    "static",
-    "struct",
-    "switch",
-    "typedef",
-    "union",
-    "unsigned",
-    "void",
-    "volatile",
-    "while", // C99
-    "inline",
-    "restrict",
-    "_Bool",
-    "_Complex",
-    "_Imaginary", // C11
     "_Alignas",
     "_Alignof",
     "_Atomic",
+    "_Bool",
+    "_Complex",
     "_Generic",
+    "_Imaginary",
     "_Noreturn",
     "_Static_assert",
-    "_Thread_local", // GCC
-    "asm",
-    "typeof", // C++
+    "_Thread_local",
     "and",
     "and_eq",
+    "asm",
+    "auto",
     "bitand",
     "bitor",
     "bool",
+    "break",
+    "case",
     "catch",
+    "char",
     "class",
+    "const",
     "const_cast",
+    "continue",
+    "default",
     "delete",
+    "do",
+    "double",
     "dynamic_cast",
+    "else",
+    "enum",
+    "errno",
     "explicit",
     "export",
+    "extern",
     "false",
+    "float",
+    "for",
     "friend",
+    "goto",
+    "i386",
+    "if",
+    "inline",
+    "int",
+    "linux",
+    "long",
+    "mips",
     "mutable",
     "namespace",
     "new",
@@ -77,57 +66,117 @@ const PROTECTED_WORDS: &[&str] = &[
     "private",
     "protected",
     "public",
+    "q_{raw}",
+    "register",
     "reinterpret_cast",
+    "restrict",
+    "return",
+    "short",
+    "signed",
+    "sizeof",
+    "sparc",
+    "static",
     "static_cast",
+    "struct",
+    "switch",
     "template",
     "this",
     "throw",
     "true",
     "try",
+    "typedef",
     "typeid",
     "typename",
+    "typeof",
+    "union",
+    "unix",
+    "unsigned",
     "using",
     "virtual",
+    "void",
+    "volatile",
     "wchar_t",
+    "while",
     "xor",
-    "xor_eq", // namespace pollution
-    "unix",
-    "errno",
-    "mips",
-    "sparc",
-    "i386",
-    "linux",
+    "xor_eq",
 ];
+
+/// Longest word in [`PROTECTED_WORDS`].
+const PROTECTED_MAX_LEN: usize = 16;
+
+/// The bytes of QEMU's `c_name(name, protect=False)`: every character
+/// outside `[A-Za-z0-9_]` becomes one `_` (UTF-8 continuation bytes are
+/// dropped, so a multi-byte character yields a single `_`).
+pub fn c_name_raw_bytes(name: &str) -> impl Iterator<Item = u8> + Clone + '_ {
+    name.bytes().filter(|b| b & 0xc0 != 0x80).map(|b| {
+        if b.is_ascii_alphanumeric() || b == b'_' {
+            b
+        } else {
+            b'_'
+        }
+    })
+}
+
+/// True when `c_name` adds the `q_` prefix: the raw C name is a protected
+/// word or starts with a digit.
+fn is_protected(name: &str) -> bool {
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
+        return true;
+    }
+    let mut buf = [0u8; PROTECTED_MAX_LEN];
+    let mut len = 0;
+    for b in c_name_raw_bytes(name) {
+        let Some(slot) = buf.get_mut(len) else {
+            return false;
+        };
+        *slot = b;
+        len += 1;
+    }
+    let raw = buf.get(..len).unwrap_or(&[]);
+    PROTECTED_WORDS
+        .binary_search_by(|w| w.as_bytes().cmp(raw))
+        .is_ok()
+}
+
+/// The bytes of QEMU's `c_name(name)`, without allocating.
+pub fn c_name_bytes(name: &str) -> impl Iterator<Item = u8> + Clone + '_ {
+    let prefix: &[u8] = if is_protected(name) { b"q_" } else { b"" };
+    prefix.iter().copied().chain(c_name_raw_bytes(name))
+}
+
+/// A hash of `c_name(name)`: names with equal C names hash equally. The
+/// `q_` that `c_name` may add is left out of the hash (and so is a leading
+/// `q_` of the raw C name), so hashing needs no keyword lookup.
+pub fn c_name_hash(name: &str) -> u64 {
+    let raw = c_name_raw_bytes(name);
+    let skip = if raw.clone().take(2).eq(*b"q_") { 2 } else { 0 };
+    raw.skip(skip).fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// True when two names have the same C name (`c_name(a) == c_name(b)`).
+pub fn c_name_eq(a: &str, b: &str) -> bool {
+    a == b || c_name_bytes(a).eq(c_name_bytes(b))
+}
 
 /// QEMU's `c_name(name, protect=False)`: every character outside
 /// `[A-Za-z0-9_]` becomes `_`.
 pub fn c_name_raw(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    c_name_raw_bytes(name).map(char::from).collect()
 }
 
 /// QEMU's `c_name(name)`: [`c_name_raw`], then a `q_` prefix for C keywords
 /// and names starting with a digit.
 pub fn c_name(name: &str) -> String {
-    let raw = c_name_raw(name);
-    if PROTECTED_WORDS.contains(&raw.as_str()) || raw.starts_with(|c: char| c.is_ascii_digit()) {
-        format!("q_{raw}")
-    } else {
-        raw
-    }
+    c_name_bytes(name).map(char::from).collect()
 }
 
 fn is_stem(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    // On bytes: a non-ASCII character fails either way.
+    let mut bytes = s.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Length of a downstream prefix `__RFQDN_` at the start of `name`.
@@ -216,6 +265,24 @@ mod tests {
         assert_eq!(c_name("a-b"), "a_b");
         assert_eq!(c_name("int"), "q_int");
         assert_eq!(c_name("1x"), "q_1x");
+        assert_eq!(c_name("and-eq"), "q_and_eq");
+        assert_eq!(c_name("reinterpret_cast"), "q_reinterpret_cast");
+        assert_eq!(c_name("reinterpret_casts"), "reinterpret_casts");
+        assert_eq!(c_name_raw("a\u{e9}b"), "a_b");
+        assert!(c_name_eq("a-b", "a_b"));
+        assert!(c_name_eq("a\u{e9}b", "a.b"));
+        assert!(!c_name_eq("int", "int_"));
+        assert!(c_name_eq("q_int", "int"));
+        for (a, b) in [("q_int", "int"), ("1x", "q-1x"), ("a-b", "a.b")] {
+            assert_eq!(c_name_hash(a), c_name_hash(b));
+        }
+    }
+
+    #[test]
+    fn protected_words_sorted() {
+        assert!(PROTECTED_WORDS.windows(2).all(|w| w[0] < w[1]));
+        let longest = PROTECTED_WORDS.iter().map(|w| w.len()).max();
+        assert_eq!(longest, Some(PROTECTED_MAX_LEN));
     }
 
     #[test]

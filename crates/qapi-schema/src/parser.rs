@@ -109,6 +109,10 @@ struct Ctx<'r> {
     docs: Vec<Doc>,
     reader: &'r dyn SourceReader,
     relaxed: bool,
+    /// Text buffer lent to the doc parser.
+    doc_text: String,
+    /// `abspath` of each file read, by file id.
+    abs_paths: Vec<String>,
 }
 
 /// Parses the schema rooted at `fname` (the path as it will appear in
@@ -126,12 +130,15 @@ pub(crate) fn parse_schema(
         docs: Vec::new(),
         reader,
         relaxed,
+        doc_text: String::new(),
+        abs_paths: Vec::new(),
     };
-    ctx.included.insert(pathutil::abspath(fname));
+    let abs = pathutil::abspath(fname);
+    ctx.included.insert(abs.clone());
     let text = reader
         .read(fname)
         .map_err(|e| Error::bare(format!("can't read schema file '{fname}': {e}")))?;
-    ctx.parse_file(fname, None, &text)?;
+    ctx.parse_file(fname, abs, None, &text)?;
     Ok(Parsed {
         sources: ctx.sources,
         pragma: ctx.pragma,
@@ -258,14 +265,17 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Parses the file `fname` (`abs` is its `abspath`).
     fn parse_file(
         &mut self,
         fname: &str,
+        abs: String,
         incl_info: Option<SourceInfo>,
         text: &str,
     ) -> Result<(), Error> {
         let src = normalize_source(text);
         let file = self.sources.add_file(fname.to_string(), incl_info);
+        self.abs_paths.push(abs);
         let mut lexer = Lexer::new(&src, file);
         lexer.accept(&self.sources, true)?;
         let mut cur_doc: Option<usize> = None;
@@ -277,6 +287,7 @@ impl Ctx<'_> {
                     lexer: &mut lexer,
                     sources: &self.sources,
                     relaxed: self.relaxed,
+                    pending: &mut self.doc_text,
                 }
                 .parse()?;
                 self.docs.push(doc);
@@ -349,7 +360,8 @@ impl Ctx<'_> {
         let incl_abs = pathutil::abspath(&incl_fname);
         let mut chain = Some(info);
         while let Some(at) = chain {
-            if pathutil::abspath(self.sources.path(at.file)) == incl_abs {
+            let at_abs = self.abs_paths.get(at.file.0 as usize);
+            if at_abs.is_some_and(|a| *a == incl_abs) {
                 return Err(Error::at(
                     &self.sources,
                     info,
@@ -363,10 +375,9 @@ impl Ctx<'_> {
                 .and_then(|f| f.included_from)
                 .filter(|p| p.file < at.file);
         }
-        if self.included.contains(&incl_abs) {
+        if !self.included.insert(incl_abs.clone()) {
             return Ok(());
         }
-        self.included.insert(incl_abs);
         let text = self.reader.read(&incl_fname).map_err(|e| {
             Error::at(
                 &self.sources,
@@ -375,7 +386,7 @@ impl Ctx<'_> {
                 format!("can't read include file '{incl_fname}': {e}"),
             )
         })?;
-        self.parse_file(&incl_fname, Some(info), &text)
+        self.parse_file(&incl_fname, incl_abs, Some(info), &text)
     }
 
     fn pragma(&mut self, expr: &Object, info: SourceInfo) -> Result<(), Error> {

@@ -3,6 +3,9 @@
 //! `FILE: In struct 'X':` context line of error messages).
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use crate::model::Fnv;
 
 /// Index of a file in [`Sources`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -77,7 +80,7 @@ pub struct Sources {
     files: Vec<SourceFile>,
     /// Definition named on a line. QEMU shares one position object between
     /// expressions that start on the same line, so the last one set wins.
-    defns: HashMap<SourceInfo, (Meta, String)>,
+    defns: HashMap<SourceInfo, (Meta, String), BuildHasherDefault<Fnv>>,
 }
 
 impl Sources {
@@ -104,6 +107,11 @@ impl Sources {
     /// All files, root first, in the order they were read.
     pub fn files(&self) -> &[SourceFile] {
         &self.files
+    }
+
+    /// Makes room for `additional` more definitions.
+    pub(crate) fn reserve_defns(&mut self, additional: usize) {
+        self.defns.reserve(additional);
     }
 
     /// Records that the definition `meta 'name'` starts on this line.

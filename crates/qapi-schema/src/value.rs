@@ -26,6 +26,20 @@ impl Object {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
+    /// The value of `key`, mutable.
+    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.entries
+            .iter_mut()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// Entries in source order, mutable (keys included, so that checks can
+    /// move them out).
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&mut String, &mut Value)> {
+        self.entries.iter_mut().map(|(k, v)| (k, v))
+    }
+
     /// True when `key` is present.
     pub fn contains(&self, key: &str) -> bool {
         self.entries.iter().any(|(k, _)| k == key)
@@ -87,6 +101,22 @@ impl Value {
 
     /// The array, if this is one.
     pub fn as_array(&self) -> Option<&[Value]> {
+        match self {
+            Value::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The object, mutable.
+    pub(crate) fn as_object_mut(&mut self) -> Option<&mut Object> {
+        match self {
+            Value::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// The array, mutable.
+    pub(crate) fn as_array_mut(&mut self) -> Option<&mut [Value]> {
         match self {
             Value::Array(a) => Some(a),
             _ => None,
