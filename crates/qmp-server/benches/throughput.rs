@@ -6,7 +6,9 @@
 //! * `query-qmp-schema` replies per second,
 //! * memory per idle session at 10,000 sessions (qmp-server only).
 //!
-//! `cargo bench -p qmp-server --bench throughput [-- --seconds N]`
+//! `cargo bench -p qmp-server --bench throughput [-- --seconds N] [--spin]`
+//! (`--spin`: the load generator polls instead of sleeping, which keeps idle
+//! CPU states out of the sequential round-trip figures)
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -38,6 +40,9 @@ impl Conn {
             writer: stream,
             line: Vec::with_capacity(1 << 20),
         };
+        if SPIN.load(std::sync::atomic::Ordering::Relaxed) {
+            conn.writer.set_nonblocking(true).expect("non-blocking");
+        }
         if qmp {
             conn.read_line();
             let caps: &[u8] = if oob {
@@ -51,17 +56,34 @@ impl Conn {
         conn
     }
 
-    fn send(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).expect("write");
+    fn send(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            match self.writer.write(bytes) {
+                Ok(n) => bytes = &bytes[n..],
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::hint::spin_loop(),
+                Err(e) => panic!("write: {e}"),
+            }
+        }
     }
 
+    /// Reads one line; with `--spin` the socket is non-blocking and the
+    /// load generator polls instead of sleeping (the same for every server).
     fn read_line(&mut self) -> usize {
         self.line.clear();
-        let n = self.reader.read_until(b'\n', &mut self.line).expect("read");
-        assert!(n > 0, "server closed the connection");
-        n
+        loop {
+            match self.reader.read_until(b'\n', &mut self.line) {
+                Ok(0) if self.line.is_empty() => panic!("server closed the connection"),
+                Ok(_) if self.line.ends_with(b"\n") => return self.line.len(),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::hint::spin_loop(),
+                Err(e) => panic!("read: {e}"),
+            }
+        }
     }
 }
+
+/// `--spin`: the load generator polls its sockets instead of sleeping.
+static SPIN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 const QUERY: &[u8] = b"{\"execute\": \"query-version\", \"id\": 1}\n";
 const SCHEMA: &[u8] = b"{\"execute\": \"query-qmp-schema\", \"id\": 2}\n";
@@ -254,6 +276,10 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(3.0);
     let duration = Duration::from_secs_f64(seconds);
+    if args.iter().any(|a| a == "--spin") {
+        SPIN.store(true, std::sync::atomic::Ordering::Relaxed);
+        println!("load generator: polling (--spin)");
+    }
     let dir = std::env::temp_dir().join(format!("qmp-server-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
 
