@@ -1,13 +1,13 @@
-//! Validation of JSON values against [`SchemaInfo`], reproducing QEMU'a
+//! Validation of JSON values against [`SchemaInfo`], reproducing QEMU's
 //! QObject input visitor: members in schema order, first failure wins,
-//! missing before unexpected, and QEMU'a texts and naming of the culprit
+//! missing before unexpected, and QEMU's texts and naming of the culprit
 //! (full path for missing/unexpected/wrong type, bare name for enum values
 //! and narrow integer ranges).
 //!
 //! Integer widths: introspection folds every integer type into `int`, so a
 //! list read from a server validates all integers as `int64`. A list that
 //! keeps the built-in integer types (`uint8`, `size`, ...; `qapi-gen` makes
-//! one on request) gets QEMU'a range checks for each width.
+//! one on request) gets QEMU's range checks for each width.
 
 use std::collections::HashSet;
 
@@ -15,10 +15,10 @@ use qmp_wire::{Map, Value};
 
 use super::{Entry, EntryKind, JsonType, MemberInfo, SchemaInfo};
 
-/// Why a value does not conform; `Display` is QEMU'a text.
+/// Why a value does not conform; `Display` is QEMU's text.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ValidationError {
-    /// The command is not in the list (QEMU'a `CommandNotFound` text).
+    /// The command is not in the list (QEMU's `CommandNotFound` text).
     #[error("The command {0} has not been found")]
     CommandNotFound(String),
     /// A mandatory member is absent.
@@ -33,10 +33,10 @@ pub enum ValidationError {
     InvalidType {
         /// Where (full path, or the bare name for alternates).
         path: String,
-        /// The expected JSON type word, or the alternate'a name.
+        /// The expected JSON type word, or the alternate's name.
         expected: String,
     },
-    /// A string that is not one of the enum'a values.
+    /// A string that is not one of the enum's values.
     #[error("Parameter '{name}' does not accept value '{value}'")]
     InvalidEnumValue {
         /// The bare member name (`null` for list elements).
@@ -124,7 +124,7 @@ impl IntRule {
     }
 }
 
-/// QEMU'a `qnum_get_try_int`.
+/// QEMU's `qnum_get_try_int`.
 fn try_int(value: &Value) -> Option<i64> {
     match value {
         Value::Int(i) => Some(*i),
@@ -133,17 +133,17 @@ fn try_int(value: &Value) -> Option<i64> {
     }
 }
 
-/// QEMU'a `qobject_input_type_uint64`: unsigned, or negative wrapped.
+/// QEMU's `qobject_input_type_uint64`: unsigned, or negative wrapped.
 fn try_uint64(value: &Value) -> Option<u64> {
     match value {
         Value::UInt(u) => Some(*u),
-        // Wrapping is QEMU'a documented backward compatibility.
+        // Wrapping is QEMU's documented backward compatibility.
         Value::Int(i) => Some(*i as u64),
         _ => None,
     }
 }
 
-/// The JSON type of a value as QEMU'a `QType` sees it, for alternates.
+/// The JSON type of a value as QEMU's `QType` sees it, for alternates.
 fn qtype_matches(json: Option<JsonType>, value: &Value) -> bool {
     match json {
         Some(JsonType::String) => matches!(value, Value::String(_)),
@@ -178,7 +178,7 @@ impl<'a> Visitor<'a> {
             .ok_or_else(|| ValidationError::UnknownType(name.to_string()))
     }
 
-    /// QEMU'a `full_name()`: the path, then `name`.
+    /// QEMU's `full_name()`: the path, then `name`.
     fn full_name(&self, name: Option<&str>) -> String {
         let mut out = String::new();
         let steps = self.path.iter().copied();
@@ -419,7 +419,7 @@ fn json_type_of(entry: &Entry) -> Option<JsonType> {
     }
 }
 
-/// The word QEMU'a input visitor prints for a built-in JSON type.
+/// The word QEMU's input visitor prints for a built-in JSON type.
 fn qemu_type_word(json_type: JsonType) -> &'static str {
     match json_type {
         JsonType::String => "string",
