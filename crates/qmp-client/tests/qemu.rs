@@ -7,14 +7,8 @@ use common::{scenarios, Launcher, Machine, RealQemu};
 use qmp_client::ClientConfig;
 
 macro_rules! qemu_test {
-    ($name:ident, $machine:expr, |$client:ident| $body:expr) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            let Some($client) = RealQemu.launch($machine, ClientConfig::default()).await else {
-                return;
-            };
-            $body.await;
-        }
+    ($($test:tt)*) => {
+        launcher_test!(RealQemu, $($test)*);
     };
 }
 

@@ -10,14 +10,8 @@ use common::{scenarios, Launcher, Machine};
 use qmp_client::ClientConfig;
 
 macro_rules! sim_test {
-    ($name:ident, $machine:expr, |$client:ident| $body:expr) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            let Some($client) = Simulator.launch($machine, ClientConfig::default()).await else {
-                return;
-            };
-            $body.await;
-        }
+    ($($test:tt)*) => {
+        launcher_test!(Simulator, $($test)*);
     };
 }
 

@@ -8,6 +8,21 @@
 pub mod scenarios;
 pub mod sim;
 
+/// One scenario against one launcher's server, as a tokio test; skipped
+/// (with the launcher's printed reason) when the server cannot be started.
+#[macro_export]
+macro_rules! launcher_test {
+    ($launcher:expr, $name:ident, $machine:expr, |$client:ident| $body:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            let Some($client) = $launcher.launch($machine, ClientConfig::default()).await else {
+                return;
+            };
+            $body.await;
+        }
+    };
+}
+
 use std::future::Future;
 use std::pin::Pin;
 
