@@ -59,32 +59,10 @@ async fn connect_to_unix_socket() {
     let Some(qemu) = qmp_test_support::qemu_system() else {
         return;
     };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sock = dir.path().join("qmp.sock");
-    let child = std::process::Command::new(qemu)
-        .args([
-            "-machine",
-            "none",
-            "-nodefaults",
-            "-display",
-            "none",
-            "-qmp",
-        ])
-        .arg(format!("unix:{},server=on,wait=off", sock.display()))
-        .spawn()
-        .expect("spawn QEMU");
-    let _guard = common::KillOnDrop(child);
-    let mut tries = 0;
-    let client = loop {
-        match qmp_client::Client::connect_unix(&sock).await {
-            Ok(client) => break client,
-            Err(_) if tries < 200 => {
-                tries += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-            Err(e) => panic!("connect: {e}"),
-        }
-    };
+    let process = qmp_test_support::QemuProcess::start(&qemu, &[]).expect("start QEMU");
+    let client = qmp_client::Client::connect_unix(process.socket())
+        .await
+        .expect("connect");
     scenarios::query_version(&client).await;
     scenarios::quit(&client).await;
 }
@@ -98,15 +76,8 @@ async fn accept_qemu_connecting_in() {
     let dir = tempfile::tempdir().expect("temp dir");
     let sock = dir.path().join("listen.sock");
     let listener = qmp_client::QmpListener::bind_unix(&sock).expect("bind");
-    let child = std::process::Command::new(qemu)
-        .args([
-            "-machine",
-            "none",
-            "-nodefaults",
-            "-display",
-            "none",
-            "-qmp",
-        ])
+    let child = qmp_test_support::qemu_command(&qemu)
+        .arg("-qmp")
         .arg(format!("unix:{},server=off", sock.display()))
         .spawn()
         .expect("spawn QEMU");

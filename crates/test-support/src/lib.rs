@@ -137,6 +137,15 @@ pub fn python_with_qemu_qmp() -> Option<PathBuf> {
     }
 }
 
+/// `binary` with the options every test QEMU shares: `-machine none
+/// -nodefaults -display none`. Add `-qmp` (and anything else) before
+/// spawning.
+pub fn qemu_command(binary: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(binary);
+    command.args(["-machine", "none", "-nodefaults", "-display", "none"]);
+    command
+}
+
 /// A real QEMU started for a test or a benchmark: `-machine none
 /// -nodefaults -display none` plus extra options, its QMP monitor on a unix
 /// socket in a private folder. Killed, reaped and cleaned up on drop.
@@ -159,8 +168,7 @@ impl QemuProcess {
         ));
         std::fs::create_dir_all(&dir)?;
         let socket = dir.join("qmp.sock");
-        let child = std::process::Command::new(binary)
-            .args(["-machine", "none", "-nodefaults", "-display", "none"])
+        let child = qemu_command(binary)
             .args(extra)
             .arg("-qmp")
             .arg(format!("unix:{},server=on,wait=off", socket.display()))

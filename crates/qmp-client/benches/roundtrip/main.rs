@@ -86,7 +86,7 @@ fn main() {
     }
     measure(&server, &clients, n, rounds);
     if let Some(qemu) = qmp_test_support::qemu_system() {
-        let qemu = servers::qemu(&qemu, dir.path());
+        let qemu = servers::qemu(&qemu);
         measure(&qemu, &clients, (n / 10).max(1), rounds);
     }
 }

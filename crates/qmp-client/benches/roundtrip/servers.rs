@@ -2,12 +2,11 @@
 //! its own runtime and thread (the fast server the targets are about), and
 //! a real QEMU (extra rows; it reads its monitor one byte at a time).
 
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
 use std::time::Duration;
 
 use qmp_server::{CommandEntry, Reply, Server, ServerConfig};
+use qmp_test_support::QemuProcess;
 use qmp_wire::{Map, QemuVersion, Value, VersionInfo};
 
 /// A server under test: where to connect, and whether clients must pause
@@ -24,16 +23,7 @@ pub struct Target {
 
 enum Keep {
     Runtime(#[allow(dead_code)] tokio::runtime::Runtime),
-    Qemu(Child),
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        if let Keep::Qemu(child) = &mut self._keep {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+    Qemu(#[allow(dead_code)] QemuProcess),
 }
 
 impl Target {
@@ -81,32 +71,12 @@ pub fn qmp_server(dir: &Path, command: &str) -> Target {
 }
 
 /// A real QEMU (`-machine none`) listening on a unix socket.
-pub fn qemu(program: &Path, dir: &Path) -> Target {
-    let socket = dir.join("qemu.sock");
-    let child = Command::new(program)
-        .args([
-            "-machine",
-            "none",
-            "-nodefaults",
-            "-display",
-            "none",
-            "-qmp",
-        ])
-        .arg(format!("unix:{},server=on,wait=off", socket.display()))
-        .spawn()
-        .expect("spawn QEMU");
-    for _ in 0..500 {
-        if UnixStream::connect(&socket).is_ok() {
-            // That probe connection counts as a client; let QEMU see it go.
-            std::thread::sleep(Duration::from_millis(100));
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+pub fn qemu(program: &Path) -> Target {
+    let process = QemuProcess::start(program, &[]).expect("start QEMU");
     Target {
         label: "QEMU",
-        socket,
+        socket: process.socket().to_owned(),
         pause: true,
-        _keep: Keep::Qemu(child),
+        _keep: Keep::Qemu(process),
     }
 }
