@@ -6,52 +6,10 @@ mod common;
 use common::{scenarios, Launcher, Machine, RealQemu};
 use qmp_client::ClientConfig;
 
-macro_rules! qemu_test {
-    ($($test:tt)*) => {
-        launcher_test!(RealQemu, $($test)*);
-    };
-}
-
-qemu_test!(query_version, Machine::None, |c| scenarios::query_version(
-    &c
-));
-qemu_test!(query_qmp_schema, Machine::None, |c| {
-    scenarios::query_qmp_schema(&c)
-});
-qemu_test!(stop_cont_events, Machine::NoneStopped, |c| {
-    scenarios::stop_cont_events(&c)
-});
-qemu_test!(getfd_closefd, Machine::None, |c| scenarios::getfd_closefd(
-    &c
-));
-qemu_test!(oob_migrate_pause, Machine::None, |c| {
-    scenarios::oob_migrate_pause(&c)
-});
-qemu_test!(hundred_tasks_hundred_commands, Machine::None, |c| {
-    scenarios::many_tasks(&c, 100, 100)
-});
-qemu_test!(quit_with_shutdown, Machine::None, |c| scenarios::quit(&c));
-qemu_test!(sigkill_fails_pending_calls, Machine::None, |c| {
+shared_scenarios!(RealQemu);
+launcher_test!(RealQemu, sigkill_fails_pending_calls, Machine::None, |c| {
     scenarios::killed_mid_call(&c)
 });
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oob_passes_blocked_inband_queue() {
-    let Some(client) = RealQemu
-        .launch(Machine::None, ClientConfig::default())
-        .await
-    else {
-        return;
-    };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let fifo = dir.path().join("blkdebug.conf");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo");
-    assert!(made.success());
-    scenarios::oob_passes_blocked_inband(&client, &fifo).await;
-}
 
 /// QEMU listening on a unix socket (`server=on`), the client connecting.
 #[tokio::test]

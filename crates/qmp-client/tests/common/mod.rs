@@ -23,6 +23,45 @@ macro_rules! launcher_test {
     };
 }
 
+/// The scenarios every server must pass, as tests against `$launcher`.
+/// `sigkill_fails_pending_calls` is left to each suite: it needs a server
+/// process to kill.
+#[macro_export]
+macro_rules! shared_scenarios {
+    ($launcher:expr) => {
+        launcher_test!($launcher, query_version, Machine::None, |c| {
+            scenarios::query_version(&c)
+        });
+        launcher_test!($launcher, query_qmp_schema, Machine::None, |c| {
+            scenarios::query_qmp_schema(&c)
+        });
+        launcher_test!($launcher, stop_cont_events, Machine::NoneStopped, |c| {
+            scenarios::stop_cont_events(&c)
+        });
+        launcher_test!($launcher, getfd_closefd, Machine::None, |c| {
+            scenarios::getfd_closefd(&c)
+        });
+        launcher_test!($launcher, oob_migrate_pause, Machine::None, |c| {
+            scenarios::oob_migrate_pause(&c)
+        });
+        launcher_test!(
+            $launcher,
+            oob_passes_blocked_inband_queue,
+            Machine::None,
+            |c| { scenarios::oob_passes_blocked_inband(&c) }
+        );
+        launcher_test!(
+            $launcher,
+            hundred_tasks_hundred_commands,
+            Machine::None,
+            |c| { scenarios::many_tasks(&c, 100, 100) }
+        );
+        launcher_test!($launcher, quit_with_shutdown, Machine::None, |c| {
+            scenarios::quit(&c)
+        });
+    };
+}
+
 use std::future::Future;
 use std::pin::Pin;
 

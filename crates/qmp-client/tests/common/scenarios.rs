@@ -249,7 +249,14 @@ pub async fn killed_mid_call(client: &Client) {
 /// whose config is a FIFO nobody writes) with 20 more in-band commands
 /// behind it: the client keeps at most 8 in flight, so QEMU keeps reading
 /// and an `exec-oob` still answers. Opening the FIFO releases everything.
-pub async fn oob_passes_blocked_inband(client: &Client, fifo: &std::path::Path) {
+pub async fn oob_passes_blocked_inband(client: &Client) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("blkdebug.conf");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
     let blockdev = args(&[
         ("driver", "blkdebug".into()),
         ("node-name", "blocker".into()),
