@@ -7,6 +7,11 @@ fn qmp() -> Command {
     Command::new(env!("CARGO_BIN_EXE_qmp"))
 }
 
+/// Runs `qmp ARGS...` in `dir` (schemas name their includes relative to it).
+fn qmp_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    qmp().args(args).current_dir(dir).output().expect("run qmp")
+}
+
 #[test]
 fn dump_of_full_schemas_matches_qemu() {
     for (name, folder) in [
@@ -22,11 +27,7 @@ fn dump_of_full_schemas_matches_qemu() {
         else {
             return;
         };
-        let out = qmp()
-            .args(["qapi", "dump", "qapi-schema.json"])
-            .current_dir(&dir)
-            .output()
-            .expect("run qmp");
+        let out = qmp_in(&dir, &["qapi", "dump", "qapi-schema.json"]);
         assert!(
             out.status.success(),
             "{name}: {}",
@@ -36,11 +37,7 @@ fn dump_of_full_schemas_matches_qemu() {
             out.stdout == std::fs::read(expected).expect("expected dump"),
             "{name}: dump differs"
         );
-        let check = qmp()
-            .args(["qapi", "check", "qapi-schema.json"])
-            .current_dir(&dir)
-            .output()
-            .expect("run qmp");
+        let check = qmp_in(&dir, &["qapi", "check", "qapi-schema.json"]);
         assert!(check.status.success() && check.stdout.is_empty() && check.stderr.is_empty());
     }
 }
@@ -50,11 +47,7 @@ fn check_prints_qemu_errors_and_fails() {
     let Some(dir) = qmp_test_support::shared_path("qemu/10.0/tests/qapi-schema") else {
         return;
     };
-    let out = qmp()
-        .args(["qapi", "check", "include-nested-err.json"])
-        .current_dir(&dir)
-        .output()
-        .expect("run qmp");
+    let out = qmp_in(&dir, &["qapi", "check", "include-nested-err.json"]);
     assert_eq!(out.status.code(), Some(1));
     let expected = std::fs::read(dir.join("include-nested-err.err")).expect("expected error");
     assert_eq!(
@@ -69,17 +62,12 @@ fn relaxed_docs_accept_qemu_7_2() {
     let Some(dir) = qmp_test_support::shared_path("qemu/7.2/qga") else {
         return;
     };
-    let strict = qmp()
-        .args(["qapi", "check", "qapi-schema.json"])
-        .current_dir(&dir)
-        .output()
-        .expect("run qmp");
+    let strict = qmp_in(&dir, &["qapi", "check", "qapi-schema.json"]);
     assert_eq!(strict.status.code(), Some(1));
-    let relaxed = qmp()
-        .args(["qapi", "check", "--relaxed-docs", "qapi-schema.json"])
-        .current_dir(&dir)
-        .output()
-        .expect("run qmp");
+    let relaxed = qmp_in(
+        &dir,
+        &["qapi", "check", "--relaxed-docs", "qapi-schema.json"],
+    );
     assert!(
         relaxed.status.success(),
         "{}",

@@ -82,6 +82,19 @@ async fn connect(config: ClientConfig) -> (Client, Peer) {
     (client.unwrap(), peer)
 }
 
+/// `n` concurrent `query-status` calls, each on its own task.
+fn spawn_query_status(
+    client: &Client,
+    n: usize,
+) -> Vec<tokio::task::JoinHandle<qmp_client::Result<Value>>> {
+    (0..n)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.execute("query-status", ()).await })
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn negotiates_oob_when_offered() {
     let (ours, theirs) = UnixStream::pair().unwrap();
@@ -238,12 +251,7 @@ async fn late_reply_after_timeout_is_dropped() {
 #[tokio::test]
 async fn disconnect_fails_every_pending_call_at_once() {
     let (client, mut peer) = connect(ClientConfig::default()).await;
-    let calls: Vec<_> = (0..5)
-        .map(|_| {
-            let client = client.clone();
-            tokio::spawn(async move { client.execute("query-status", ()).await })
-        })
-        .collect();
+    let calls = spawn_query_status(&client, 5);
     for _ in 0..5 {
         peer.request_id().await;
     }
@@ -298,12 +306,7 @@ async fn oversized_reply_fails_its_call_and_the_connection_goes_on() {
 #[tokio::test]
 async fn at_most_eight_in_band_requests_in_flight_and_oob_still_goes() {
     let (client, mut peer) = connect(ClientConfig::default()).await;
-    let calls: Vec<_> = (0..20)
-        .map(|_| {
-            let client = client.clone();
-            tokio::spawn(async move { client.execute("query-status", ()).await })
-        })
-        .collect();
+    let calls = spawn_query_status(&client, 20);
     let mut ids = Vec::new();
     for _ in 0..8 {
         ids.push(peer.request_id().await.1);
