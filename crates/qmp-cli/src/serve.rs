@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -52,7 +53,14 @@ pub struct ServeArgs {
     /// QEMU's pretty=on output layout.
     #[arg(long)]
     pretty: bool,
+    /// The longest a session polls for the next request before it sleeps,
+    /// in microseconds; the window adapts below this (0: never poll).
+    #[arg(long, value_name = "MICROSECONDS", default_value_t = DEFAULT_BUSY_POLL_US)]
+    busy_poll: u64,
 }
+
+/// `--busy-poll`'s default: the server's own.
+const DEFAULT_BUSY_POLL_US: u64 = qmp_wire::busy_poll::DEFAULT_MAX_WINDOW.as_micros() as u64;
 
 /// Runs `qmp serve`.
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -79,6 +87,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         });
         let config = ServerConfig {
             pretty: args.pretty,
+            busy_poll: Duration::from_micros(args.busy_poll),
             ..ServerConfig::qmp(default_version())
         };
         let server = build_scripted_server(&api, &machine, config, &script, None);

@@ -42,6 +42,13 @@ pub struct ClientConfig {
     pub event_buffer: usize,
     /// Where to log every message in and out, timestamped.
     pub transcript: Option<PathBuf>,
+    /// The longest the reader polls the socket before it lets the runtime
+    /// park, waiting for the next message. The window adapts between zero
+    /// and this (see [`qmp_wire::busy_poll`]): it stays open against a
+    /// server that answers within it, which saves a wake-up per reply, and
+    /// closes against a slow or idle one. `Duration::ZERO` turns polling
+    /// off.
+    pub busy_poll: Duration,
 }
 
 impl Default for ClientConfig {
@@ -54,6 +61,7 @@ impl Default for ClientConfig {
             inband_limit: QMP_REQ_QUEUE_LEN_MAX,
             event_buffer: DEFAULT_EVENT_BUFFER,
             transcript: None,
+            busy_poll: qmp_wire::busy_poll::DEFAULT_MAX_WINDOW,
         }
     }
 }

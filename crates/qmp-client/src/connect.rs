@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use qmp_wire::{Decoder, Encoder, Greeting, Map, ServerMessage, Value};
-use tokio::io::AsyncReadExt;
+use qmp_wire::{BusyPoll, Decoder, Encoder, Greeting, Map, ServerMessage, Value};
 use tokio::task::JoinHandle;
 
 use crate::child::ChildGuard;
@@ -42,6 +41,7 @@ pub(crate) async fn establish(
         decoder: Decoder::with_limits(config.limits()),
         buf: BytesMut::with_capacity(16 * 1024),
         transcript: transcript.clone(),
+        busy_poll: BusyPoll::new(config.busy_poll),
     };
     let greeting =
         match tokio::time::timeout(config.greeting_timeout, read_greeting(&mut reader)).await {

@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use qmp_wire::{Command, Decoder, Encoder, JsonError, Map, Request, ServerMessage, Value};
-use tokio::io::AsyncReadExt;
 use tokio::net::UnixStream;
 use tokio::sync::Mutex;
 

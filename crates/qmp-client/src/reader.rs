@@ -7,8 +7,7 @@
 use std::sync::Arc;
 
 use bytes::{Buf, BytesMut};
-use qmp_wire::{Decoded, Decoder, JsonError, ServerMessage};
-use tokio::io::AsyncReadExt;
+use qmp_wire::{BusyPoll, Decoded, Decoder, JsonError, ServerMessage};
 
 use crate::session::Shared;
 use crate::transcript::{Direction, Transcript};
@@ -24,6 +23,8 @@ pub(crate) struct Reader {
     pub(crate) decoder: Decoder,
     pub(crate) buf: BytesMut,
     pub(crate) transcript: Option<Arc<Transcript>>,
+    /// How long a wait for the next message polls before parking.
+    pub(crate) busy_poll: BusyPoll,
 }
 
 impl Reader {
@@ -59,7 +60,7 @@ impl Reader {
                 }
             }
             self.buf.reserve(16 * 1024);
-            match self.read.read_buf(&mut self.buf).await {
+            match self.busy_poll.wait(self.read.read_buf(&mut self.buf)).await {
                 Ok(0) => break "the server closed the connection".to_owned(),
                 Ok(_) => {}
                 Err(e) => break format!("read failed: {e}"),

@@ -6,13 +6,28 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::{tcp, unix, TcpStream, ToSocketAddrs, UnixStream};
+use tokio_util::io::poll_read_buf;
 
 use crate::fdpass;
 
+/// How much room a read makes in a full buffer.
+const READ_CHUNK: usize = 16 * 1024;
+
 /// The reading half of a transport.
-pub(crate) type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+pub(crate) enum ReadHalf {
+    /// A unix socket.
+    Unix(unix::OwnedReadHalf),
+    /// A TCP socket.
+    Tcp(tcp::OwnedReadHalf),
+    /// Anything else.
+    Other(Box<dyn AsyncRead + Send + Unpin>),
+}
 
 /// The writing half of a transport.
 pub(crate) enum WriteHalf {
@@ -42,6 +57,59 @@ pub(crate) struct Transport {
     pub(crate) write: WriteHalf,
 }
 
+impl ReadHalf {
+    /// Reads what is available into `buf`, growing it if it is full;
+    /// returns 0 at the end of the stream.
+    ///
+    /// Every poll of a socket first tries the socket itself, and only then
+    /// asks the runtime whether it is readable. A reader that busy-polls
+    /// (see [`qmp_wire::busy_poll`]) thus sees a reply the moment it
+    /// arrives, even on a multi-thread runtime whose I/O driver is held by
+    /// a parked worker and would report readiness only after that worker
+    /// woke up.
+    pub(crate) async fn read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        if buf.len() == buf.capacity() {
+            buf.reserve(READ_CHUNK);
+        }
+        std::future::poll_fn(|cx| self.poll_read_buf(cx, buf)).await
+    }
+
+    fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<io::Result<usize>> {
+        let direct = match self {
+            ReadHalf::Unix(half) => Some(receive_now(AsRef::<UnixStream>::as_ref(half), buf)),
+            ReadHalf::Tcp(half) => Some(receive_now(AsRef::<TcpStream>::as_ref(half), buf)),
+            ReadHalf::Other(_) => None,
+        };
+        match direct {
+            Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Some(done) => return Poll::Ready(done),
+            None => {}
+        }
+        match self {
+            ReadHalf::Unix(half) => poll_read_buf(Pin::new(half), cx, buf),
+            ReadHalf::Tcp(half) => poll_read_buf(Pin::new(half), cx, buf),
+            ReadHalf::Other(stream) => poll_read_buf(Pin::new(stream), cx, buf),
+        }
+    }
+}
+
+/// One non-blocking `recv` into the spare capacity of `buf`.
+fn receive_now(socket: impl AsFd, buf: &mut BytesMut) -> io::Result<usize> {
+    let ((received, _), _) = rustix::net::recv(
+        socket,
+        buf.spare_capacity_mut(),
+        rustix::net::RecvFlags::DONTWAIT,
+    )?;
+    let n = received.len();
+    // SAFETY: `recv` initialised the first `n` bytes of the spare capacity.
+    unsafe { buf.advance_mut(n) };
+    Ok(n)
+}
+
 impl Transport {
     /// Connects to a unix socket.
     pub(crate) async fn unix(path: &Path) -> io::Result<Transport> {
@@ -54,7 +122,7 @@ impl Transport {
         stream.set_nodelay(true)?;
         let (read, write) = stream.into_split();
         Ok(Transport {
-            read: Box::new(read),
+            read: ReadHalf::Tcp(read),
             write: WriteHalf::Socket(SocketHalf::Tcp(write)),
         })
     }
@@ -63,7 +131,7 @@ impl Transport {
     pub(crate) fn from_unix(stream: UnixStream) -> Transport {
         let (read, write) = stream.into_split();
         Transport {
-            read: Box::new(read),
+            read: ReadHalf::Unix(read),
             write: WriteHalf::Socket(SocketHalf::Unix(write)),
         }
     }
@@ -72,7 +140,7 @@ impl Transport {
     pub(crate) fn from_stream<S: Stream>(stream: S) -> Transport {
         let (read, write) = tokio::io::split(stream);
         Transport {
-            read: Box::new(read),
+            read: ReadHalf::Other(Box::new(read)),
             write: WriteHalf::Other(Box::new(write)),
         }
     }

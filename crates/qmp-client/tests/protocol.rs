@@ -566,3 +566,48 @@ async fn cancelled_calls_never_tear_requests() {
         }
     }
 }
+
+/// Replies reach their callers whether the reader busy-polls or parks, on a
+/// multi-thread runtime (where the reader reads the socket directly while
+/// polling), for replies that come at once, after the polling window, and
+/// in pieces; a reply bigger than the read buffer arrives whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_arrive_with_busy_polling_on_and_off() {
+    for busy_poll in [Duration::ZERO, Duration::from_micros(200)] {
+        let config = ClientConfig {
+            busy_poll,
+            ..ClientConfig::default()
+        };
+        let (client, mut peer) = connect(config).await;
+        for round in 0..20u64 {
+            let call = spawn_query_status(&client, 1).pop().unwrap();
+            let (_, id) = peer.request_id().await;
+            let reply = format!(r#"{{"return": {{"round": {round}}}, "id": {id}}}"#);
+            match round % 4 {
+                0 => {}
+                1 => tokio::time::sleep(Duration::from_millis(3)).await,
+                2 => {
+                    let (head, tail) = reply.split_at(reply.len() / 2);
+                    peer.stream.write_all(head.as_bytes()).await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    peer.send(tail).await;
+                    let value = call.await.unwrap().unwrap();
+                    assert_eq!(value.get("round").and_then(Value::as_u64), Some(round));
+                    continue;
+                }
+                _ => tokio::task::yield_now().await,
+            }
+            peer.send(&reply).await;
+            let value = call.await.unwrap().unwrap();
+            let got = value.get("round").and_then(Value::as_u64);
+            assert_eq!(got, Some(round), "{busy_poll:?}");
+        }
+        let call = spawn_query_status(&client, 1).pop().unwrap();
+        let (_, id) = peer.request_id().await;
+        let big = "x".repeat(100_000);
+        peer.send(&format!(r#"{{"return": {{"big": "{big}"}}, "id": {id}}}"#))
+            .await;
+        let value = call.await.unwrap().unwrap();
+        assert_eq!(value.get("big").and_then(Value::as_str), Some(&*big));
+    }
+}

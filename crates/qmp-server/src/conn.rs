@@ -4,6 +4,7 @@
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
+use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Interest};
 use tokio::net::{tcp, unix, TcpStream, UnixStream};
@@ -129,14 +130,34 @@ impl ConnReader {
             ConnReader::Stream(stream) => stream.read(buf).await,
             ConnReader::Unix(half) => {
                 let stream: &UnixStream = half.as_ref();
-                loop {
-                    stream.readable().await?;
-                    match stream.try_io(Interest::READABLE, || receive(stream, buf, fds)) {
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                        other => return other,
-                    }
-                }
+                std::future::poll_fn(|cx| poll_receive(stream, cx, buf, fds)).await
             }
+        }
+    }
+}
+
+/// Receives from a unix socket. Every poll first tries the socket itself,
+/// and only then asks the runtime whether it is readable: a session that
+/// busy-polls (see [`qmp_wire::busy_poll`]) thus sees a request the moment
+/// it arrives, even on a multi-thread runtime whose I/O driver is held by a
+/// parked worker that would report readiness only after it woke up.
+fn poll_receive(
+    stream: &UnixStream,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+) -> Poll<io::Result<usize>> {
+    match receive(stream, buf, fds) {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+        done => return Poll::Ready(done),
+    }
+    loop {
+        if let Err(e) = ready!(stream.poll_read_ready(cx)) {
+            return Poll::Ready(Err(e));
+        }
+        match stream.try_io(Interest::READABLE, || receive(stream, buf, fds)) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            done => return Poll::Ready(done),
         }
     }
 }

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
-use qmp_wire::{Decoded, Decoder, Encoder, Response, Value};
+use qmp_wire::{BusyPoll, Decoded, Decoder, Encoder, Response, Value};
 
 use crate::commands::Reply;
 use crate::conn::Connection;
@@ -248,6 +248,7 @@ pub(crate) async fn run(server: Arc<ServerShared>, encoder: Encoder, conn: Conne
     let mut running: Option<BoxFuture<'static, ()>> = None;
     let mut draining = false;
     let mut shutdown = server.shutdown_signal();
+    let mut busy_poll = BusyPoll::new(server.config.busy_poll);
     loop {
         // Take in buffered input as far as QEMU would.
         while start < end && !suspended(session.oob_enabled(), queue.len(), running.is_some()) {
@@ -282,7 +283,7 @@ pub(crate) async fn run(server: Arc<ServerShared>, encoder: Encoder, conn: Conne
                     break;
                 }
             }
-            read = reader.read(&mut buf, &mut fds), if can_read => match read {
+            read = busy_poll.wait(reader.read(&mut buf, &mut fds)), if can_read => match read {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     start = 0;

@@ -11,7 +11,9 @@
 //! * with the `tokio-codec` feature, a tokio-util codec ([`codec`]).
 //!
 //! Sessions, negotiation, dispatch and transports belong to `qmp-server`
-//! and `qmp-client`.
+//! and `qmp-client`. The one piece of I/O policy they share lives here,
+//! since this is the crate both depend on: [`busy_poll`], the adaptive
+//! window a reader polls for before it parks (the `busy-poll` feature).
 
 #![warn(missing_docs)]
 
@@ -22,8 +24,13 @@ mod map;
 pub mod message;
 mod value;
 
+#[cfg(feature = "busy-poll")]
+pub mod busy_poll;
 #[cfg(feature = "tokio-codec")]
 pub mod codec;
+
+#[cfg(feature = "busy-poll")]
+pub use busy_poll::BusyPoll;
 
 pub use decode::{from_slice, from_str, Decoded, Decoder, JsonError, Limits, ParseError};
 pub use encode::{Encoder, LineEnding, MemberOrder};

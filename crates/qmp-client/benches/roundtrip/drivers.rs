@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use qmp_client::blocking::BlockingClient;
 use qmp_client::{Client, ClientConfig};
 
 /// The command every round trip executes.
@@ -85,16 +86,25 @@ fn runtime(workers: usize) -> tokio::runtime::Runtime {
     builder.enable_all().build().expect("client runtime")
 }
 
+/// This client's settings: the default, or with busy-polling off.
+pub fn config(busy_poll: bool) -> ClientConfig {
+    let mut config = ClientConfig::default();
+    if !busy_poll {
+        config.busy_poll = Duration::ZERO;
+    }
+    config
+}
+
 /// This client on a fresh runtime with `workers` threads (`0`:
 /// current-thread), run as a spawned task as applications do: sequential
 /// from one task, then 64 tasks sharing the connection (the client keeps 8
 /// in flight). The runtime goes with the measurement, and with it the
 /// connection.
-pub fn ours(workers: usize, socket: &Path, n: usize) -> Timing {
+pub fn ours(workers: usize, config: ClientConfig, socket: &Path, n: usize) -> Timing {
     let rt = runtime(workers);
     let socket = socket.to_owned();
     rt.block_on(async move {
-        let client = Client::connect_unix_with(socket, ClientConfig::default())
+        let client = Client::connect_unix_with(socket, config)
             .await
             .expect("connect");
         let sequential = {
@@ -126,6 +136,30 @@ pub fn ours(workers: usize, socket: &Path, n: usize) -> Timing {
         }
         (sequential, start.elapsed())
     })
+}
+
+/// The blocking facade: sequential calls from this thread, then 8 threads
+/// sharing the client.
+pub fn blocking(config: ClientConfig, socket: &Path, n: usize) -> Timing {
+    let client = BlockingClient::connect_unix(socket, config).expect("connect");
+    let start = Instant::now();
+    for _ in 0..n {
+        client.execute(COMMAND, ()).expect("call");
+    }
+    let sequential = start.elapsed();
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for t in 0..WINDOW {
+            let client = &client;
+            let count = n / WINDOW + usize::from(t < n % WINDOW);
+            scope.spawn(move || {
+                for _ in 0..count {
+                    client.execute(COMMAND, ()).expect("call");
+                }
+            });
+        }
+    });
+    (sequential, start.elapsed())
 }
 
 /// Python's qemu.qmp: sequential awaits, then `n` calls gathered at once.

@@ -2,11 +2,15 @@
 //! this client, Python's qemu.qmp and a raw blocking socket loop, each
 //! sequential and pipelined; prints rates and the same-run ratios.
 //!
-//! The main server is qmp-server in this process (on its own runtime and
-//! thread): it answers fast enough that the clients' own costs show. A real
-//! QEMU reads its monitor one byte per read, which bounds every client (the
-//! raw loop is only about 2x qemu.qmp there); its rows follow as extra
-//! information when QEMU is installed.
+//! The main server is qmp-server in this process (on its own one-worker
+//! runtime and thread, with its default settings, busy-polling included):
+//! it answers fast enough that the clients' own costs show. This client
+//! runs in several settings: on a current-thread runtime, on a two-worker
+//! runtime, through the blocking facade, and with busy-polling off (see
+//! `ClientConfig::busy_poll`), so what polling buys is measured in the same
+//! run. A real QEMU reads its monitor one byte per read, which bounds every
+//! client (the raw loop is only about 2x qemu.qmp there); its rows follow
+//! as extra information when QEMU is installed.
 //!
 //! `cargo bench -p qmp-client --bench roundtrip`. Environment:
 //! `QMP_BENCH_N` round trips per measurement (default 20000; QEMU gets a
@@ -27,8 +31,15 @@ use servers::Target;
 enum Driver<'a> {
     /// A raw blocking socket loop.
     Raw,
-    /// This client on a runtime with that many workers (0: current-thread).
-    Ours(usize, &'static str),
+    /// This client on a runtime with that many workers (0: current-thread),
+    /// with busy-polling on (the default) or off.
+    Ours {
+        workers: usize,
+        busy_poll: bool,
+        name: &'static str,
+    },
+    /// The blocking facade, busy-polling on or off.
+    Blocking { busy_poll: bool, name: &'static str },
     /// qemu.qmp under this Python.
     Python(&'a Path),
 }
@@ -37,7 +48,7 @@ impl Driver<'_> {
     fn name(&self) -> &str {
         match self {
             Driver::Raw => "raw blocking socket loop",
-            Driver::Ours(_, name) => name,
+            Driver::Ours { name, .. } | Driver::Blocking { name, .. } => name,
             Driver::Python(_) => "Python qemu.qmp",
         }
     }
@@ -45,7 +56,12 @@ impl Driver<'_> {
     fn run(&self, socket: &Path, n: usize) -> Timing {
         match self {
             Driver::Raw => drivers::raw(socket, n),
-            Driver::Ours(workers, _) => drivers::ours(*workers, socket, n),
+            Driver::Ours {
+                workers, busy_poll, ..
+            } => drivers::ours(*workers, drivers::config(*busy_poll), socket, n),
+            Driver::Blocking { busy_poll, .. } => {
+                drivers::blocking(drivers::config(*busy_poll), socket, n)
+            }
             Driver::Python(py) => drivers::python(py, socket, n),
         }
     }
@@ -67,7 +83,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = servers::qmp_server(dir.path(), COMMAND);
     if std::env::var("QMP_BENCH_ONLY").is_ok_and(|v| v == "client") {
-        let (s, p) = drivers::ours(0, &server.socket, n);
+        let (s, p) = drivers::ours(0, drivers::config(true), &server.socket, n);
         println!(
             "qmp-client: {:.0}/s sequential, {:.0}/s pipelined",
             rate(n, s),
@@ -78,8 +94,30 @@ fn main() {
     let python = qmp_test_support::python_with_qemu_qmp();
     let mut clients = vec![
         Driver::Raw,
-        Driver::Ours(0, "qmp-client (current-thread)"),
-        Driver::Ours(2, "qmp-client (2 workers)"),
+        Driver::Ours {
+            workers: 0,
+            busy_poll: true,
+            name: "qmp-client (current-thread)",
+        },
+        Driver::Ours {
+            workers: 2,
+            busy_poll: true,
+            name: "qmp-client (2 workers)",
+        },
+        Driver::Blocking {
+            busy_poll: true,
+            name: "qmp-client (blocking facade)",
+        },
+        Driver::Ours {
+            workers: 0,
+            busy_poll: false,
+            name: "qmp-client (current, no poll)",
+        },
+        Driver::Ours {
+            workers: 2,
+            busy_poll: false,
+            name: "qmp-client (2 workers, no poll)",
+        },
     ];
     if let Some(py) = &python {
         clients.push(Driver::Python(py));
@@ -130,7 +168,7 @@ fn measure(target: &Target, clients: &[Driver<'_>], n: usize, rounds: usize) {
     let raw = find(|c| matches!(c, Driver::Raw));
     let python = find(|c| matches!(c, Driver::Python(_)));
     for (client, ours) in clients.iter().zip(&rates) {
-        if !matches!(client, Driver::Ours(..)) {
+        if matches!(client, Driver::Raw | Driver::Python(_)) {
             continue;
         }
         let name = client.name();
