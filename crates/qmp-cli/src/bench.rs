@@ -42,6 +42,10 @@ pub struct BenchArgs {
     /// Print the results as JSON.
     #[arg(long)]
     json: bool,
+    /// The longest the client polls for a reply before it sleeps, in
+    /// microseconds; the window adapts below this (0: never poll).
+    #[arg(long, value_name = "MICROSECONDS", default_value_t = crate::DEFAULT_BUSY_POLL_US)]
+    busy_poll: u64,
 }
 
 /// The figures of one run.
@@ -141,7 +145,11 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let duration = Duration::from_secs_f64(args.seconds);
     let target = args.target.target(args.target_word.as_deref())?;
     runtime()?.block_on(async move {
-        let connection = target.connect(ClientConfig::default()).await?;
+        let config = ClientConfig {
+            busy_poll: Duration::from_micros(args.busy_poll),
+            ..ClientConfig::default()
+        };
+        let connection = target.connect(config).await?;
         let client = Arc::new(connection.client);
         client.execute(&args.command, ()).await?;
         let sequential = run(&client, &args.command, 1, duration, "sequential").await?;

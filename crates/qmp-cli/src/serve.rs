@@ -55,12 +55,9 @@ pub struct ServeArgs {
     pretty: bool,
     /// The longest a session polls for the next request before it sleeps,
     /// in microseconds; the window adapts below this (0: never poll).
-    #[arg(long, value_name = "MICROSECONDS", default_value_t = DEFAULT_BUSY_POLL_US)]
+    #[arg(long, value_name = "MICROSECONDS", default_value_t = crate::DEFAULT_BUSY_POLL_US)]
     busy_poll: u64,
 }
-
-/// `--busy-poll`'s default: the server's own.
-const DEFAULT_BUSY_POLL_US: u64 = qmp_wire::busy_poll::DEFAULT_MAX_WINDOW.as_micros() as u64;
 
 /// Runs `qmp serve`.
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
