@@ -16,7 +16,8 @@
 //! `QMP_BENCH_N` round trips per measurement (default 20000; QEMU gets a
 //! tenth), `QMP_BENCH_ROUNDS` rounds (default 3, best round kept for each
 //! cell), `QMP_BENCH_ONLY=client` runs only this client against qmp-server
-//! (for profiling under callgrind or perf).
+//! (for profiling under callgrind or perf), on a current-thread runtime or
+//! on `QMP_BENCH_WORKERS` workers.
 
 mod drivers;
 mod servers;
@@ -83,7 +84,8 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = servers::qmp_server(dir.path(), COMMAND);
     if std::env::var("QMP_BENCH_ONLY").is_ok_and(|v| v == "client") {
-        let (s, p) = drivers::ours(0, drivers::config(true), &server.socket, n);
+        let workers = env_usize("QMP_BENCH_WORKERS", 0);
+        let (s, p) = drivers::ours(workers, drivers::config(true), &server.socket, n);
         println!(
             "qmp-client: {:.0}/s sequential, {:.0}/s pipelined",
             rate(n, s),
