@@ -333,3 +333,48 @@ fn shell_reads_a_pipe_like_qmp_shell() {
     }
     assert!(!stdout.contains('\x1b'), "no color into a pipe");
 }
+
+/// `-l FILE`: every command sent, with its reply's `return` or `error`,
+/// one JSON object each, as qmp-shell logs them; refused input is not sent
+/// and so not logged.
+#[test]
+fn shell_logs_commands_and_replies_with_l() {
+    let dir = temp_dir("log");
+    let log = dir.join("qmp.log");
+    let mut child = Command::new(QMP)
+        .args(["shell", "--sim", "--compact", "-l"])
+        .arg(&log)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start qmp shell");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"query-name\ndevice_del\ndevice_del id=nope\n")
+        .expect("write");
+    let output = child.wait_with_output().expect("qmp shell");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let logged = std::fs::read_to_string(&log).expect("log file");
+    assert_eq!(
+        logged,
+        "{\"execute\": \"query-name\", \"arguments\": {}, \"return\": {}}\n\
+         {\"execute\": \"device_del\", \"arguments\": {\"id\": \"nope\"}, \"error\": \
+         {\"class\": \"DeviceNotFound\", \"desc\": \"Device 'nope' not found\"}}\n"
+    );
+    let unwritable = Command::new(QMP)
+        .args(["shell", "--sim", "-l"])
+        .arg(dir.join("no/such/dir/log"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("qmp shell");
+    assert_eq!(unwritable.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unwritable.stderr).contains("cannot create the log file"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

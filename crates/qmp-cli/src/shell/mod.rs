@@ -17,6 +17,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
 use qmp_client::ClientConfig;
 
@@ -70,6 +71,11 @@ pub struct ShellArgs {
     /// The history file.
     #[arg(long, value_name = "FILE")]
     history: Option<PathBuf>,
+    /// Log every command sent, with its reply, to this file (qmp-shell's
+    /// -l): one JSON object each, the request with the reply's `return` or
+    /// `error` added.
+    #[arg(short = 'l', long, value_name = "FILE")]
+    logfile: Option<PathBuf>,
 }
 
 /// The history file: the option, `$XDG_STATE_HOME/qmp/history`, or
@@ -104,10 +110,20 @@ pub fn shell(args: ShellArgs) -> anyhow::Result<ExitCode> {
         verbose: args.verbose,
         renderer,
     };
+    let log = match &args.logfile {
+        Some(path) => Some(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create the log file {}", path.display()))?,
+        ),
+        None => None,
+    };
     let runtime = runtime()?;
     let connection = runtime.block_on(target.connect(ClientConfig::default()))?;
     let client = connection.client.clone();
-    let (session, notice) = Session::new(client, runtime.handle().clone(), options);
+    let (mut session, notice) = Session::new(client, runtime.handle().clone(), options);
+    if let Some(log) = log {
+        session.log_to(log);
+    }
     let interactive = std::io::stdin().is_terminal();
     if interactive {
         println!(

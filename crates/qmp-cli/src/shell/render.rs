@@ -75,6 +75,29 @@ impl Renderer {
         self.json(&request.to_value())
     }
 
+    /// A `--logfile` entry, as qmp-shell writes it: the request with its
+    /// reply's `return` or `error` member added, never colored.
+    pub fn log_entry(
+        &self,
+        command: &str,
+        arguments: &qmp_wire::Map,
+        result: &Result<Value, QmpError>,
+    ) -> String {
+        let request = qmp_wire::Request::new(command).with_arguments(arguments.clone());
+        let mut entry = request.to_value();
+        let reply = Response {
+            result: result.clone(),
+            id: None,
+        }
+        .to_value();
+        if let (Value::Object(entry), Value::Object(reply)) = (&mut entry, reply) {
+            for (key, value) in reply {
+                entry.insert(key, value);
+            }
+        }
+        self.json(&entry)
+    }
+
     /// An event as QEMU sends it.
     pub fn event(&self, event: &Event) -> String {
         self.paint(CYAN, self.json(&event.to_value()))

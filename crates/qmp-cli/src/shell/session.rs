@@ -2,6 +2,7 @@
 //! lines (the line editor or a pipe): parse, check against the schema, send,
 //! and render the reply; QMP mode or HMP mode (`human-monitor-command`).
 
+use std::io::Write;
 use std::sync::Arc;
 
 use qapi_schema::introspect::{SchemaInfo, ValidationError};
@@ -42,6 +43,7 @@ pub struct Session {
     check: bool,
     verbose: bool,
     cpu_index: Option<i64>,
+    log: Option<std::fs::File>,
 }
 
 /// Session settings from the command line.
@@ -71,6 +73,7 @@ impl Session {
             check: options.check,
             verbose: options.verbose,
             cpu_index: None,
+            log: None,
         };
         let mut notice = None;
         if options.mode == Mode::Qmp {
@@ -96,6 +99,23 @@ impl Session {
     fn run(&self, command: &str, arguments: Map) -> Result<Value, ClientError> {
         self.handle
             .block_on(self.client.execute(command, arguments))
+    }
+
+    /// Logs every command sent from now on, with its reply, to `file`
+    /// (qmp-shell's `-l`).
+    pub fn log_to(&mut self, file: std::fs::File) {
+        self.log = Some(file);
+    }
+
+    /// Appends a command and its reply to the log, if there is one.
+    fn log(&self, command: &str, arguments: &Map, result: &Result<Value, QmpError>) {
+        let Some(mut file) = self.log.as_ref() else {
+            return;
+        };
+        let entry = self.renderer.log_entry(command, arguments, result);
+        if let Err(e) = file.write_all(entry.as_bytes()) {
+            eprintln!("qmp: cannot write the log file: {e}");
+        }
     }
 
     /// The client.
@@ -225,12 +245,19 @@ impl Session {
         arguments: Map,
         render: impl Fn(&Renderer, &Result<Value, QmpError>) -> String,
     ) -> (String, Flow) {
-        match self.run(command, arguments) {
-            Ok(value) => (render(&self.renderer, &Ok(value)), Flow::Continue),
-            Err(ClientError::Qmp(error)) => (render(&self.renderer, &Err(error)), Flow::Continue),
-            Err(error) if error.is_disconnected() => ("Disconnected\n".to_owned(), Flow::Quit),
-            Err(error) => (self.renderer.notice(&error.to_string()), Flow::Continue),
+        let logged = self.log.is_some().then(|| arguments.clone());
+        let result = match self.run(command, arguments) {
+            Ok(value) => Ok(value),
+            Err(ClientError::Qmp(error)) => Err(error),
+            Err(error) if error.is_disconnected() => {
+                return ("Disconnected\n".to_owned(), Flow::Quit)
+            }
+            Err(error) => return (self.renderer.notice(&error.to_string()), Flow::Continue),
+        };
+        if let Some(arguments) = logged {
+            self.log(command, &arguments, &result);
         }
+        (render(&self.renderer, &result), Flow::Continue)
     }
 
     fn hmp_arguments(&self, line: &str, cpu_index: Option<i64>) -> Map {
