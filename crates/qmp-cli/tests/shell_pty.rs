@@ -378,3 +378,41 @@ fn shell_logs_commands_and_replies_with_l() {
     assert!(String::from_utf8_lossy(&unwritable.stderr).contains("cannot create the log file"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `-N` against the real qemu-ga: no greeting is awaited and no
+/// qmp_capabilities sent, so the agent's commands run at once (qmp-shell's
+/// use of -N); the missing schema is reported, not fatal.
+#[test]
+fn shell_skips_negotiation_with_n_for_the_guest_agent() {
+    let Some(program) = qmp_test_support::qemu_ga() else {
+        return;
+    };
+    let agent = qmp_test_support::QgaProcess::start(&program).expect("start qemu-ga");
+    let mut child = Command::new(QMP)
+        .args(["shell", "--compact", "-N"])
+        .arg(agent.socket())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start qmp shell");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"guest-ping\nguest-info\n")
+        .expect("write");
+    let output = child.wait_with_output().expect("qmp shell");
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.first(), Some(&r#"{"return": {}}"#), "{stdout}");
+    assert!(
+        lines
+            .get(1)
+            .is_some_and(|l| l.contains(r#""supported_commands""#)),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("No schema"), "{stderr}");
+}

@@ -75,7 +75,7 @@ impl BlockingClient {
     }
 
     /// The server's greeting.
-    pub fn greeting(&self) -> &Greeting {
+    pub fn greeting(&self) -> Option<&Greeting> {
         self.client.greeting()
     }
 

@@ -29,7 +29,7 @@ pub struct Client {
 /// What the clones of a [`Client`] share.
 pub(crate) struct Inner {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) greeting: Greeting,
+    pub(crate) greeting: Option<Greeting>,
     pub(crate) enabled: Vec<String>,
     pub(crate) can_pass_fds: bool,
     pub(crate) config: ClientConfig,
@@ -92,9 +92,10 @@ impl Client {
         establish(Transport::from_unix(stream), config, Some(child)).await
     }
 
-    /// The server's greeting.
-    pub fn greeting(&self) -> &Greeting {
-        &self.inner.greeting
+    /// The server's greeting (`None` when the connection was set up with
+    /// [`Handshake::Skip`](crate::Handshake::Skip)).
+    pub fn greeting(&self) -> Option<&Greeting> {
+        self.inner.greeting.as_ref()
     }
 
     /// The capabilities enabled by negotiation.

@@ -25,11 +25,26 @@ pub enum Capabilities {
     Exactly(Vec<String>),
 }
 
+/// How a connection starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Handshake {
+    /// Wait for the greeting, then negotiate capabilities (QMP).
+    #[default]
+    Negotiate,
+    /// Neither: commands are sent at once. For a peer that sends no
+    /// greeting (a guest agent that echoes ids, as qemu-ga does; see
+    /// [`GuestAgent`](crate::GuestAgent) for one that may not), or a
+    /// monitor the caller negotiates by hand. qmp-shell's `-N`.
+    Skip,
+}
+
 /// Settings for a QMP connection. `ClientConfig::default()` suits most uses.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
     /// Time allowed for the server's greeting.
     pub greeting_timeout: Duration,
+    /// Whether to wait for the greeting and negotiate.
+    pub handshake: Handshake,
     /// Capabilities to enable.
     pub capabilities: Capabilities,
     /// Largest reply or event accepted; a larger one fails its call.
@@ -55,6 +70,7 @@ impl Default for ClientConfig {
     fn default() -> ClientConfig {
         ClientConfig {
             greeting_timeout: DEFAULT_GREETING_TIMEOUT,
+            handshake: Handshake::Negotiate,
             capabilities: Capabilities::Offered,
             max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
             call_timeout: None,

@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 
 use crate::child::ChildGuard;
 use crate::client::{Client, Inner};
-use crate::config::{Capabilities, ClientConfig};
+use crate::config::{Capabilities, ClientConfig, Handshake};
 use crate::reader::Reader;
 use crate::session::Shared;
 use crate::transcript::{self, Direction};
@@ -43,13 +43,18 @@ pub(crate) async fn establish(
         transcript: transcript.clone(),
         busy_poll: BusyPoll::new(config.busy_poll),
     };
-    let greeting =
-        match tokio::time::timeout(config.greeting_timeout, read_greeting(&mut reader)).await {
-            Ok(Ok(greeting)) => greeting,
-            Ok(Err(e)) => return Err(explain_child_exit(e, child.as_mut()).await),
-            Err(_) => return Err(Error::Timeout(config.greeting_timeout)),
-        };
-    if let Some(t) = &transcript {
+    let greeting = match config.handshake {
+        Handshake::Negotiate => {
+            let read = tokio::time::timeout(config.greeting_timeout, read_greeting(&mut reader));
+            match read.await {
+                Ok(Ok(greeting)) => Some(greeting),
+                Ok(Err(e)) => return Err(explain_child_exit(e, child.as_mut()).await),
+                Err(_) => return Err(Error::Timeout(config.greeting_timeout)),
+            }
+        }
+        Handshake::Skip => None,
+    };
+    if let (Some(t), Some(greeting)) = (&transcript, &greeting) {
         t.record(Direction::In, greeting.to_value().to_string().as_bytes());
     }
     let can_pass_fds = transport.write.can_pass_fds();
@@ -62,16 +67,19 @@ pub(crate) async fn establish(
     );
     tokio::spawn(writer.run(Arc::downgrade(&shared)));
     let reader_task = TaskGuard(tokio::spawn(reader.run(shared.clone())));
-    let enable = match &config.capabilities {
-        Capabilities::Offered => greeting
+    let enable = match (&greeting, &config.capabilities) {
+        (None, _) => Vec::new(),
+        (Some(greeting), Capabilities::Offered) => greeting
             .capabilities
             .iter()
             .filter(|c| SUPPORTED_CAPABILITIES.contains(&c.as_str()))
             .cloned()
             .collect(),
-        Capabilities::Exactly(list) => list.clone(),
+        (Some(_), Capabilities::Exactly(list)) => list.clone(),
     };
-    negotiate(&shared, &enable, &config).await?;
+    if greeting.is_some() {
+        negotiate(&shared, &enable, &config).await?;
+    }
     Ok(Client::from_inner(Inner {
         shared,
         greeting,

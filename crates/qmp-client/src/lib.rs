@@ -40,7 +40,7 @@ pub mod config;
 
 pub use arguments::Arguments;
 pub use client::Client;
-pub use config::{CallOptions, Capabilities, ClientConfig};
+pub use config::{CallOptions, Capabilities, ClientConfig, Handshake};
 pub use connect::SUPPORTED_CAPABILITIES;
 pub use error::{Error, Result};
 pub use events::{decode_event, EventFilter, EventStream, TypedEventStream};

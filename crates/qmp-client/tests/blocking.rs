@@ -73,7 +73,7 @@ fn blocking_client_against_qemu() {
             .get("qemu")
             .and_then(|q| q.get("major"))
             .and_then(Value::as_i64),
-        Some(client.greeting().version.qemu.major)
+        client.greeting().map(|g| g.version.qemu.major)
     );
     let mut events = client.subscribe(EventFilter::names(["STOP", "RESUME"]));
     let mut resumed = client.subscribe_typed::<Resume>();

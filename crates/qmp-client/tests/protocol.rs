@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use qmp_client::{
-    CallOptions, Capabilities, Client, ClientConfig, Command, Error, EventData, EventFilter, Value,
+    CallOptions, Capabilities, Client, ClientConfig, Command, Error, EventData, EventFilter,
+    Handshake, Value,
 };
 use qmp_wire::Decoder;
 use serde::{Deserialize, Serialize};
@@ -116,7 +117,7 @@ async fn negotiates_oob_when_offered() {
         r#"{"enable": ["oob"]}"#
     );
     assert!(client.oob_enabled());
-    assert_eq!(client.greeting().version.qemu.major, 7);
+    assert_eq!(client.greeting().map(|g| g.version.qemu.major), Some(7));
 }
 
 #[tokio::test]
@@ -610,4 +611,31 @@ async fn replies_arrive_with_busy_polling_on_and_off() {
         let value = call.await.unwrap().unwrap();
         assert_eq!(value.get("big").and_then(Value::as_str), Some(&*big));
     }
+}
+
+/// `Handshake::Skip`: no greeting is awaited and no qmp_capabilities sent;
+/// the first request on the wire is the caller's.
+#[tokio::test]
+async fn skipping_the_handshake_sends_commands_at_once() {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let mut peer = Peer {
+        stream: theirs,
+        decoder: Decoder::new(),
+    };
+    let config = ClientConfig {
+        handshake: Handshake::Skip,
+        ..ClientConfig::default()
+    };
+    let client = Client::from_unix_stream(ours, config).await.unwrap();
+    assert!(client.greeting().is_none());
+    assert!(!client.oob_enabled());
+    let call = spawn_query_status(&client, 1).pop().unwrap();
+    let (name, id) = peer.request_id().await;
+    assert_eq!(name, "query-status");
+    peer.send(&format!(
+        r#"{{"return": {{"status": "running"}}, "id": {id}}}"#
+    ))
+    .await;
+    let value = call.await.unwrap().unwrap();
+    assert_eq!(value.get("status").and_then(Value::as_str), Some("running"));
 }

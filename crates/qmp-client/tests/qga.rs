@@ -2,68 +2,26 @@
 //! unprivileged child listening on a unix socket, and against a scripted
 //! agent that does not echo ids.
 
-mod common;
-
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::KillOnDrop;
 use qmp_client::{AgentConfig, Error, GuestAgent, Value};
+use qmp_test_support::QgaProcess;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
-/// The unprivileged user the agent runs as when the tests run as root, so
-/// that `guest-shutdown` cannot shut anything down.
-const NOBODY: u32 = 65534;
-
-struct Agent {
-    child: KillOnDrop,
-    socket: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-/// Starts `qemu-ga -m unix-listen -p SOCKET -t STATEDIR` and waits for
-/// its socket.
-async fn start_agent() -> Option<Agent> {
+/// Starts a real qemu-ga (demoted to nobody when run as root), or reports
+/// it missing.
+fn start_agent() -> Option<QgaProcess> {
     let program = qmp_test_support::qemu_ga()?;
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
-    let socket = dir.path().join("qga.sock");
-    let state = dir.path().join("state");
-    std::fs::create_dir(&state).expect("state dir");
-    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).expect("chmod");
-    let mut command = std::process::Command::new(program);
-    command
-        .args(["-m", "unix-listen", "-p"])
-        .arg(&socket)
-        .arg("-t")
-        .arg(&state)
-        .stdin(std::process::Stdio::null());
-    if rustix::process::geteuid().is_root() {
-        command.uid(NOBODY).gid(NOBODY);
-    }
-    let child = KillOnDrop(command.spawn().expect("spawn qemu-ga"));
-    for _ in 0..500 {
-        if socket.exists() {
-            return Some(Agent {
-                child,
-                socket,
-                _dir: dir,
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("qemu-ga did not create its socket");
+    Some(QgaProcess::start(&program).expect("start qemu-ga"))
 }
 
 #[tokio::test]
 async fn resync_after_garbage_and_unread_replies() {
-    let Some(agent) = start_agent().await else {
+    let Some(agent) = start_agent() else {
         return;
     };
-    let mut stream = UnixStream::connect(&agent.socket).await.expect("connect");
+    let mut stream = UnixStream::connect(agent.socket()).await.expect("connect");
     // A previous client's leftovers: replies nobody reads (one of them a
     // stale 0xFF-delimited sync reply) and a half-sent command.
     stream
@@ -124,10 +82,10 @@ async fn fire_and_forget_guest_shutdown_as_unprivileged_child() {
         );
         return;
     }
-    let Some(mut agent) = start_agent().await else {
+    let Some(mut agent) = start_agent() else {
         return;
     };
-    let ga = GuestAgent::connect_unix(&agent.socket, AgentConfig::default())
+    let ga = GuestAgent::connect_unix(agent.socket(), AgentConfig::default())
         .await
         .expect("connect");
     ga.execute("guest-ping", ()).await.expect("guest-ping");
@@ -146,23 +104,20 @@ async fn fire_and_forget_guest_shutdown_as_unprivileged_child() {
         .await
         .expect("guest-info after");
     assert!(info.get("version").is_some());
-    assert!(
-        agent.child.0.try_wait().expect("wait").is_none(),
-        "the agent still runs"
-    );
+    assert!(agent.is_running(), "the agent still runs");
 }
 
 #[tokio::test]
 async fn timeout_then_resync_skips_the_late_reply() {
-    let Some(agent) = start_agent().await else {
+    let Some(agent) = start_agent() else {
         return;
     };
-    let ga = GuestAgent::connect_unix(&agent.socket, AgentConfig::default())
+    let ga = GuestAgent::connect_unix(agent.socket(), AgentConfig::default())
         .await
         .expect("connect");
     ga.execute("guest-ping", ()).await.expect("in sync");
     // Freeze the agent so the next command times out; its reply comes late.
-    let pid = rustix::process::Pid::from_raw(agent.child.0.id() as i32).expect("pid");
+    let pid = rustix::process::Pid::from_raw(agent.pid() as i32).expect("pid");
     rustix::process::kill_process(pid, rustix::process::Signal::STOP).expect("SIGSTOP");
     let result = ga
         .execute_with_timeout("guest-info", (), Some(Duration::from_millis(200)))

@@ -205,6 +205,90 @@ impl Drop for QemuProcess {
     }
 }
 
+/// A real `qemu-ga -m unix-listen` started for a test, in a private folder
+/// with its state directory. When the tests run as root the agent runs as
+/// `nobody`, so that commands like `guest-shutdown` cannot act on the
+/// machine. Killed, reaped and cleaned up on drop.
+pub struct QgaProcess {
+    child: std::process::Child,
+    socket: PathBuf,
+    dir: PathBuf,
+}
+
+/// The unprivileged user (and group) a guest agent is demoted to.
+const NOBODY: u32 = 65534;
+
+impl QgaProcess {
+    /// Starts `binary` and waits (up to 10 s) for its socket.
+    pub fn start(binary: &Path) -> std::io::Result<QgaProcess> {
+        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::process::CommandExt;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let dir = env::temp_dir().join(format!(
+            "qmp-test-qga-{}-{}",
+            std::process::id(),
+            STARTED.fetch_add(1, Ordering::Relaxed)
+        ));
+        let state = dir.join("state");
+        std::fs::create_dir_all(&state)?;
+        // The demoted agent creates its socket and state files here.
+        for folder in [&dir, &state] {
+            std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o777))?;
+        }
+        let socket = dir.join("qga.sock");
+        let mut command = std::process::Command::new(binary);
+        command
+            .args(["-m", "unix-listen", "-p"])
+            .arg(&socket)
+            .arg("-t")
+            .arg(&state)
+            .stdin(std::process::Stdio::null());
+        if rustix::process::geteuid().is_root() {
+            command.uid(NOBODY).gid(NOBODY);
+        }
+        let process = QgaProcess {
+            child: command.spawn()?,
+            socket,
+            dir,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !process.socket.exists() {
+            if std::time::Instant::now() > deadline {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "qemu-ga did not create its socket",
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Ok(process)
+    }
+
+    /// The agent's socket.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// The agent's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// True while the agent runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for QgaProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

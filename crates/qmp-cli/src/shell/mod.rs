@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use qmp_client::ClientConfig;
+use qmp_client::{ClientConfig, Handshake};
 
 use crate::target::{runtime, TargetArgs};
 use render::Renderer;
@@ -76,6 +76,11 @@ pub struct ShellArgs {
     /// `error` added.
     #[arg(short = 'l', long, value_name = "FILE")]
     logfile: Option<PathBuf>,
+    /// Send commands at once, without waiting for a greeting or sending
+    /// qmp_capabilities: for qemu-ga (no events, no schema), or to
+    /// negotiate by hand (qmp-shell's -N).
+    #[arg(short = 'N', long)]
+    skip_negotiation: bool,
 }
 
 /// The history file: the option, `$XDG_STATE_HOME/qmp/history`, or
@@ -87,16 +92,20 @@ fn history_path(option: Option<PathBuf>) -> Option<PathBuf> {
         .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(HOME_HISTORY)))
 }
 
-/// The greeting line, as qmp-shell prints it.
-fn banner(mode: Mode, version: &qmp_wire::QemuVersion) -> String {
+/// The greeting lines, as qmp-shell prints them (without a greeting,
+/// only "Connected").
+fn banner(mode: Mode, version: Option<&qmp_wire::QemuVersion>) -> String {
     let welcome = match mode {
         Mode::Qmp => "Welcome to the QMP low-level shell!",
         Mode::Hmp => "Welcome to the HMP shell!",
     };
-    format!(
-        "{welcome}\nConnected to QEMU {}.{}.{}\n",
-        version.major, version.minor, version.micro
-    )
+    match version {
+        Some(v) => format!(
+            "{welcome}\nConnected to QEMU {}.{}.{}\n",
+            v.major, v.minor, v.micro
+        ),
+        None => format!("{welcome}\nConnected\n"),
+    }
 }
 
 /// Runs `qmp shell`.
@@ -118,7 +127,15 @@ pub fn shell(args: ShellArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let runtime = runtime()?;
-    let connection = runtime.block_on(target.connect(ClientConfig::default()))?;
+    let config = ClientConfig {
+        handshake: if args.skip_negotiation {
+            Handshake::Skip
+        } else {
+            Handshake::Negotiate
+        },
+        ..ClientConfig::default()
+    };
+    let connection = runtime.block_on(target.connect(config))?;
     let client = connection.client.clone();
     let (mut session, notice) = Session::new(client, runtime.handle().clone(), options);
     if let Some(log) = log {
@@ -128,7 +145,7 @@ pub fn shell(args: ShellArgs) -> anyhow::Result<ExitCode> {
     if interactive {
         println!(
             "{}",
-            banner(mode, &connection.client.greeting().version.qemu)
+            banner(mode, connection.client.greeting().map(|g| &g.version.qemu))
         );
     }
     if let Some(notice) = notice {
@@ -159,8 +176,12 @@ mod tests {
             micro: 22,
         };
         assert_eq!(
-            banner(Mode::Qmp, &version),
+            banner(Mode::Qmp, Some(&version)),
             "Welcome to the QMP low-level shell!\nConnected to QEMU 7.2.22\n"
+        );
+        assert_eq!(
+            banner(Mode::Hmp, None),
+            "Welcome to the HMP shell!\nConnected\n"
         );
     }
 }

@@ -24,7 +24,7 @@ pub async fn query_version(client: &Client) {
         .execute("query-version", ())
         .await
         .expect("query-version");
-    let greeting = client.greeting();
+    let greeting = client.greeting().expect("a greeting");
     let part = |k: &str| {
         version
             .get("qemu")
