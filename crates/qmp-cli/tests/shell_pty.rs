@@ -278,15 +278,27 @@ fn shell_on_real_qemu_completes_runs_and_shows_events() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn shell_reads_a_pipe_like_qmp_shell() {
+/// Runs `qmp ARGS` with `input` piped in, as qmp-shell is fed from a
+/// script; returns what it printed and its status.
+fn shell_fed(args: &[&std::ffi::OsStr], input: &str) -> std::process::Output {
     let mut child = Command::new(QMP)
-        .args(["shell", "--sim", "--compact"])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start qmp shell");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
+    child.wait_with_output().expect("qmp shell")
+}
+
+#[test]
+fn shell_reads_a_pipe_like_qmp_shell() {
     let input = "query-status\n\
                  stop\n\
                  device_del\n\
@@ -295,13 +307,10 @@ fn shell_reads_a_pipe_like_qmp_shell() {
                  transaction(\n\
                  )\n\
                  query-status\n";
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write");
-    let output = child.wait_with_output().expect("qmp shell");
+    let output = shell_fed(
+        &["shell", "--sim", "--compact"].map(std::ffi::OsStr::new),
+        input,
+    );
     assert!(output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
@@ -341,21 +350,11 @@ fn shell_reads_a_pipe_like_qmp_shell() {
 fn shell_logs_commands_and_replies_with_l() {
     let dir = temp_dir("log");
     let log = dir.join("qmp.log");
-    let mut child = Command::new(QMP)
-        .args(["shell", "--sim", "--compact", "-l"])
-        .arg(&log)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start qmp shell");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"query-name\ndevice_del\ndevice_del id=nope\n")
-        .expect("write");
-    let output = child.wait_with_output().expect("qmp shell");
+    let args = ["shell", "--sim", "--compact", "-l"].map(std::ffi::OsStr::new);
+    let output = shell_fed(
+        &[&args[..], &[log.as_os_str()]].concat(),
+        "query-name\ndevice_del\ndevice_del id=nope\n",
+    );
     assert!(
         output.status.success(),
         "{}",
@@ -388,21 +387,11 @@ fn shell_skips_negotiation_with_n_for_the_guest_agent() {
         return;
     };
     let agent = qmp_test_support::QgaProcess::start(&program).expect("start qemu-ga");
-    let mut child = Command::new(QMP)
-        .args(["shell", "--compact", "-N"])
-        .arg(agent.socket())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start qmp shell");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"guest-ping\nguest-info\n")
-        .expect("write");
-    let output = child.wait_with_output().expect("qmp shell");
+    let args = ["shell", "--compact", "-N"].map(std::ffi::OsStr::new);
+    let output = shell_fed(
+        &[&args[..], &[agent.socket().as_os_str()]].concat(),
+        "guest-ping\nguest-info\n",
+    );
     assert!(output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
