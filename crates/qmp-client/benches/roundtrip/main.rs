@@ -190,7 +190,7 @@ fn measure(target: &Target, clients: &[Driver<'_>], n: usize, rounds: usize) {
     }
     if let (Some(raw), Some(py)) = (raw, python) {
         println!(
-            "  raw loop / qemu.qmp, sequential: {:.2}x (the most any client can gain over qemu.qmp here)",
+            "  raw loop / qemu.qmp, sequential: {:.2}x (what a client that sleeps on its socket can gain)",
             raw.0 / py.0
         );
     }
