@@ -19,6 +19,14 @@ const LARGE: &str = "#[allow(clippy::large_enum_variant)]\n";
 /// Serde's `skip_serializing_if` for optional members.
 const SKIP_NONE: &str = "skip_serializing_if = \"::std::option::Option::is_none\"";
 
+/// Rust variant names for `names` (camel case, made unique), and the
+/// namespace they were claimed in, for a catch-all variant after them.
+fn variant_names<'n>(names: impl Iterator<Item = &'n str>) -> (Vec<String>, Namespace) {
+    let mut ns = Namespace::default();
+    let rust = names.map(|name| ns.claim(camel(name))).collect();
+    (rust, ns)
+}
+
 impl Gen<'_> {
     /// The item(s) for one generated type.
     pub(super) fn type_item(&self, id: EntityId, def: &Definition) -> String {
@@ -33,6 +41,25 @@ impl Gen<'_> {
 
     fn name_of(&self, id: EntityId) -> &str {
         self.type_names.get(&id).map_or("", String::as_str)
+    }
+
+    /// The doc comment of case `name` (an enum value or a variant) of
+    /// definition `owner`: its description, else its wire name.
+    fn case_doc(&self, owner: &str, name: &str) -> String {
+        let doc = self
+            .described(owner, name)
+            .unwrap_or_else(|| format!("`{name}`"));
+        doc_comment(&doc, "    ")
+    }
+
+    /// The Rust type of a value of `ty` held inside `container`, boxed when
+    /// holding it by value would close a cycle.
+    fn held_type(&self, container: Option<EntityId>, ty: EntityId, scope: Scope) -> String {
+        let rust = self.rust_type(ty, scope);
+        match container {
+            Some(c) if self.cycles.needs_box(c, ty) => format!("{}<{rust}>", self.std("Box")),
+            _ => rust,
+        }
     }
 
     /// Doc comment and `#[deprecated]` of a definition.
@@ -50,17 +77,13 @@ impl Gen<'_> {
             .iter()
             .filter(|v| self.holds(v.ifcond.as_ref()))
             .collect();
-        let mut ns = Namespace::default();
-        let variants: Vec<String> = values.iter().map(|v| ns.claim(camel(&v.name))).collect();
+        let (variants, mut ns) = variant_names(values.iter().map(|v| v.name.as_str()));
         let other = ns.claim("Other".to_string());
         let mut out = self.def_header(def);
         out.push_str("#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]\n");
         let _ = writeln!(out, "pub enum {name} {{");
         for (v, variant) in values.iter().zip(&variants) {
-            let doc = self
-                .described(&def.name, &v.name)
-                .unwrap_or_else(|| format!("`{}`", v.name));
-            out.push_str(&doc_comment(&doc, "    "));
+            out.push_str(&self.case_doc(&def.name, &v.name));
             let deprecated = self.deprecated_attr(&v.features, "    ");
             if !deprecated.is_empty() {
                 self.touched_deprecated.set(true);
@@ -159,10 +182,7 @@ impl Gen<'_> {
         ns: &mut Namespace,
     ) -> String {
         let rust_name = ns.claim(snake(&member.name));
-        let mut ty = self.rust_type(member.ty, scope);
-        if container.is_some_and(|c| self.cycles.needs_box(c, member.ty)) {
-            ty = format!("{}<{ty}>", self.std("Box"));
-        }
+        let mut ty = self.held_type(container, member.ty, scope);
         let mut attrs = Vec::new();
         if rust_name.trim_start_matches("r#") != member.name {
             attrs.push(format!("rename = {:?}", member.name));
@@ -257,8 +277,7 @@ impl Gen<'_> {
             .iter()
             .filter(|v| self.holds(v.ifcond.as_ref()))
             .collect();
-        let mut ns = Namespace::default();
-        let rust: Vec<String> = variants.iter().map(|v| ns.claim(camel(&v.name))).collect();
+        let (rust, mut ns) = variant_names(variants.iter().map(|v| v.name.as_str()));
         let other = ns.claim("Other".to_string());
         let string = self.std("String");
         let result = self.std("Result");
@@ -275,13 +294,9 @@ impl Gen<'_> {
             if v.implicit {
                 let _ = writeln!(out, "    {r},");
             } else {
-                let boxed = self.cycles.needs_box(id, v.ty);
-                let mut ty = self.rust_type(v.ty, Scope::Root);
-                if boxed {
-                    ty = format!("{}<{ty}>", self.std("Box"));
-                }
+                let ty = self.held_type(Some(id), v.ty, Scope::Root);
                 let _ = writeln!(out, "    {r}({ty}),");
-                data.push((v, r, boxed));
+                data.push((v, r, self.cycles.needs_box(id, v.ty)));
             }
         }
         let _ = writeln!(
@@ -368,8 +383,7 @@ impl Gen<'_> {
             .iter()
             .filter(|v| self.holds(v.ifcond.as_ref()))
             .collect();
-        let mut ns = Namespace::default();
-        let rust: Vec<String> = variants.iter().map(|v| ns.claim(camel(&v.name))).collect();
+        let (rust, _) = variant_names(variants.iter().map(|v| v.name.as_str()));
         let mut out = self.def_header(def);
         let _ = writeln!(
             out,
@@ -378,18 +392,11 @@ impl Gen<'_> {
         let mut arms = Vec::new();
         for (v, r) in variants.iter().zip(&rust) {
             let json = self.json_type(v.ty);
-            let doc = self
-                .described(&def.name, &v.name)
-                .unwrap_or_else(|| format!("`{}`", v.name));
-            out.push_str(&doc_comment(&doc, "    "));
+            out.push_str(&self.case_doc(&def.name, &v.name));
             if json == Some(JsonType::Null) {
                 let _ = writeln!(out, "    {r},");
             } else {
-                let boxed = self.cycles.needs_box(id, v.ty);
-                let mut ty = self.rust_type(v.ty, Scope::Root);
-                if boxed {
-                    ty = format!("{}<{ty}>", self.std("Box"));
-                }
+                let ty = self.held_type(Some(id), v.ty, Scope::Root);
                 let _ = writeln!(out, "    {r}({ty}),");
             }
             arms.push((v, r, json));
