@@ -90,7 +90,7 @@ const EXIT_FAILURE: u8 = 2;
 
 /// The default of `--busy-poll` (serve and bench): the library default, in
 /// microseconds.
-const DEFAULT_BUSY_POLL_US: u64 = qmp_wire::busy_poll::DEFAULT_MAX_WINDOW.as_micros() as u64;
+const DEFAULT_BUSY_POLL_US: u64 = qmp_wire::io::busy_poll::DEFAULT_MAX_WINDOW.as_micros() as u64;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

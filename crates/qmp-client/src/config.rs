@@ -59,7 +59,7 @@ pub struct ClientConfig {
     pub transcript: Option<PathBuf>,
     /// The longest the reader polls the socket before it lets the runtime
     /// park, waiting for the next message. The window adapts between zero
-    /// and this (see [`qmp_wire::busy_poll`]): it stays open against a
+    /// and this (see [`qmp_wire::io::busy_poll`]): it stays open against a
     /// server that answers within it, which saves a wake-up per reply, and
     /// closes against a slow or idle one. `Duration::ZERO` turns polling
     /// off.
@@ -77,7 +77,7 @@ impl Default for ClientConfig {
             inband_limit: QMP_REQ_QUEUE_LEN_MAX,
             event_buffer: DEFAULT_EVENT_BUFFER,
             transcript: None,
-            busy_poll: qmp_wire::busy_poll::DEFAULT_MAX_WINDOW,
+            busy_poll: qmp_wire::io::busy_poll::DEFAULT_MAX_WINDOW,
         }
     }
 }

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use qmp_wire::{BusyPoll, Decoder, Encoder, Greeting, Map, ServerMessage, Value};
+use qmp_wire::io::BusyPoll;
+use qmp_wire::{Decoder, Encoder, Greeting, Map, ServerMessage, Value};
 use tokio::task::JoinHandle;
 
 use crate::child::ChildGuard;

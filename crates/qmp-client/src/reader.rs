@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use bytes::{Buf, BytesMut};
-use qmp_wire::{BusyPoll, Decoded, Decoder, JsonError, ServerMessage};
+use qmp_wire::io::BusyPoll;
+use qmp_wire::{Decoded, Decoder, JsonError, ServerMessage};
 
 use crate::session::Shared;
 use crate::transcript::{Direction, Transcript};

@@ -3,9 +3,8 @@
 //! file descriptors.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
-
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -13,6 +12,8 @@ use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::{tcp, unix, TcpStream, ToSocketAddrs, UnixStream};
 use tokio_util::io::poll_read_buf;
+
+pub(crate) use qmp_wire::io::SocketWriter;
 
 use crate::fdpass;
 
@@ -31,20 +32,10 @@ pub(crate) enum ReadHalf {
 
 /// The writing half of a transport.
 pub(crate) enum WriteHalf {
-    /// A unix or TCP socket: writable without a task (see [`SocketHalf`]).
-    Socket(SocketHalf),
+    /// A unix or TCP socket: writable without a task (see [`SocketWriter`]).
+    Socket(SocketWriter),
     /// Anything else.
     Other(Box<dyn AsyncWrite + Send + Unpin>),
-}
-
-/// The writing half of a socket. Every method takes `&self`, so callers
-/// can try a write straight from their own task while a writer task waits
-/// for the socket to drain.
-pub(crate) enum SocketHalf {
-    /// A unix socket: can pass descriptors.
-    Unix(unix::OwnedWriteHalf),
-    /// A TCP socket.
-    Tcp(tcp::OwnedWriteHalf),
 }
 
 /// Any stream a client can run over.
@@ -63,7 +54,7 @@ impl ReadHalf {
     ///
     /// Every poll of a socket first tries the socket itself, and only then
     /// asks the runtime whether it is readable. A reader that busy-polls
-    /// (see [`qmp_wire::busy_poll`]) thus sees a reply the moment it
+    /// (see [`qmp_wire::io::busy_poll`]) thus sees a reply the moment it
     /// arrives, even on a multi-thread runtime whose I/O driver is held by
     /// a parked worker and would report readiness only after that worker
     /// woke up.
@@ -123,7 +114,7 @@ impl Transport {
         let (read, write) = stream.into_split();
         Ok(Transport {
             read: ReadHalf::Tcp(read),
-            write: WriteHalf::Socket(SocketHalf::Tcp(write)),
+            write: WriteHalf::Socket(SocketWriter::Tcp(write)),
         })
     }
 
@@ -132,7 +123,7 @@ impl Transport {
         let (read, write) = stream.into_split();
         Transport {
             read: ReadHalf::Unix(read),
-            write: WriteHalf::Socket(SocketHalf::Unix(write)),
+            write: WriteHalf::Socket(SocketWriter::Unix(write)),
         }
     }
 
@@ -149,7 +140,7 @@ impl Transport {
 impl WriteHalf {
     /// True when descriptors can be passed.
     pub(crate) fn can_pass_fds(&self) -> bool {
-        matches!(self, WriteHalf::Socket(SocketHalf::Unix(_)))
+        matches!(self, WriteHalf::Socket(SocketWriter::Unix(_)))
     }
 
     /// Writes all of `bytes`.
@@ -166,7 +157,7 @@ impl WriteHalf {
     /// Writes all of `bytes` with `fds` attached to the first part.
     pub(crate) async fn write_with_fds(&mut self, bytes: &[u8], fds: &[OwnedFd]) -> io::Result<()> {
         match self {
-            WriteHalf::Socket(s) => s.write_with_fds(bytes, fds).await,
+            WriteHalf::Socket(s) => write_with_fds(s, bytes, fds).await,
             WriteHalf::Other(_) if fds.is_empty() => self.write_all(bytes).await,
             WriteHalf::Other(_) => Err(no_fd_passing()),
         }
@@ -175,7 +166,7 @@ impl WriteHalf {
     /// Shuts the writing side down (best effort).
     pub(crate) async fn shutdown(&mut self) {
         match self {
-            WriteHalf::Socket(s) => s.shutdown(),
+            WriteHalf::Socket(s) => shutdown(s),
             WriteHalf::Other(w) => {
                 let _ = w.shutdown().await;
             }
@@ -190,63 +181,28 @@ fn no_fd_passing() -> io::Error {
     )
 }
 
-impl SocketHalf {
-    fn stream_fd(&self) -> BorrowedFd<'_> {
-        match self {
-            SocketHalf::Unix(w) => AsRef::<UnixStream>::as_ref(w).as_fd(),
-            SocketHalf::Tcp(w) => AsRef::<TcpStream>::as_ref(w).as_fd(),
-        }
+/// Writes all of `bytes` through `socket` with `fds` attached to the first
+/// part (a unix socket only).
+pub(crate) async fn write_with_fds(
+    socket: &SocketWriter,
+    bytes: &[u8],
+    fds: &[OwnedFd],
+) -> io::Result<()> {
+    if fds.is_empty() {
+        return socket.write_all(bytes).await;
     }
+    let stream = socket.unix().ok_or_else(no_fd_passing)?;
+    let sent = stream
+        .async_io(Interest::WRITABLE, || {
+            fdpass::send_with_fds(stream.as_fd(), bytes, fds)
+        })
+        .await?;
+    socket
+        .write_all(bytes.get(sent..).unwrap_or_default())
+        .await
+}
 
-    /// Writes what the socket takes now without waiting; `WouldBlock` when
-    /// it takes nothing.
-    pub(crate) fn try_write(&self, bytes: &[u8]) -> io::Result<usize> {
-        match self {
-            SocketHalf::Unix(w) => w.try_write(bytes),
-            SocketHalf::Tcp(w) => w.try_write(bytes),
-        }
-    }
-
-    async fn writable(&self) -> io::Result<()> {
-        match self {
-            SocketHalf::Unix(w) => w.writable().await,
-            SocketHalf::Tcp(w) => w.writable().await,
-        }
-    }
-
-    /// Writes all of `bytes`, waiting for room as needed.
-    pub(crate) async fn write_all(&self, mut bytes: &[u8]) -> io::Result<()> {
-        while !bytes.is_empty() {
-            self.writable().await?;
-            match self.try_write(bytes) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes all of `bytes` with `fds` attached to the first part.
-    pub(crate) async fn write_with_fds(&self, bytes: &[u8], fds: &[OwnedFd]) -> io::Result<()> {
-        if fds.is_empty() {
-            return self.write_all(bytes).await;
-        }
-        let SocketHalf::Unix(half) = self else {
-            return Err(no_fd_passing());
-        };
-        let stream: &UnixStream = half.as_ref();
-        let sent = stream
-            .async_io(Interest::WRITABLE, || {
-                fdpass::send_with_fds(stream.as_fd(), bytes, fds)
-            })
-            .await?;
-        self.write_all(bytes.get(sent..).unwrap_or_default()).await
-    }
-
-    /// Shuts the writing direction down (best effort).
-    pub(crate) fn shutdown(&self) {
-        let _ = rustix::net::shutdown(self.stream_fd(), rustix::net::Shutdown::Write);
-    }
+/// Shuts the writing direction of `socket` down (best effort).
+pub(crate) fn shutdown(socket: &SocketWriter) {
+    let _ = rustix::net::shutdown(socket, rustix::net::Shutdown::Write);
 }

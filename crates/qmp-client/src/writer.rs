@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 
 use crate::session::Shared;
 use crate::transcript::{Direction, Transcript};
-use crate::transport::{SocketHalf, WriteHalf};
+use crate::transport::{self, SocketWriter, WriteHalf};
 
 /// Bytes gathered into one write at most.
 const BATCH_BYTES: usize = 64 * 1024;
@@ -48,7 +48,7 @@ struct Queue {
 /// What callers and the writer task share.
 pub(crate) struct Outbox {
     /// The socket, when it can be written without a task.
-    direct: Option<Arc<SocketHalf>>,
+    direct: Option<Arc<SocketWriter>>,
     queue: Mutex<Queue>,
     wake: Notify,
     transcript: Option<Arc<Transcript>>,
@@ -73,7 +73,7 @@ enum Next {
 }
 
 enum Sink {
-    Socket(Arc<SocketHalf>),
+    Socket(Arc<SocketWriter>),
     Other(WriteHalf),
 }
 
@@ -205,14 +205,14 @@ impl Writer {
             }
         }
         match &mut self.sink {
-            Sink::Socket(socket) => socket.shutdown(),
+            Sink::Socket(socket) => transport::shutdown(socket),
             Sink::Other(half) => half.shutdown().await,
         }
     }
 
     async fn write(&mut self, bytes: &[u8], fds: &[OwnedFd]) -> io::Result<()> {
         match &mut self.sink {
-            Sink::Socket(socket) => socket.write_with_fds(bytes, fds).await,
+            Sink::Socket(socket) => transport::write_with_fds(socket, bytes, fds).await,
             Sink::Other(half) => half.write_with_fds(bytes, fds).await,
         }
     }

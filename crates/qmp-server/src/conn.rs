@@ -6,8 +6,9 @@ use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
 use std::task::{ready, Context, Poll};
 
+use qmp_wire::io::SocketWriter;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Interest};
-use tokio::net::{tcp, unix, TcpStream, UnixStream};
+use tokio::net::{unix, TcpStream, UnixStream};
 
 /// Most file descriptors accepted with one read (QEMU's socket chardev
 /// takes up to 253, the kernel's SCM_MAX_FD).
@@ -27,44 +28,6 @@ pub(crate) enum ConnWriter {
     Socket(SocketWriter),
     /// Any other byte stream.
     Stream(Box<dyn AsyncWrite + Unpin + Send>),
-}
-
-/// The write half of a socket.
-pub(crate) enum SocketWriter {
-    Unix(unix::OwnedWriteHalf),
-    Tcp(tcp::OwnedWriteHalf),
-}
-
-impl SocketWriter {
-    /// Writes what the socket takes now, without waiting.
-    pub(crate) fn try_write(&self, bytes: &[u8]) -> io::Result<usize> {
-        match self {
-            SocketWriter::Unix(w) => w.try_write(bytes),
-            SocketWriter::Tcp(w) => w.try_write(bytes),
-        }
-    }
-
-    /// Waits until the socket may take more.
-    pub(crate) async fn writable(&self) -> io::Result<()> {
-        match self {
-            SocketWriter::Unix(w) => w.writable().await,
-            SocketWriter::Tcp(w) => w.writable().await,
-        }
-    }
-
-    /// Writes all of `bytes`.
-    pub(crate) async fn write_all(&self, mut bytes: &[u8]) -> io::Result<()> {
-        while !bytes.is_empty() {
-            self.writable().await?;
-            match self.try_write(bytes) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
 }
 
 /// A connection, split for a session.
@@ -138,7 +101,7 @@ impl ConnReader {
 
 /// Receives from a unix socket. Every poll first tries the socket itself,
 /// and only then asks the runtime whether it is readable: a session that
-/// busy-polls (see [`qmp_wire::busy_poll`]) thus sees a request the moment
+/// busy-polls (see [`qmp_wire::io::busy_poll`]) thus sees a request the moment
 /// it arrives, even on a multi-thread runtime whose I/O driver is held by a
 /// parked worker that would report readiness only after it woke up.
 fn poll_receive(

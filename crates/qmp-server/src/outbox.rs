@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 
-use crate::conn::{ConnWriter, SocketWriter};
+use qmp_wire::io::SocketWriter;
+
+use crate::conn::ConnWriter;
 
 /// Output a session may have waiting for a slow client before it is
 /// dropped (bytes). QEMU itself buffers without a limit.

@@ -47,7 +47,7 @@ pub struct ServerConfig {
     pub schema: Option<Value>,
     /// The longest a session polls its socket for the next request before
     /// it lets the runtime park. The window adapts between zero and this
-    /// (see [`qmp_wire::busy_poll`]), like QEMU's `poll-max-ns`: it stays
+    /// (see [`qmp_wire::io::busy_poll`]), like QEMU's `poll-max-ns`: it stays
     /// open for a client that sends its next request at once, which saves
     /// a wake-up per request, and closes for a slow or idle one.
     /// `Duration::ZERO` turns polling off.
@@ -67,7 +67,7 @@ impl ServerConfig {
             serialize_in_band: true,
             one_client_at_a_time: false,
             schema: None,
-            busy_poll: qmp_wire::busy_poll::DEFAULT_MAX_WINDOW,
+            busy_poll: qmp_wire::io::busy_poll::DEFAULT_MAX_WINDOW,
         }
     }
 

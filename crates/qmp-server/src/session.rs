@@ -20,7 +20,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
-use qmp_wire::{BusyPoll, Decoded, Decoder, Encoder, Response, Value};
+use qmp_wire::io::BusyPoll;
+use qmp_wire::{Decoded, Decoder, Encoder, Response, Value};
 
 use crate::commands::Reply;
 use crate::conn::Connection;

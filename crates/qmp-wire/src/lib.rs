@@ -11,9 +11,9 @@
 //! * with the `tokio-codec` feature, a tokio-util codec ([`codec`]).
 //!
 //! Sessions, negotiation, dispatch and transports belong to `qmp-server`
-//! and `qmp-client`. The one piece of I/O policy they share lives here,
-//! since this is the crate both depend on: [`busy_poll`], the adaptive
-//! window a reader polls for before it parks (the `busy-poll` feature).
+//! and `qmp-client`. The socket I/O they do the same way lives here, since
+//! this is the crate both depend on: [`io`] (the `tokio-io` feature), the
+//! adaptive busy-polling window and a socket write half.
 
 #![warn(missing_docs)]
 
@@ -24,13 +24,10 @@ mod map;
 pub mod message;
 mod value;
 
-#[cfg(feature = "busy-poll")]
-pub mod busy_poll;
 #[cfg(feature = "tokio-codec")]
 pub mod codec;
-
-#[cfg(feature = "busy-poll")]
-pub use busy_poll::BusyPoll;
+#[cfg(feature = "tokio-io")]
+pub mod io;
 
 pub use decode::{from_slice, from_str, Decoded, Decoder, JsonError, Limits, ParseError};
 pub use encode::{Encoder, LineEnding, MemberOrder};

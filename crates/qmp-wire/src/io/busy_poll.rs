@@ -1,5 +1,5 @@
-//! Adaptive busy-polling before a read parks: the one piece of I/O policy
-//! that the client's reader and the server's sessions share.
+//! Adaptive busy-polling before a read parks, for the client's reader and
+//! the server's sessions alike.
 //!
 //! A reader that parks as soon as its socket is empty pays a full
 //! scheduler wake-up when the next message comes, which on a virtual
