@@ -23,6 +23,16 @@ struct Peer {
 }
 
 impl Peer {
+    /// A connected pair: the client's end, and the peer on the other.
+    fn pair() -> (UnixStream, Peer) {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let peer = Peer {
+            stream: theirs,
+            decoder: Decoder::new(),
+        };
+        (ours, peer)
+    }
+
     async fn send(&mut self, text: &str) {
         self.stream.write_all(text.as_bytes()).await.unwrap();
         self.stream.write_all(b"\r\n").await.unwrap();
@@ -69,11 +79,7 @@ impl Peer {
 
 /// A connected client and its scripted peer.
 async fn connect(config: ClientConfig) -> (Client, Peer) {
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    let mut peer = Peer {
-        stream: theirs,
-        decoder: Decoder::new(),
-    };
+    let (ours, mut peer) = Peer::pair();
     let server = async {
         peer.send(GREETING).await;
         peer.negotiate().await;
@@ -98,11 +104,7 @@ fn spawn_query_status(
 
 #[tokio::test]
 async fn negotiates_oob_when_offered() {
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    let mut peer = Peer {
-        stream: theirs,
-        decoder: Decoder::new(),
-    };
+    let (ours, mut peer) = Peer::pair();
     let server = async {
         peer.send(GREETING).await;
         peer.negotiate().await
@@ -136,11 +138,7 @@ async fn negotiates_a_chosen_set() {
 
 #[tokio::test]
 async fn negotiation_error_is_reported() {
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    let mut peer = Peer {
-        stream: theirs,
-        decoder: Decoder::new(),
-    };
+    let (ours, mut peer) = Peer::pair();
     let server = async {
         peer.send(GREETING).await;
         let (_, id) = peer.request_id().await;
@@ -617,11 +615,7 @@ async fn replies_arrive_with_busy_polling_on_and_off() {
 /// the first request on the wire is the caller's.
 #[tokio::test]
 async fn skipping_the_handshake_sends_commands_at_once() {
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    let mut peer = Peer {
-        stream: theirs,
-        decoder: Decoder::new(),
-    };
+    let (ours, mut peer) = Peer::pair();
     let config = ClientConfig {
         handshake: Handshake::Skip,
         ..ClientConfig::default()
