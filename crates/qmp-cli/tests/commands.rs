@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use qmp_test_support::{QEMU_HEADLESS, QEMU_NO_MACHINE};
+
 const QMP: &str = env!("CARGO_BIN_EXE_qmp");
 
 fn qmp(args: &[&str]) -> Output {
@@ -174,20 +176,8 @@ fn exec_launches_real_qemu() {
         return;
     };
     let qemu = qemu.to_str().unwrap().to_owned();
-    let output = qmp(&[
-        "exec",
-        "--launch",
-        "--compact",
-        "query-status",
-        "--",
-        &qemu,
-        "-machine",
-        "none",
-        "-nodefaults",
-        "-display",
-        "none",
-        "-S",
-    ]);
+    let command = ["exec", "--launch", "--compact", "query-status", "--", &qemu];
+    let output = qmp(&[&command[..], &QEMU_NO_MACHINE, &QEMU_HEADLESS, &["-S"]].concat());
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(text(&output.stdout).contains("\"status\": \"prelaunch\""));
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use qmp_test_support::{QEMU_HEADLESS, QEMU_NO_MACHINE};
 use rexpect::session::{spawn_with_options, Options, PtySession};
 
 const QMP: &str = env!("CARGO_BIN_EXE_qmp");
@@ -200,18 +201,9 @@ fn shell_on_real_qemu_completes_runs_and_shows_events() {
     let dir = temp_dir("qemu");
     let history = dir.join("history");
     let qemu = qemu.to_string_lossy().into_owned();
+    let launch = ["--launch", "--", &qemu];
     let mut shell = Shell::start(
-        &[
-            "--launch",
-            "--",
-            &qemu,
-            "-machine",
-            "none",
-            "-nodefaults",
-            "-display",
-            "none",
-            "-S",
-        ],
+        &[&launch[..], &QEMU_NO_MACHINE, &QEMU_HEADLESS, &["-S"]].concat(),
         &history,
     );
     shell.wait_for_all(&["Connected to QEMU ", "(QEMU) "]);

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use qmp_test_support::{QEMU_HEADLESS, QEMU_NO_MACHINE};
+
 const QMP: &str = env!("CARGO_BIN_EXE_qmp");
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -39,15 +41,9 @@ impl FakeQemu {
                 .arg("fake-qemu")
                 .arg("--introspection")
                 .arg(introspection)
-                .args([
-                    "-machine",
-                    "none",
-                    "-S",
-                    "-nodefaults",
-                    "-display",
-                    "none",
-                    "-qmp",
-                ])
+                .args(QEMU_NO_MACHINE)
+                .args(QEMU_HEADLESS)
+                .args(["-S", "-qmp"])
                 .arg(format!("unix:{},server=on,wait=off", socket.display()));
         }
         let child = command

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use qmp_client::blocking::{BlockingAgent, BlockingClient};
 use qmp_client::{AgentConfig, ClientConfig, EventData, EventFilter, QemuLauncher, Value};
+use qmp_test_support::{QEMU_HEADLESS, QEMU_NO_MACHINE};
 use serde::Deserialize;
 
 mod common;
@@ -64,8 +65,10 @@ fn blocking_client_against_qemu() {
     let Some(qemu) = qmp_test_support::qemu_system() else {
         return;
     };
-    let launcher =
-        QemuLauncher::new(qemu).args(["-machine", "none", "-S", "-nodefaults", "-display", "none"]);
+    let launcher = QemuLauncher::new(qemu)
+        .args(QEMU_NO_MACHINE)
+        .args(QEMU_HEADLESS)
+        .arg("-S");
     let client = BlockingClient::launch(&launcher, ClientConfig::default()).expect("launch");
     let version = client.execute("query-version", ()).expect("query-version");
     assert_eq!(
@@ -146,15 +149,12 @@ fn blocking_device_del_against_qemu() {
     let Some(qemu) = qmp_test_support::qemu_system() else {
         return;
     };
-    let launcher = QemuLauncher::new(qemu).args([
+    let launcher = QemuLauncher::new(qemu).args(QEMU_HEADLESS).args([
         "-M",
         "pc",
         "-S",
         "-accel",
         "tcg",
-        "-nodefaults",
-        "-display",
-        "none",
         "-device",
         "qemu-xhci,id=xhci",
         "-device",

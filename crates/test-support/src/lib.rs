@@ -137,12 +137,17 @@ pub fn python_with_qemu_qmp() -> Option<PathBuf> {
     }
 }
 
-/// `binary` with the options every test QEMU shares: `-machine none
-/// -nodefaults -display none`. Add `-qmp` (and anything else) before
-/// spawning.
+/// The options every test QEMU runs with: no default devices, no display.
+pub const QEMU_HEADLESS: [&str; 3] = ["-nodefaults", "-display", "none"];
+
+/// The machine of tests that need none.
+pub const QEMU_NO_MACHINE: [&str; 2] = ["-machine", "none"];
+
+/// `binary` with [`QEMU_NO_MACHINE`] and [`QEMU_HEADLESS`]. Add `-qmp`
+/// (and anything else) before spawning.
 pub fn qemu_command(binary: &Path) -> std::process::Command {
     let mut command = std::process::Command::new(binary);
-    command.args(["-machine", "none", "-nodefaults", "-display", "none"]);
+    command.args(QEMU_NO_MACHINE).args(QEMU_HEADLESS);
     command
 }
 

@@ -66,6 +66,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use qmp_client::{Client, ClientConfig, QemuLauncher};
+use qmp_test_support::{QEMU_HEADLESS, QEMU_NO_MACHINE};
 
 /// The machine a scenario needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,15 +107,13 @@ impl Launcher for RealQemu {
         Box::pin(async move {
             let program = qmp_test_support::qemu_system()?;
             let args: &[&str] = match machine {
-                Machine::None => &["-machine", "none"],
+                Machine::None => &QEMU_NO_MACHINE,
                 Machine::NoneStopped => &["-machine", "none", "-S"],
                 Machine::PcStopped => &["-M", "pc", "-S", "-accel", "tcg"],
             };
-            let launcher = QemuLauncher::new(program).args(args.iter().copied()).args([
-                "-nodefaults",
-                "-display",
-                "none",
-            ]);
+            let launcher = QemuLauncher::new(program)
+                .args(args.iter().copied())
+                .args(QEMU_HEADLESS);
             Some(launcher.launch(config).await.expect("launch QEMU"))
         })
     }
