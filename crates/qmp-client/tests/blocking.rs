@@ -7,32 +7,14 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use qmp_client::blocking::{BlockingAgent, BlockingClient};
-use qmp_client::{AgentConfig, ClientConfig, EventData, EventFilter, QemuLauncher, Value};
+use qmp_client::{AgentConfig, ClientConfig, EventFilter, QemuLauncher, Value};
 use qmp_test_support::{QEMU_HEADLESS, QEMU_NO_MACHINE};
-use serde::Deserialize;
 
 mod common;
 
+use common::events::{DeviceDeleted, Resume};
+
 const STEP: Duration = Duration::from_secs(10);
-
-/// `DEVICE_DELETED`'s data.
-#[derive(Debug, Deserialize)]
-struct DeviceDeleted {
-    device: Option<String>,
-    path: String,
-}
-
-impl EventData for DeviceDeleted {
-    const NAME: &'static str = "DEVICE_DELETED";
-}
-
-/// `RESUME` (no data).
-#[derive(Debug, Deserialize)]
-struct Resume {}
-
-impl EventData for Resume {
-    const NAME: &'static str = "RESUME";
-}
 
 /// `getfd`, `closefd` (twice: QEMU's error), `add-fd` and the set listed.
 fn fd_round(client: &BlockingClient) {

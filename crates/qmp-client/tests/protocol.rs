@@ -2,15 +2,17 @@
 //! (stray and late replies, oversized replies, disconnects, the in-band
 //! limit, timeouts), checked message by message.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::events::DeviceDeleted;
 use futures_util::StreamExt;
 use qmp_client::{
-    CallOptions, Capabilities, Client, ClientConfig, Command, Error, EventData, EventFilter,
-    Handshake, Value,
+    CallOptions, Capabilities, Client, ClientConfig, Command, Error, EventFilter, Handshake, Value,
 };
 use qmp_wire::Decoder;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
@@ -347,16 +349,6 @@ struct QomGet<'a> {
 impl Command for QomGet<'_> {
     const NAME: &'static str = "qom-get";
     type Returns = String;
-}
-
-#[derive(Debug, Deserialize)]
-struct DeviceDeleted {
-    device: Option<String>,
-    path: String,
-}
-
-impl EventData for DeviceDeleted {
-    const NAME: &'static str = "DEVICE_DELETED";
 }
 
 #[tokio::test]
