@@ -303,7 +303,6 @@ impl Conn {
 
     /// Reads more input; EOF is an error.
     async fn fill(&mut self) -> Result<()> {
-        self.buf.reserve(4096);
         match self.read.read_buf(&mut self.buf).await {
             Ok(0) => Err(Error::disconnected("the agent closed the connection")),
             Ok(_) => Ok(()),

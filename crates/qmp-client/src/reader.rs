@@ -60,7 +60,6 @@ impl Reader {
                     skipping = Some(Vec::with_capacity(TAIL_BYTES));
                 }
             }
-            self.buf.reserve(16 * 1024);
             match self.busy_poll.wait(self.read.read_buf(&mut self.buf)).await {
                 Ok(0) => break "the server closed the connection".to_owned(),
                 Ok(_) => {}

@@ -17,7 +17,7 @@ pub(crate) use qmp_wire::io::SocketWriter;
 
 use crate::fdpass;
 
-/// How much room a read makes in a full buffer.
+/// The room a read makes in its buffer before reading.
 const READ_CHUNK: usize = 16 * 1024;
 
 /// The reading half of a transport.
@@ -49,8 +49,8 @@ pub(crate) struct Transport {
 }
 
 impl ReadHalf {
-    /// Reads what is available into `buf`, growing it if it is full;
-    /// returns 0 at the end of the stream.
+    /// Reads what is available into `buf`, first making room for at
+    /// least [`READ_CHUNK`] bytes; returns 0 at the end of the stream.
     ///
     /// Every poll of a socket first tries the socket itself, and only then
     /// asks the runtime whether it is readable. A reader that busy-polls
@@ -59,9 +59,7 @@ impl ReadHalf {
     /// a parked worker and would report readiness only after that worker
     /// woke up.
     pub(crate) async fn read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
-        if buf.len() == buf.capacity() {
-            buf.reserve(READ_CHUNK);
-        }
+        buf.reserve(READ_CHUNK);
         std::future::poll_fn(|cx| self.poll_read_buf(cx, buf)).await
     }
 
