@@ -68,19 +68,22 @@ pub(crate) async fn establish(
     );
     tokio::spawn(writer.run(Arc::downgrade(&shared)));
     let reader_task = TaskGuard(tokio::spawn(reader.run(shared.clone())));
-    let enable = match (&greeting, &config.capabilities) {
-        (None, _) => Vec::new(),
-        (Some(greeting), Capabilities::Offered) => greeting
-            .capabilities
-            .iter()
-            .filter(|c| SUPPORTED_CAPABILITIES.contains(&c.as_str()))
-            .cloned()
-            .collect(),
-        (Some(_), Capabilities::Exactly(list)) => list.clone(),
+    let enable = match &greeting {
+        None => Vec::new(),
+        Some(greeting) => {
+            let enable = match &config.capabilities {
+                Capabilities::Offered => greeting
+                    .capabilities
+                    .iter()
+                    .filter(|c| SUPPORTED_CAPABILITIES.contains(&c.as_str()))
+                    .cloned()
+                    .collect(),
+                Capabilities::Exactly(list) => list.clone(),
+            };
+            negotiate(&shared, &enable, &config).await?;
+            enable
+        }
     };
-    if greeting.is_some() {
-        negotiate(&shared, &enable, &config).await?;
-    }
     Ok(Client::from_inner(Inner {
         shared,
         greeting,

@@ -119,13 +119,14 @@ pub fn shell(args: ShellArgs) -> anyhow::Result<ExitCode> {
         verbose: args.verbose,
         renderer,
     };
-    let log = match &args.logfile {
-        Some(path) => Some(
+    let log = args
+        .logfile
+        .as_ref()
+        .map(|path| {
             std::fs::File::create(path)
-                .with_context(|| format!("cannot create the log file {}", path.display()))?,
-        ),
-        None => None,
-    };
+                .with_context(|| format!("cannot create the log file {}", path.display()))
+        })
+        .transpose()?;
     let runtime = runtime()?;
     let config = ClientConfig {
         handshake: if args.skip_negotiation {

@@ -245,6 +245,7 @@ impl Session {
         arguments: Map,
         render: impl Fn(&Renderer, &Result<Value, QmpError>) -> String,
     ) -> (String, Flow) {
+        // Kept for the log only when there is one.
         let logged = self.log.is_some().then(|| arguments.clone());
         let result = match self.run(command, arguments) {
             Ok(value) => Ok(value),
