@@ -3,22 +3,12 @@
 //! by the 10.0 rules, as QEMU 10.0 rejects them.
 
 use qapi_schema::{dump, load, load_with, FsReader, LoadOptions};
-
-/// (name of the expected dump, schema folder under `qemu/10.0`).
-const SCHEMAS_10_0: [(&str, &str); 3] = [
-    ("qmp", "qapi"),
-    ("qga", "qga"),
-    ("storage-daemon", "storage-daemon/qapi"),
-];
+use qmp_test_support::FULL_SCHEMAS;
 
 #[test]
 fn qemu_10_0_schemas_dump_like_qemu() {
-    for (name, folder) in SCHEMAS_10_0 {
-        let Some(dir) = qmp_test_support::shared_path(&format!("qemu/10.0/{folder}")) else {
-            return;
-        };
-        let Some(expected) =
-            qmp_test_support::shared_path(&format!("qemu/expected/10.0-{name}.dump.out"))
+    for (name, folder) in FULL_SCHEMAS {
+        let Some((dir, expected)) = qmp_test_support::qemu_10_0_schema_and_dump((name, folder))
         else {
             return;
         };
@@ -33,7 +23,7 @@ fn qemu_10_0_schemas_dump_like_qemu() {
 
 #[test]
 fn qemu_7_2_schemas_load_with_relaxed_docs_only() {
-    for folder in ["qapi", "qga", "storage-daemon/qapi"] {
+    for (_, folder) in FULL_SCHEMAS {
         let Some(dir) = qmp_test_support::shared_path(&format!("qemu/7.2/{folder}")) else {
             return;
         };

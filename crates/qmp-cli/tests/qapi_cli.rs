@@ -14,16 +14,8 @@ fn qmp_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn dump_of_full_schemas_matches_qemu() {
-    for (name, folder) in [
-        ("qmp", "qapi"),
-        ("qga", "qga"),
-        ("storage-daemon", "storage-daemon/qapi"),
-    ] {
-        let Some(dir) = qmp_test_support::shared_path(&format!("qemu/10.0/{folder}")) else {
-            return;
-        };
-        let Some(expected) =
-            qmp_test_support::shared_path(&format!("qemu/expected/10.0-{name}.dump.out"))
+    for (name, folder) in qmp_test_support::FULL_SCHEMAS {
+        let Some((dir, expected)) = qmp_test_support::qemu_10_0_schema_and_dump((name, folder))
         else {
             return;
         };

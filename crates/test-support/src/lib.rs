@@ -137,6 +137,25 @@ pub fn python_with_qemu_qmp() -> Option<PathBuf> {
     }
 }
 
+/// QEMU's full schemas as `(name, folder)`: the name the expected files
+/// use (`qemu/expected/10.0-NAME.dump.out`) and the folder holding
+/// `qapi-schema.json` under `qemu/VERSION/`.
+pub const FULL_SCHEMAS: [(&str, &str); 3] = [
+    ("qmp", "qapi"),
+    ("qga", "qga"),
+    ("storage-daemon", "storage-daemon/qapi"),
+];
+
+/// QEMU 10.0's folder of full schema `(name, folder)` (see
+/// [`FULL_SCHEMAS`]) and QEMU's dump of it, or `None` after reporting
+/// either missing.
+#[track_caller]
+pub fn qemu_10_0_schema_and_dump((name, folder): (&str, &str)) -> Option<(PathBuf, PathBuf)> {
+    let dir = shared_path(&format!("qemu/10.0/{folder}"))?;
+    let dump = shared_path(&format!("qemu/expected/10.0-{name}.dump.out"))?;
+    Some((dir, dump))
+}
+
 /// The options every test QEMU runs with: no default devices, no display.
 pub const QEMU_HEADLESS: [&str; 3] = ["-nodefaults", "-display", "none"];
 
