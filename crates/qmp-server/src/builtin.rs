@@ -152,7 +152,8 @@ pub(crate) fn unexpected_member(args: &Map, known: &[&str]) -> Result<(), QmpErr
 
 /// `getfd {"fdname": NAME}` and `closefd {"fdname": NAME}`: name a file
 /// descriptor passed with SCM_RIGHTS, and close it. Named descriptors
-/// belong to the session and are closed when it ends.
+/// belong to the monitor, as in QEMU: they outlive the session that named
+/// them and are closed when the listener ends.
 pub fn fd_commands() -> Vec<CommandEntry> {
     let fdname_only = |args: &Map| {
         match args.get("fdname") {

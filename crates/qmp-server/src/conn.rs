@@ -7,12 +7,10 @@ use std::os::fd::OwnedFd;
 use std::task::{ready, Context, Poll};
 
 use qmp_wire::io::SocketWriter;
+
+use crate::fds::MAX_FDS_PER_READ;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Interest};
 use tokio::net::{unix, TcpStream, UnixStream};
-
-/// Most file descriptors accepted with one read (QEMU's socket chardev
-/// takes up to 253, the kernel's SCM_MAX_FD).
-pub const MAX_FDS_PER_READ: usize = 253;
 
 /// The read side of a connection.
 pub(crate) enum ConnReader {
@@ -125,7 +123,8 @@ fn poll_receive(
     }
 }
 
-/// One `recvmsg` with room for descriptors.
+/// One `recvmsg` with room for [`MAX_FDS_PER_READ`] descriptors, as QEMU's
+/// socket channel has; the kernel closes any more that came with it.
 fn receive(stream: &UnixStream, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<usize> {
     use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
     let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS_PER_READ))];

@@ -22,15 +22,16 @@ mod conn;
 mod dispatch;
 mod encoded;
 mod events;
+mod fds;
 mod outbox;
 mod server;
 mod session;
 
 pub use builtin::fd_commands;
 pub use commands::{Call, CommandEntry, CommandResult, CommandSet, Handler, Reply, Validator};
-pub use conn::MAX_FDS_PER_READ;
 pub use encoded::EncodedJson;
 pub use events::{Emitter, ThrottleRule, ThrottleTable};
+pub use fds::{default_unclaimed_fd_budget, MAX_FDS_PER_READ};
 pub use outbox::MAX_OUTPUT_BACKLOG;
 pub use server::{ConnectTarget, RequestObserver, Server, ServerBuilder, ServerConfig};
 pub use session::{SessionHandle, MAX_QUEUED_REQUESTS, QGA_SENTINEL};

@@ -18,7 +18,8 @@ use tokio::sync::{watch, Notify};
 use crate::commands::{CommandEntry, CommandSet};
 use crate::conn::Connection;
 use crate::events::{Emitter, EventBus, ThrottleTable};
-use crate::session;
+use crate::fds::FdBudget;
+use crate::session::{self, MonitorState};
 use crate::Mode;
 
 /// How a server behaves.
@@ -52,6 +53,12 @@ pub struct ServerConfig {
     /// a wake-up per request, and closes for a slow or idle one.
     /// `Duration::ZERO` turns polling off.
     pub busy_poll: Duration,
+    /// The most file descriptors, passed with SCM_RIGHTS and not yet
+    /// claimed by a command, that all sessions together may hold; any
+    /// beyond this are closed as they arrive (and a warning is logged).
+    /// Each session holds at most [`MAX_FDS_PER_READ`](crate::MAX_FDS_PER_READ)
+    /// anyway, as QEMU does; this bounds many sessions together.
+    pub max_unclaimed_fds: usize,
 }
 
 impl ServerConfig {
@@ -68,6 +75,7 @@ impl ServerConfig {
             one_client_at_a_time: false,
             schema: None,
             busy_poll: qmp_wire::io::busy_poll::DEFAULT_MAX_WINDOW,
+            max_unclaimed_fds: crate::fds::default_unclaimed_fd_budget(),
         }
     }
 
@@ -87,6 +95,7 @@ pub(crate) struct ServerShared {
     pub(crate) config: ServerConfig,
     pub(crate) commands: CommandSet,
     pub(crate) main_loop: tokio::sync::Mutex<()>,
+    pub(crate) fd_budget: Arc<FdBudget>,
     bus: Arc<EventBus>,
     preconfig: AtomicBool,
     next_id: AtomicU64,
@@ -199,6 +208,7 @@ impl ServerBuilder {
             pretty: config.pretty,
             shared: Arc::new(ServerShared {
                 bus: EventBus::new(config.throttle.clone()),
+                fd_budget: FdBudget::new(config.max_unclaimed_fds),
                 config,
                 commands,
                 main_loop: tokio::sync::Mutex::new(()),
@@ -269,9 +279,11 @@ impl Server {
         self.shared.active.load(Ordering::SeqCst)
     }
 
-    /// Serves one session on a connected unix socket (with fd passing).
+    /// Serves one session on a connected unix socket (with fd passing), as
+    /// a monitor of its own.
     pub async fn serve_unix_stream(&self, stream: UnixStream) {
-        self.session(Connection::unix(stream)).await;
+        self.session(Connection::unix(stream), &Arc::default())
+            .await;
     }
 
     /// Serves one session on any byte stream (no fd passing).
@@ -279,19 +291,22 @@ impl Server {
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
-        self.session(Connection::stream(stream)).await;
+        self.session(Connection::stream(stream), &Arc::default())
+            .await;
     }
 
     /// Serves one session on standard input and output.
     pub async fn serve_stdio(&self) {
-        self.session(Connection::pair(tokio::io::stdin(), tokio::io::stdout()))
-            .await;
+        let stdio = Connection::pair(tokio::io::stdin(), tokio::io::stdout());
+        self.session(stdio, &Arc::default()).await;
     }
 
-    async fn session(&self, conn: Connection) {
+    /// Runs one session of `monitor` (the sessions of one listener share
+    /// one monitor, as the clients of one QEMU `-mon` do).
+    async fn session(&self, conn: Connection, monitor: &Arc<MonitorState>) {
         self.shared.active.fetch_add(1, Ordering::SeqCst);
         let encoder = self.shared.encoder().with_pretty(self.pretty);
-        session::run(Arc::clone(&self.shared), encoder, conn).await;
+        session::run(Arc::clone(&self.shared), Arc::clone(monitor), encoder, conn).await;
         if self.shared.active.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.shared.idle.notify_waiters();
         }
@@ -346,13 +361,14 @@ impl Server {
         Fut: std::future::Future<Output = io::Result<Connection>>,
     {
         let mut shutdown = self.shared.shutdown_signal();
+        let monitor = Arc::default();
         loop {
             let accepted = tokio::select! {
                 accepted = accept() => accepted,
                 _ = shutdown.changed() => return Ok(()),
             };
             match accepted {
-                Ok(conn) => self.start(conn).await,
+                Ok(conn) => self.start(conn, &monitor).await,
                 Err(e) if transient(&e) => tokio::time::sleep(ACCEPT_BACKOFF).await,
                 Err(e) => return Err(e),
             }
@@ -396,8 +412,8 @@ impl Server {
             (false, false) => {
                 let std = std::net::TcpStream::from(owned);
                 std.set_nonblocking(true)?;
-                self.session(Connection::tcp(TcpStream::from_std(std)?))
-                    .await;
+                let conn = Connection::tcp(TcpStream::from_std(std)?);
+                self.session(conn, &Arc::default()).await;
                 Ok(())
             }
         }
@@ -412,13 +428,14 @@ impl Server {
         reconnect: Option<Duration>,
     ) -> io::Result<()> {
         let mut shutdown = self.shared.shutdown_signal();
+        let monitor = Arc::default();
         loop {
             let connected = match &target {
                 ConnectTarget::Unix(path) => UnixStream::connect(path).await.map(Connection::unix),
                 ConnectTarget::Tcp(addr) => TcpStream::connect(addr).await.map(Connection::tcp),
             };
             match (connected, reconnect) {
-                (Ok(conn), _) => self.session(conn).await,
+                (Ok(conn), _) => self.session(conn, &monitor).await,
                 (Err(e), None) => return Err(e),
                 (Err(e), Some(_)) => tracing::debug!("connect-out failed: {e}"),
             }
@@ -432,12 +449,13 @@ impl Server {
         }
     }
 
-    async fn start(&self, conn: Connection) {
+    async fn start(&self, conn: Connection, monitor: &Arc<MonitorState>) {
         if self.shared.config.one_client_at_a_time {
-            self.session(conn).await;
+            self.session(conn, monitor).await;
         } else {
             let server = self.clone();
-            tokio::spawn(async move { server.session(conn).await });
+            let monitor = Arc::clone(monitor);
+            tokio::spawn(async move { server.session(conn, &monitor).await });
         }
     }
 

@@ -1,6 +1,6 @@
 //! One connection's session: greeting, negotiation state, reading with
 //! QEMU's suspension rules, the in-band queue, out-of-band execution, the
-//! per-session file descriptors, and output.
+//! descriptors received on the connection, and output.
 //!
 //! Reading follows QEMU's monitor exactly:
 //! * without `oob`, one request at a time: after a request, nothing more is
@@ -14,7 +14,7 @@
 //! Closing the connection drops queued requests; a command already running
 //! finishes and its reply is discarded.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,6 +26,7 @@ use qmp_wire::{Decoded, Decoder, Encoder, Response, Value};
 use crate::commands::Reply;
 use crate::conn::Connection;
 use crate::dispatch::{dispatch, is_out_of_band, Outgoing};
+use crate::fds::{NamedFds, ReceivedFds};
 use crate::outbox::Outbox;
 use crate::server::ServerShared;
 use crate::Mode;
@@ -42,13 +43,12 @@ const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// The byte QEMU's guest agent writes before a `guest-sync-delimited` reply.
 pub const QGA_SENTINEL: u8 = 0xFF;
 
-/// File descriptors of one session.
-#[derive(Default)]
-struct Fds {
-    /// Received with input and not yet claimed, oldest first.
-    received: VecDeque<OwnedFd>,
-    /// Named by `getfd`.
-    named: BTreeMap<String, OwnedFd>,
+/// What the sessions of one monitor (one listener, as one QEMU `-mon`)
+/// share across reconnects.
+#[derive(Debug, Default)]
+pub(crate) struct MonitorState {
+    /// Descriptors named by `getfd`.
+    pub(crate) named_fds: NamedFds,
 }
 
 /// State shared between a session's task, its handlers and the event bus.
@@ -59,7 +59,8 @@ pub(crate) struct SessionShared {
     oob: AtomicBool,
     delimit_next: AtomicBool,
     close_requested: AtomicBool,
-    fds: Mutex<Fds>,
+    received_fds: Mutex<ReceivedFds>,
+    monitor: Arc<MonitorState>,
     pub(crate) outbox: Outbox,
 }
 
@@ -69,6 +70,22 @@ impl SessionShared {
         let mut bytes = Vec::with_capacity(128);
         self.encoder.write_message(event, &mut bytes);
         self.outbox.push(&bytes)
+    }
+
+    /// Holds the descriptors of the latest read in place of the earlier ones.
+    fn hold_received_fds(&self, fds: Vec<OwnedFd>, server: &ServerShared) {
+        let Ok(mut received) = self.received_fds.lock() else {
+            return;
+        };
+        let refused = received.replace(fds, &server.fd_budget);
+        if refused > 0 {
+            tracing::warn!(
+                session = self.id,
+                refused,
+                held = server.fd_budget.held(),
+                "closed passed file descriptors: the server's budget of unclaimed descriptors is spent"
+            );
+        }
     }
 
     /// Queues the reply for one request.
@@ -139,34 +156,34 @@ impl SessionHandle {
         &self.0
     }
 
-    /// Takes the oldest file descriptor received with input and not yet
-    /// claimed (what QEMU's `getfd` and `add-fd` consume).
+    /// Takes the first file descriptor of the latest input that carried
+    /// any, and closes the others that came with it (what QEMU's `getfd`
+    /// and `add-fd` do). `None` when the connection holds none.
     pub fn take_received_fd(&self) -> Option<OwnedFd> {
-        self.0.fds.lock().ok()?.received.pop_front()
+        self.0.received_fds.lock().ok()?.claim()
     }
 
-    /// Number of received, unclaimed descriptors.
+    /// Number of received, unclaimed descriptors (at most
+    /// [`MAX_FDS_PER_READ`](crate::MAX_FDS_PER_READ)).
     pub fn received_fd_count(&self) -> usize {
-        self.0.fds.lock().map_or(0, |f| f.received.len())
+        self.0.received_fds.lock().map_or(0, |f| f.len())
     }
 
-    /// Stores `fd` under `name`; returns the descriptor it replaces.
+    /// Stores `fd` under `name` in this session's monitor (as QEMU does, the
+    /// name outlives the session: a client that reconnects finds it);
+    /// returns the descriptor it replaces.
     pub fn set_named_fd(&self, name: &str, fd: OwnedFd) -> Option<OwnedFd> {
-        self.0.fds.lock().ok()?.named.insert(name.to_owned(), fd)
+        self.0.monitor.named_fds.insert(name, fd)
     }
 
     /// Removes and returns the descriptor named `name`.
     pub fn take_named_fd(&self, name: &str) -> Option<OwnedFd> {
-        self.0.fds.lock().ok()?.named.remove(name)
+        self.0.monitor.named_fds.remove(name)
     }
 
-    /// The names of this session's named descriptors.
+    /// The names of the monitor's named descriptors.
     pub fn named_fds(&self) -> Vec<String> {
-        self.0
-            .fds
-            .lock()
-            .map(|f| f.named.keys().cloned().collect())
-            .unwrap_or_default()
+        self.0.monitor.named_fds.names()
     }
 
     /// Prefixes the next reply with the guest agent's 0xFF sentinel
@@ -218,7 +235,12 @@ async fn until_done(running: &mut Option<BoxFuture<'static, ()>>) {
 
 /// Runs a session on `conn` until the client leaves, the session is closed
 /// or the server shuts down.
-pub(crate) async fn run(server: Arc<ServerShared>, encoder: Encoder, conn: Connection) {
+pub(crate) async fn run(
+    server: Arc<ServerShared>,
+    monitor: Arc<MonitorState>,
+    encoder: Encoder,
+    conn: Connection,
+) {
     let Connection { mut reader, writer } = conn;
     let (outbox, writer) = Outbox::new(writer);
     let shared = Arc::new(SessionShared {
@@ -228,7 +250,8 @@ pub(crate) async fn run(server: Arc<ServerShared>, encoder: Encoder, conn: Conne
         oob: AtomicBool::new(false),
         delimit_next: AtomicBool::new(false),
         close_requested: AtomicBool::new(false),
-        fds: Mutex::new(Fds::default()),
+        received_fds: Mutex::new(ReceivedFds::default()),
+        monitor,
         outbox,
     });
     let session = SessionHandle(Arc::clone(&shared));
@@ -290,9 +313,7 @@ pub(crate) async fn run(server: Arc<ServerShared>, encoder: Encoder, conn: Conne
                     start = 0;
                     end = n;
                     if !fds.is_empty() {
-                        if let Ok(mut store) = shared.fds.lock() {
-                            store.received.extend(fds.drain(..));
-                        }
+                        shared.hold_received_fds(std::mem::take(&mut fds), &server);
                     }
                 }
             },

@@ -309,8 +309,120 @@ async fn connect_out_dials_a_listening_client_and_reconnects() {
     server.shutdown().await;
 }
 
+/// How many descriptors of this process refer to the same pipe as `fd`
+/// (other tests in this binary open their own, so counting all would not do).
+fn copies_of(fd: std::os::fd::BorrowedFd<'_>) -> usize {
+    use std::os::fd::AsRawFd;
+    let target = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter(|link| *link == target)
+        .count()
+}
+
+/// Sends `bytes` with `count` copies of `fd`.
+fn send_copies(
+    stream: &std::os::unix::net::UnixStream,
+    bytes: &[u8],
+    fd: std::os::fd::BorrowedFd<'_>,
+    count: usize,
+) {
+    let fds = vec![fd; count];
+    let mut space =
+        vec![std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(count))];
+    let mut control = rustix::net::SendAncillaryBuffer::new(&mut space);
+    assert!(control.push(rustix::net::SendAncillaryMessage::ScmRights(&fds)));
+    rustix::net::sendmsg(
+        stream,
+        &[IoSlice::new(bytes)],
+        &mut control,
+        rustix::net::SendFlags::empty(),
+    )
+    .unwrap();
+}
+
+async fn wait_until(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..500 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    done()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn named_fds_are_closed_when_the_session_ends() {
+async fn a_descriptor_flood_holds_only_the_latest_read_and_denies_no_one() {
+    let running = start(Server::builder(qmp_config()).build()).await;
+    let (read_end, _write_end) = rustix::pipe::pipe().unwrap();
+    let ours = copies_of(read_end.as_fd());
+    let (stream, mut reader) = blocking_negotiated(&running.socket);
+    // 100 messages of 20 descriptors with nothing but whitespace: QEMU keeps
+    // at most 16 (SOCKET_MAX_FDS), and only those of the latest read.
+    for _ in 0..100 {
+        send_copies(&stream, b" ", read_end.as_fd(), 20);
+    }
+    assert!(
+        wait_until(|| copies_of(read_end.as_fd()) == ours + qmp_server::MAX_FDS_PER_READ).await,
+        "held: {}",
+        copies_of(read_end.as_fd()) - ours
+    );
+    // Another client is served as usual.
+    let mut other = Client::negotiated(&running.socket, false).await;
+    other
+        .send(r#"{"execute": "query-commands", "id": 1}"#)
+        .await;
+    assert!(other.line().await.contains("\"id\": 1"));
+    // A read with fewer replaces the earlier ones.
+    send_copies(&stream, b" ", read_end.as_fd(), 3);
+    assert!(wait_until(|| copies_of(read_end.as_fd()) == ours + 3).await);
+    // getfd takes the first and closes the rest; a second getfd has none.
+    let mut line = String::new();
+    (&stream)
+        .write_all(br#"{"execute": "getfd", "arguments": {"fdname": "a"}, "id": 2}"#)
+        .unwrap();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "{\"return\": {}, \"id\": 2}\r\n");
+    assert_eq!(copies_of(read_end.as_fd()), ours + 1);
+    line.clear();
+    (&stream)
+        .write_all(br#"{"execute": "getfd", "arguments": {"fdname": "b"}, "id": 3}"#)
+        .unwrap();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "{\"id\": 3, \"error\": {\"class\": \"GenericError\", \"desc\": \"No file descriptor supplied via SCM_RIGHTS\"}}\r\n");
+    // Unclaimed descriptors go with the connection.
+    send_copies(&stream, b" ", read_end.as_fd(), 5);
+    assert!(wait_until(|| copies_of(read_end.as_fd()) == ours + 1 + 5).await);
+    drop(reader);
+    drop(stream);
+    assert!(wait_until(|| copies_of(read_end.as_fd()) == ours + 1).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unclaimed_descriptors_of_all_sessions_stay_within_the_budget() {
+    let running = start(
+        Server::builder(qmp_config())
+            .configure(|c| c.max_unclaimed_fds = 20)
+            .build(),
+    )
+    .await;
+    let (read_end, _write_end) = rustix::pipe::pipe().unwrap();
+    let ours = copies_of(read_end.as_fd());
+    let mut sessions = Vec::new();
+    for _ in 0..5 {
+        let (stream, reader) = blocking_negotiated(&running.socket);
+        send_copies(&stream, b" ", read_end.as_fd(), 16);
+        sessions.push((stream, reader));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(copies_of(read_end.as_fd()), ours + 20);
+    drop(sessions);
+    assert!(wait_until(|| copies_of(read_end.as_fd()) == ours).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_fds_belong_to_the_monitor_and_outlive_the_session() {
     let running = start(Server::builder(qmp_config()).build()).await;
     let (read_end, write_end) = rustix::pipe::pipe().unwrap();
     let (stream, mut reader) = blocking_negotiated(&running.socket);
@@ -320,19 +432,41 @@ async fn named_fds_are_closed_when_the_session_ends() {
     reader.read_line(&mut line).unwrap();
     assert_eq!(line, "{\"return\": {}, \"id\": 1}\r\n");
     drop(read_end);
-    // The server holds the only read end now: writing works.
-    assert!(rustix::io::write(&write_end, b"x").is_ok());
     drop(reader);
     drop(stream);
-    for _ in 0..200 {
-        if running.server.active_sessions() == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    // Session gone, its named fd closed: the pipe has no reader left.
+    assert!(wait_until(|| running.server.active_sessions() == 0).await);
+    // As in QEMU, the name is the monitor's: the session is gone, the pipe
+    // still has its reader, and a new client can close it by name.
+    assert!(rustix::io::write(&write_end, b"x").is_ok());
+    let (stream, mut reader) = blocking_negotiated(&running.socket);
+    line.clear();
+    (&stream)
+        .write_all(br#"{"execute": "closefd", "arguments": {"fdname": "pipe"}, "id": 2}"#)
+        .unwrap();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "{\"return\": {}, \"id\": 2}\r\n");
     assert_eq!(
         rustix::io::write(&write_end, b"x"),
         Err(rustix::io::Errno::PIPE)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_fds_are_closed_when_the_monitor_ends() {
+    let running = start(Server::builder(qmp_config()).build()).await;
+    let (read_end, write_end) = rustix::pipe::pipe().unwrap();
+    let (stream, mut reader) = blocking_negotiated(&running.socket);
+    let mut line = String::new();
+    let request = br#"{"execute": "getfd", "arguments": {"fdname": "pipe"}, "id": 1}"#;
+    send_with_fd(&stream, request, read_end.as_fd());
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "{\"return\": {}, \"id\": 1}\r\n");
+    drop(read_end);
+    drop(reader);
+    drop(stream);
+    running.server.shutdown().await;
+    assert!(
+        wait_until(|| rustix::io::write(&write_end, b"x") == Err(rustix::io::Errno::PIPE)).await,
+        "the listener ended; its named descriptor must be closed"
     );
 }
