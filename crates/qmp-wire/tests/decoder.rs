@@ -232,3 +232,36 @@ fn seed_corpus_replays_cleanly() {
     assert!(replayed >= 100, "seed corpus too small: {replayed}");
     println!("replayed {replayed} corpus entries");
 }
+
+/// QEMU formats grammar errors into a 1024-byte buffer: from a 1006-byte
+/// keyword on, the closing quote and then the word itself are cut (checked
+/// against QEMU 7.2: 1,005 bytes give the whole text, 1,006 and 8 MiB the
+/// same 1,023). Lexical errors are not cut.
+#[test]
+fn long_error_texts_are_cut_as_qemus_message_buffer_cuts_them() {
+    let keyword_error = |len: usize| {
+        let mut input = b"{\"a\": ".to_vec();
+        input.resize(input.len() + len, b'x');
+        input.push(b'}');
+        let mut decoder = Decoder::new();
+        decoder.feed(&input);
+        decoder.next().unwrap().unwrap_err().to_string()
+    };
+    let prefix = "JSON parse error, ";
+    let whole = keyword_error(1005);
+    assert_eq!(whole.len(), prefix.len() + 1023);
+    assert!(whole.ends_with("x'"), "{whole}");
+    let cut = keyword_error(1006);
+    assert_eq!(cut.len(), prefix.len() + 1023);
+    assert!(cut.ends_with("xx"), "{cut}");
+    assert_eq!(keyword_error(9 << 20), cut);
+    assert_eq!(keyword_error(4), "JSON parse error, invalid keyword 'xxxx'");
+
+    let mut stray = b"{\"a\": \"".to_vec();
+    stray.resize(stray.len() + 2000, b'y');
+    stray.push(1);
+    let mut decoder = Decoder::new();
+    decoder.feed(&stray);
+    let text = decoder.next().unwrap().unwrap_err().to_string();
+    assert!(text.ends_with("yy\u{1}'"), "not cut");
+}

@@ -30,6 +30,11 @@ pub const MAX_TOKEN_SIZE: usize = 64 << 20;
 pub const MAX_TOKEN_COUNT: usize = 2 << 20;
 /// QEMU's limit on `{` plus `[` nesting (`MAX_NESTING`, 1024).
 pub const MAX_NESTING: usize = 1 << 10;
+/// The most bytes of a grammar error's text: QEMU formats it into a
+/// 1024-byte buffer (`parse_error` in `json-parser.c`), so the text after
+/// `JSON parse error, ` is cut to 1023 bytes. Lexical errors (`stray`) are
+/// not formatted there and are never cut.
+pub const MAX_PARSE_ERROR_TEXT: usize = 1023;
 
 /// The limits a decoder enforces. [`Limits::QEMU`] is the default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,8 +70,9 @@ pub enum JsonError {
     /// including it, as QEMU prints it.
     #[error("JSON parse error, stray '{0}'")]
     Stray(String),
-    /// Well-formed tokens that do not make a value.
-    #[error("JSON parse error, {0}")]
+    /// Well-formed tokens that do not make a value (the text cut to
+    /// [`MAX_PARSE_ERROR_TEXT`] bytes, as QEMU cuts it).
+    #[error("JSON parse error, {}", cut_parse_error(.0))]
     Parse(ParseError),
     /// The message (or one token) is larger than the size limit.
     #[error("JSON token size limit exceeded")]
@@ -106,7 +112,8 @@ pub enum ParseError {
     /// The same key twice in one object.
     #[error("duplicate key")]
     DuplicateKey,
-    /// A lower-case word other than `true`, `false`, `null`.
+    /// A lower-case word other than `true`, `false`, `null` (no more of
+    /// it than QEMU's message can show).
     #[error("invalid keyword '{0}'")]
     InvalidKeyword(String),
     /// A backslash followed by a character that is no escape.
@@ -121,6 +128,19 @@ pub enum ParseError {
     /// The input ended inside a value (only at the end of a document).
     #[error("premature EOI")]
     PrematureEoi,
+}
+
+/// A grammar error's text as QEMU's message buffer holds it.
+fn cut_parse_error(error: &ParseError) -> String {
+    let mut text = error.to_string();
+    if text.len() > MAX_PARSE_ERROR_TEXT {
+        let mut end = MAX_PARSE_ERROR_TEXT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
 }
 
 /// One decoded message: a value, or the error QEMU reports in its place.

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use super::text::{decode_string, float_value, integer_value};
-use super::{ParseError, StringShape, Token};
+use super::{ParseError, StringShape, Token, MAX_PARSE_ERROR_TEXT};
 use crate::{Map, Value};
 
 /// Objects with this many members switch their duplicate-key check from a
@@ -157,9 +157,14 @@ impl Parser {
                 b"true" => self.deliver(Value::Bool(true)),
                 b"false" => self.deliver(Value::Bool(false)),
                 b"null" => self.deliver(Value::Null),
-                _ => self.fail(ParseError::InvalidKeyword(
-                    String::from_utf8_lossy(text).into_owned(),
-                )),
+                _ => {
+                    // Only this much can show in QEMU's message; a longer
+                    // word (up to the token size limit) is not kept whole.
+                    let shown = text.get(..MAX_PARSE_ERROR_TEXT).unwrap_or(text);
+                    self.fail(ParseError::InvalidKeyword(
+                        String::from_utf8_lossy(shown).into_owned(),
+                    ))
+                }
             },
             _ => self.fail(ParseError::ExpectingValue),
         }
