@@ -45,14 +45,10 @@ pub(crate) async fn establish(
         busy_poll: BusyPoll::new(config.busy_poll),
     };
     let greeting = match config.handshake {
-        Handshake::Negotiate => {
-            let read = tokio::time::timeout(config.greeting_timeout, read_greeting(&mut reader));
-            match read.await {
-                Ok(Ok(greeting)) => Some(greeting),
-                Ok(Err(e)) => return Err(explain_child_exit(e, child.as_mut()).await),
-                Err(_) => return Err(Error::Timeout(config.greeting_timeout)),
-            }
-        }
+        Handshake::Negotiate => match read_greeting(&mut reader, config.greeting_timeout).await {
+            Ok(greeting) => Some(greeting),
+            Err(e) => return Err(explain_child_exit(e, child.as_mut()).await),
+        },
         Handshake::Skip => None,
     };
     if let (Some(t), Some(greeting)) = (&transcript, &greeting) {
@@ -118,15 +114,66 @@ async fn negotiate(shared: &Arc<Shared>, enable: &[String], config: &ClientConfi
     }
 }
 
-/// Reads messages until the greeting.
-async fn read_greeting(reader: &mut Reader) -> Result<Greeting> {
+/// The first bytes the server sent, kept to explain a bad greeting.
+#[derive(Default)]
+struct GreetingExcerpt {
+    bytes: Vec<u8>,
+    total: usize,
+}
+
+impl GreetingExcerpt {
+    /// How much of the start of the input is kept.
+    const KEEP: usize = 80;
+
+    fn add(&mut self, input: &[u8]) {
+        let room = Self::KEEP.saturating_sub(self.bytes.len());
+        self.bytes
+            .extend_from_slice(input.get(..room.min(input.len())).unwrap_or_default());
+        self.total += input.len();
+    }
+
+    /// True when the input cannot begin a greeting (an object).
+    fn cannot_be_a_greeting(&self) -> bool {
+        self.bytes
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|&b| b != b'{')
+    }
+
+    /// The error for input that is no greeting.
+    fn error(&self, what: &str) -> Error {
+        Error::Protocol(format!(
+            "{what}: the server sent {} bytes that are not a QMP greeting, starting {}",
+            self.total,
+            crate::error::printable(&self.bytes)
+        ))
+    }
+}
+
+/// Reads messages until the greeting; fails at once on input that cannot
+/// begin one, and explains a greeting that never completes.
+async fn read_greeting(reader: &mut Reader, timeout: std::time::Duration) -> Result<Greeting> {
+    let mut excerpt = GreetingExcerpt::default();
+    match tokio::time::timeout(timeout, read_greeting_into(reader, &mut excerpt)).await {
+        Ok(result) => result,
+        Err(_) if excerpt.total > 0 => {
+            Err(excerpt.error(&format!("no complete greeting within {timeout:?}")))
+        }
+        Err(_) => Err(Error::Timeout(timeout)),
+    }
+}
+
+async fn read_greeting_into(
+    reader: &mut Reader,
+    excerpt: &mut GreetingExcerpt,
+) -> Result<Greeting> {
     loop {
         if !reader.buf.is_empty() {
             let used = reader.decoder.feed_until_message(&reader.buf);
             bytes::Buf::advance(&mut reader.buf, used);
         }
         if let Some(item) = reader.decoder.next() {
-            let value = item.map_err(|e| Error::Protocol(format!("bad greeting: {e}")))?;
+            let value = item.map_err(|e| excerpt.error(&format!("bad greeting ({e})")))?;
             return match ServerMessage::from_value(value) {
                 Ok(ServerMessage::Greeting(greeting)) => Ok(greeting),
                 Ok(other) => Err(Error::Protocol(format!(
@@ -136,10 +183,17 @@ async fn read_greeting(reader: &mut Reader) -> Result<Greeting> {
                 Err(e) => Err(Error::Protocol(format!("bad greeting: {e}"))),
             };
         }
-        if reader.buf.is_empty() && reader.read.read_buf(&mut reader.buf).await? == 0 {
-            return Err(Error::disconnected(
-                "the server closed the connection before the greeting",
-            ));
+        if reader.buf.is_empty() {
+            let before = reader.buf.len();
+            if reader.read.read_buf(&mut reader.buf).await? == 0 {
+                return Err(Error::disconnected(
+                    "the server closed the connection before the greeting",
+                ));
+            }
+            excerpt.add(reader.buf.get(before..).unwrap_or_default());
+            if excerpt.cannot_be_a_greeting() {
+                return Err(excerpt.error("bad greeting"));
+            }
         }
     }
 }

@@ -96,5 +96,12 @@ impl Error {
     }
 }
 
+/// Bytes from the peer as safe text for a message: printable ASCII as it
+/// is, everything else (control characters, terminal escapes, invalid
+/// UTF-8) escaped, so that a hostile server cannot write to the terminal.
+pub(crate) fn printable(bytes: &[u8]) -> String {
+    format!("\"{}\"", bytes.escape_ascii())
+}
+
 /// A `Result` with the client's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

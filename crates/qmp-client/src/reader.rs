@@ -1,8 +1,11 @@
 //! The reader task: decodes the server's messages and routes replies to
-//! their callers and events to subscribers. A message over the size limit
-//! is skipped to the end of its line (QEMU ends every message with a line
-//! break and never puts a raw one inside) and fails its call when its id
-//! can be found at the end of the line, where QEMU writes it.
+//! their callers and events to subscribers. A message over a decoder limit
+//! (size, token count, nesting) is skipped to the end of its line (QEMU
+//! ends every message with a line break and never puts a raw one inside)
+//! and fails its call, with the limit it broke, when its id can be found at
+//! the end of the line, where QEMU writes it. Input that is not JSON at all
+//! closes the connection: QEMU never sends it, and the call it answered
+//! could not be told, so it would otherwise wait forever.
 
 use std::sync::Arc;
 
@@ -32,16 +35,17 @@ impl Reader {
     /// Reads until EOF or an error, then closes the session.
     pub(crate) async fn run(mut self, shared: Arc<Shared>) {
         let limit = self.decoder.limits().max_message_bytes;
-        // Some(tail) while skipping the rest of an oversized message.
-        let mut skipping: Option<Vec<u8>> = None;
-        let reason = loop {
+        // While skipping the rest of a message over a limit: the bytes
+        // before its end, and the limit it broke.
+        let mut skipping: Option<(Vec<u8>, JsonError)> = None;
+        let reason = 'read: loop {
             loop {
-                if let Some(tail) = skipping.as_mut() {
+                if let Some((tail, broken)) = skipping.as_mut() {
                     if !skip_line(&mut self.buf, tail) {
                         break;
                     }
                     self.decoder.reset();
-                    oversized(&shared, tail, limit);
+                    over_limit(&shared, tail, broken, limit);
                     skipping = None;
                 }
                 let item = match self.decoder.next() {
@@ -56,8 +60,17 @@ impl Reader {
                         }
                     }
                 };
-                if self.handle(&shared, item) {
-                    skipping = Some(Vec::with_capacity(TAIL_BYTES));
+                match self.handle(&shared, item) {
+                    Handled::Done => {}
+                    Handled::OverLimit(broken) => {
+                        skipping = Some((Vec::with_capacity(TAIL_BYTES), broken));
+                    }
+                    Handled::Invalid(error) => {
+                        tracing::warn!("the server sent invalid JSON: {error}");
+                        break 'read format!(
+                            "the server sent invalid JSON ({error}), so the connection was closed"
+                        );
+                    }
                 }
             }
             match self.busy_poll.wait(self.read.read_buf(&mut self.buf)).await {
@@ -70,18 +83,14 @@ impl Reader {
         shared.close(&reason);
     }
 
-    /// Handles one decoded item; returns true when it was over a limit and
-    /// the rest of its line must be skipped.
-    fn handle(&self, shared: &Shared, item: Decoded) -> bool {
+    /// Handles one decoded item.
+    fn handle(&self, shared: &Shared, item: Decoded) -> Handled {
         let value = match item {
             Ok(value) => value,
-            Err(JsonError::TokenSize | JsonError::TokenCount | JsonError::Nesting) => {
-                return true;
+            Err(e @ (JsonError::TokenSize | JsonError::TokenCount | JsonError::Nesting)) => {
+                return Handled::OverLimit(e);
             }
-            Err(e) => {
-                tracing::warn!("the server sent invalid JSON (dropped): {e}");
-                return false;
-            }
+            Err(e) => return Handled::Invalid(e),
         };
         if let Some(t) = &self.transcript {
             t.record(Direction::In, value.to_string().as_bytes());
@@ -92,8 +101,18 @@ impl Reader {
             Ok(ServerMessage::Greeting(_)) => tracing::warn!("dropped a second greeting"),
             Err(e) => tracing::warn!("dropped: {e}"),
         }
-        false
+        Handled::Done
     }
+}
+
+/// What became of one decoded item.
+enum Handled {
+    /// Routed, published or dropped with a warning.
+    Done,
+    /// Over a decoder limit: the rest of its line is to be skipped.
+    OverLimit(JsonError),
+    /// Not JSON.
+    Invalid(JsonError),
 }
 
 /// Skips `buf` up to and including the next line feed, keeping the last
@@ -111,14 +130,18 @@ pub(crate) fn skip_line(buf: &mut BytesMut, tail: &mut Vec<u8>) -> bool {
     found
 }
 
-/// Fails the call whose oversized reply ended with `tail`, if its id is
-/// there; otherwise logs and drops.
-fn oversized(shared: &Shared, tail: &[u8], limit: usize) {
+/// Fails the call whose reply over a limit ended with `tail`, if its id is
+/// there, with the limit it broke; otherwise logs and drops.
+fn over_limit(shared: &Shared, tail: &[u8], broken: &JsonError, size_limit: usize) {
+    let error = match broken {
+        JsonError::TokenSize => Error::ReplyTooLarge { limit: size_limit },
+        other => Error::Protocol(format!("the reply was skipped: {other}")),
+    };
     match trailing_id(tail) {
-        Some(id) if shared.fail(id, Error::ReplyTooLarge { limit }) => {
-            tracing::warn!(id, limit, "a reply over the size limit was skipped");
+        Some(id) if shared.fail(id, error) => {
+            tracing::warn!(id, "a reply over a limit was skipped: {broken}");
         }
-        _ => tracing::warn!(limit, "a message over the size limit was skipped"),
+        _ => tracing::warn!("a message over a limit was skipped: {broken}"),
     }
 }
 

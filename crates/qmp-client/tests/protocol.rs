@@ -186,7 +186,6 @@ async fn stray_replies_never_reach_the_wrong_caller() {
     )
     .await;
     peer.send(r#"{"return": "no id"}"#).await;
-    peer.send(r#"not json at all ]"#).await;
     peer.send(r#"{"unknown": "message"}"#).await;
     peer.send(&format!(r#"{{"return": {{"name": "right"}}, "id": {id}}}"#))
         .await;
@@ -624,4 +623,88 @@ async fn skipping_the_handshake_sends_commands_at_once() {
     .await;
     let value = call.await.unwrap().unwrap();
     assert_eq!(value.get("status").and_then(Value::as_str), Some("running"));
+}
+
+#[tokio::test]
+async fn a_greeting_that_is_no_greeting_fails_at_once_and_says_what_came() {
+    let (ours, mut peer) = Peer::pair();
+    peer.send("SSH-2.0-OpenSSH_9.2\x1b[2J").await;
+    let started = Instant::now();
+    let err = Client::from_unix_stream(ours, ClientConfig::default())
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "no timeout wait"
+    );
+    let text = err.to_string();
+    assert!(matches!(err, Error::Protocol(_)), "{err:?}");
+    assert!(text.contains("not a QMP greeting"), "{text}");
+    assert!(
+        text.contains("SSH-2.0-OpenSSH_9.2\\x1b[2J"),
+        "escaped: {text}"
+    );
+    assert!(!text.contains('\x1b'), "no raw escape reaches a terminal");
+}
+
+#[tokio::test]
+async fn a_greeting_that_never_completes_is_named_not_a_bare_timeout() {
+    let (ours, mut peer) = Peer::pair();
+    peer.stream
+        .write_all(b"{\"QMP\": {\"version\": ")
+        .await
+        .unwrap();
+    let config = ClientConfig {
+        greeting_timeout: Duration::from_millis(200),
+        ..ClientConfig::default()
+    };
+    let err = Client::from_unix_stream(ours, config).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("no complete greeting within 200ms"), "{text}");
+    assert!(text.contains("20 bytes"), "{text}");
+}
+
+#[tokio::test]
+async fn a_reply_nested_too_deep_fails_its_call_with_the_nesting_limit() {
+    let (client, mut peer) = connect(ClientConfig::default()).await;
+    let deep = tokio::spawn({
+        let client = client.clone();
+        async move { client.execute("deep", ()).await }
+    });
+    let (_, id) = peer.request_id().await;
+    let nested = format!("{}{}", "[".repeat(2000), "]".repeat(2000));
+    peer.send(&format!(r#"{{"return": {nested}, "id": {id}}}"#))
+        .await;
+    let err = deep.await.unwrap().unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("JSON nesting depth limit exceeded"), "{text}");
+    assert!(!text.contains("larger than"), "{text}");
+    // The connection goes on.
+    let next = tokio::spawn({
+        let client = client.clone();
+        async move { client.execute("next", ()).await }
+    });
+    let (_, id) = peer.request_id().await;
+    peer.send(&format!(r#"{{"return": 7, "id": {id}}}"#)).await;
+    assert_eq!(next.await.unwrap().unwrap(), Value::from(7));
+}
+
+#[tokio::test]
+async fn invalid_json_from_the_server_closes_the_connection_instead_of_hanging() {
+    let (client, mut peer) = connect(ClientConfig::default()).await;
+    let call = tokio::spawn({
+        let client = client.clone();
+        async move { client.execute("query-status", ()).await }
+    });
+    peer.request_id().await;
+    peer.send(r#"{"return": {]}"#).await;
+    let err = tokio::time::timeout(Duration::from_secs(5), call)
+        .await
+        .expect("the call must not wait forever")
+        .unwrap()
+        .unwrap_err();
+    assert!(err.is_disconnected(), "{err:?}");
+    assert!(err.to_string().contains("invalid JSON"), "{err}");
+    let later = client.execute("query-status", ()).await.unwrap_err();
+    assert!(later.is_disconnected(), "{later:?}");
 }
