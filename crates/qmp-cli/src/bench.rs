@@ -147,7 +147,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
         let config = ClientConfig {
             busy_poll: Duration::from_micros(args.busy_poll),
-            ..ClientConfig::default()
+            ..args.target.client_config()
         };
         let connection = target.connect(config).await?;
         let client = Arc::new(connection.client);

@@ -12,7 +12,7 @@ use qmp_client::{ClientConfig, Error as ClientError, EventFilter};
 use qmp_wire::{Encoder, LineEnding, MemberOrder, Value};
 
 use crate::input::{add_pairs, parse_line, CommandLine};
-use crate::target::{runtime, TargetArgs};
+use crate::target::{reply_deadline, runtime, seconds, TargetArgs};
 
 /// Exit code for a QMP error reply.
 pub const EXIT_QMP_ERROR: u8 = 1;
@@ -27,7 +27,8 @@ pub const EXIT_QMP_ERROR: u8 = 1;
   qmp exec --launch query-kvm -- qemu-system-x86_64 -machine none
 
 Exit status: 0 on success, 1 when the server answers with an error (class and
-text on stderr), 2 for bad usage or input, or when the server cannot be reached.")]
+text on stderr), 2 for bad usage or input, when the server cannot be reached,
+or when it does not answer within --timeout.")]
 pub struct ExecArgs {
     /// TARGET (socket path, tcp:HOST:PORT or sim; omitted with --tcp,
     /// --launch or --sim), then COMMAND and its arguments as key=value
@@ -42,6 +43,9 @@ pub struct ExecArgs {
     /// Send with exec-oob.
     #[arg(long)]
     oob: bool,
+    /// Seconds to wait for the reply (0: as long as the connection lives).
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds)]
+    timeout: Duration,
 }
 
 /// Splits the positional words into the target word and the command line.
@@ -101,8 +105,12 @@ pub fn exec(args: ExecArgs) -> anyhow::Result<ExitCode> {
     let (target_word, rest) = split_target(&args.target, &args.words);
     let target = args.target.target(target_word)?;
     let line = command_line(rest)?;
+    let config = ClientConfig {
+        call_timeout: reply_deadline(args.timeout),
+        ..args.target.client_config()
+    };
     runtime()?.block_on(async move {
-        let connection = target.connect(ClientConfig::default()).await?;
+        let connection = target.connect(config).await?;
         let client = &connection.client;
         let result = if args.oob {
             client.exec_oob(&line.command, line.arguments).await
@@ -117,8 +125,14 @@ pub fn exec(args: ExecArgs) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             Err(ClientError::Qmp(error)) => {
-                eprintln!("{}: {}", error.class, error.desc);
+                eprintln!("{}: {}", error.class, crate::terminal::safe(&error.desc));
                 Ok(ExitCode::from(EXIT_QMP_ERROR))
+            }
+            Err(ClientError::Timeout(after)) => {
+                bail!(
+                    "no reply to {} from {target} within {after:?} (see --timeout)",
+                    line.command
+                )
             }
             Err(other) => Err(other.into()),
         }
@@ -131,10 +145,14 @@ pub fn exec(args: ExecArgs) -> anyhow::Result<ExitCode> {
   qmp events /run/qemu/qmp.sock
   qmp events /run/qemu/qmp.sock --name STOP --name RESUME --count 1 --timeout 30
 
-Prints each event as one JSON line. Exit status: 0 when --count events
-arrived or the connection closed or --timeout passed without --count; 1 when
---timeout passed before --count events arrived; 2 for bad usage or when the
-server cannot be reached.")]
+Prints each event as one JSON line. Events that arrive faster than they can
+be printed are buffered; any that overflow the buffer are dropped, and each
+time that happens the count is reported on stderr.
+
+Exit status: 0 when --count events arrived or the connection closed or
+--timeout passed without --count; 1 when --timeout passed before --count
+events arrived; 2 for bad usage or when the server cannot be reached; 3 when
+events were missed (unless --ignore-missed).")]
 pub struct EventsArgs {
     /// The target: a socket path, tcp:HOST:PORT or sim.
     #[arg(value_name = "TARGET")]
@@ -148,56 +166,130 @@ pub struct EventsArgs {
     #[arg(long)]
     count: Option<usize>,
     /// Stop after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    timeout: Option<f64>,
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    timeout: Option<Duration>,
+    /// Exit 0 even when events were missed, and do not report them.
+    #[arg(long)]
+    ignore_missed: bool,
 }
+
+/// Exit code of `qmp events` when events were missed.
+pub const EXIT_EVENTS_MISSED: u8 = 3;
+
+/// Events `qmp events` buffers while its output is being written.
+const EVENTS_BUFFER: usize = 1 << 16;
 
 /// Runs `qmp events`.
 pub fn events(args: EventsArgs) -> anyhow::Result<ExitCode> {
     let target = args.target.target(args.target_word.as_deref())?;
-    let timeout = match args.timeout {
-        Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(_) => bail!("--timeout must be a number of seconds"),
-        None => None,
+    let config = ClientConfig {
+        event_buffer: EVENTS_BUFFER,
+        ..args.target.client_config()
     };
     runtime()?.block_on(async move {
-        let connection = target.connect(ClientConfig::default()).await?;
+        let connection = target.connect(config).await?;
         let filter = if args.names.is_empty() {
             EventFilter::any()
         } else {
             EventFilter::names(args.names.clone())
         };
         let mut stream = connection.client.subscribe(filter);
-        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-        let mut seen = 0usize;
-        let encoder = encoder(true);
-        loop {
-            if args.count.is_some_and(|c| seen >= c) {
-                return Ok(ExitCode::SUCCESS);
+        let deadline = args.timeout.map(|t| tokio::time::Instant::now() + t);
+        let mut printer = EventPrinter::new(args.ignore_missed);
+        let ended = loop {
+            if args.count.is_some_and(|c| printer.printed >= c) {
+                break ExitCode::SUCCESS;
             }
             let next = match deadline {
                 Some(at) => match tokio::time::timeout_at(at, stream.next()).await {
                     Ok(next) => next,
                     Err(_) => {
-                        let short = args.count.is_some_and(|c| seen < c);
-                        return Ok(if short {
+                        let short = args.count.is_some_and(|c| printer.printed < c);
+                        break if short {
                             ExitCode::FAILURE
                         } else {
                             ExitCode::SUCCESS
-                        });
+                        };
                     }
                 },
                 None => stream.next().await,
             };
             let Some(event) = next else {
-                return Ok(ExitCode::SUCCESS);
+                break ExitCode::SUCCESS;
             };
-            let mut out = Vec::new();
-            encoder.write_message(&event.to_value(), &mut out);
-            let mut stdout = std::io::stdout();
-            stdout.write_all(&out)?;
-            stdout.flush()?;
-            seen += 1;
-        }
+            printer.print(&event, stream.missed())?;
+            // Write out what is already here before flushing once.
+            while args.count.is_none_or(|c| printer.printed < c) {
+                let Some(event) = stream.try_next() else {
+                    break;
+                };
+                printer.print(&event, stream.missed())?;
+            }
+            printer.flush()?;
+        };
+        printer.note_missed(stream.missed());
+        printer.flush()?;
+        Ok(match printer.missed {
+            0 => ended,
+            _ if args.ignore_missed => ended,
+            missed => {
+                eprintln!("qmp: {missed} events were missed in all");
+                ExitCode::from(EXIT_EVENTS_MISSED)
+            }
+        })
     })
+}
+
+/// `qmp events`' output: events as JSON lines, and where events were
+/// missed, a note on stderr.
+struct EventPrinter {
+    out: std::io::BufWriter<std::io::Stdout>,
+    encoder: Encoder,
+    line: Vec<u8>,
+    printed: usize,
+    missed: u64,
+    quiet: bool,
+}
+
+impl EventPrinter {
+    fn new(quiet: bool) -> EventPrinter {
+        EventPrinter {
+            out: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
+            encoder: encoder(true),
+            line: Vec::with_capacity(256),
+            printed: 0,
+            missed: 0,
+            quiet,
+        }
+    }
+
+    /// Prints `event`, after a note if more were missed before it.
+    fn print(&mut self, event: &qmp_client::Event, missed_so_far: u64) -> std::io::Result<()> {
+        self.note_missed(missed_so_far);
+        self.line.clear();
+        self.encoder
+            .write_message(&event.to_value(), &mut self.line);
+        self.out.write_all(&self.line)?;
+        self.printed += 1;
+        Ok(())
+    }
+
+    /// Reports events missed since the last report.
+    fn note_missed(&mut self, missed_so_far: u64) {
+        if missed_so_far > self.missed {
+            let _ = self.out.flush();
+            if !self.quiet {
+                eprintln!(
+                    "qmp: {} events missed: they came faster than they could be printed \
+                     (buffer of {EVENTS_BUFFER})",
+                    missed_so_far - self.missed
+                );
+            }
+            self.missed = missed_so_far;
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }

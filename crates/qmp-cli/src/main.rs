@@ -13,14 +13,20 @@ mod input;
 mod qapi;
 mod schema;
 mod serve;
+mod setup;
 mod shell;
 mod sim;
 mod target;
+mod terminal;
 
 /// The qmp command line.
 #[derive(Debug, Parser)]
 #[command(name = "qmp", version, about = "QEMU Machine Protocol tools")]
 struct Cli {
+    /// Diagnostics on stderr: -v info, -vv debug, -vvv trace (default:
+    /// warnings; or a filter in RUST_LOG, such as RUST_LOG=qmp_server=debug).
+    #[arg(short, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -94,6 +100,8 @@ const DEFAULT_BUSY_POLL_US: u64 = qmp_wire::io::busy_poll::DEFAULT_MAX_WINDOW.as
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    setup::logging(cli.verbose);
+    setup::raise_descriptor_limit();
     let result = match cli.command {
         Command::Qapi(args) => qapi::run(args.command),
         Command::FakeQemu { args } => sim::fake_qemu(&args),
@@ -113,7 +121,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            let _ = writeln!(std::io::stderr(), "qmp: {err:#}");
+            let text = format!("{err:#}");
+            let _ = writeln!(std::io::stderr(), "qmp: {}", terminal::safe(&text));
             ExitCode::from(EXIT_FAILURE)
         }
     }

@@ -9,7 +9,6 @@ use clap::{Args, Subcommand};
 use qapi_gen::{Conditions, IntrospectOptions};
 use qapi_schema::introspect::{diff, ChangeKind, SchemaInfo};
 use qapi_schema::{load_with, FsReader, LoadOptions};
-use qmp_client::ClientConfig;
 use qmp_wire::{Encoder, LineEnding, Map, MemberOrder, Value};
 
 use crate::target::{runtime, TargetArgs};
@@ -73,7 +72,7 @@ pub fn run(command: SchemaCommand) -> anyhow::Result<ExitCode> {
 fn dump(args: DumpArgs) -> anyhow::Result<ExitCode> {
     let target = args.target.target(args.target_word.as_deref())?;
     runtime()?.block_on(async move {
-        let connection = target.connect(ClientConfig::default()).await?;
+        let connection = target.connect(args.target.client_config()).await?;
         let schema = connection.client.execute("query-qmp-schema", ()).await?;
         let encoder = Encoder {
             pretty: !args.compact,

@@ -23,7 +23,9 @@ use crate::target::runtime;
   qmp serve --schema qapi/qapi-schema.json --relaxed-docs --tcp 127.0.0.1:4444
   qmp serve --unix /tmp/qmp.sock --script replies.json
 
-Serves until a client sends quit, or until interrupted. Without --schema or
+Serves until a client sends quit, or until SIGINT, SIGTERM or SIGHUP (which,
+as in QEMU, send every client a SHUTDOWN event with reason host-signal);
+either way it exits 0 and removes its socket file. Without --schema or
 --introspection it serves the simulator's built-in API.")]
 pub struct ServeArgs {
     /// Serve the commands of this QAPI schema.
@@ -78,6 +80,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     }
     runtime()?.block_on(async move {
+        let mut signals = qmp_sim::ending::HostSignals::catch().context("cannot catch signals")?;
         let machine = Machine::new(&MachineOptions {
             start_stopped: args.stopped,
             ..MachineOptions::default()
@@ -100,21 +103,22 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 let listener = tokio::net::TcpListener::bind(addr)
                     .await
                     .with_context(|| format!("cannot listen on {addr}"))?;
-                eprintln!("qmp: serving on {addr}");
+                // The bound address: with port 0 the system chose the port.
+                let bound = listener.local_addr().unwrap_or(addr);
+                eprintln!("qmp: serving on {bound}");
                 tokio::spawn(async move { serving.serve_tcp_listener(listener).await })
             }
             (None, None) => bail!("give --unix PATH or --tcp ADDR"),
         };
-        let mut quit = machine.quit_requested();
-        tokio::select! {
-            _ = quit.wait_for(|q| *q) => {}
-            _ = tokio::signal::ctrl_c() => {}
-            result = listening => { result??; }
-        }
+        let ending = tokio::select! {
+            ending = signals.until_quit(&machine) => ending,
+            result = listening => { result??; qmp_sim::ending::Ending::Quit }
+        };
         server.shutdown().await;
         if let Some(path) = &args.unix {
             let _ = std::fs::remove_file(path);
         }
+        crate::sim::report(ending);
         Ok(ExitCode::SUCCESS)
     })
 }

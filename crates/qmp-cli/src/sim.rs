@@ -17,10 +17,19 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// Runs the QEMU stand-in until `quit`.
 pub fn fake_qemu(args: &[String]) -> anyhow::Result<ExitCode> {
     let options = qemu::FakeQemuOptions::parse(args)?;
-    runtime()?
+    let ending = runtime()?
         .block_on(qemu::run_fake_qemu(options))
         .map_err(|e| anyhow!("{e}"))?;
+    report(ending);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says on stderr that a signal ended the stand-in, as QEMU does
+/// ("terminating on signal 15").
+pub fn report(ending: qmp_sim::ending::Ending) {
+    if let qmp_sim::ending::Ending::Signal(number) = ending {
+        eprintln!("qmp: terminating on signal {number}");
+    }
 }
 
 /// Runs the guest agent stand-in until killed.

@@ -2,6 +2,7 @@
 //! as a child (monitor on a socketpair), or the built-in simulator.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -9,7 +10,7 @@ use qmp_client::{Client, ClientConfig, QemuLauncher};
 use qmp_sim::Simulator;
 
 /// The target options shared by the commands that talk to a server.
-#[derive(Debug, Args, Default, Clone)]
+#[derive(Debug, Args, Clone)]
 pub struct TargetArgs {
     /// Connect over TCP.
     #[arg(long, value_name = "HOST:PORT")]
@@ -24,6 +25,38 @@ pub struct TargetArgs {
     /// QEMU's program and arguments, for --launch.
     #[arg(last = true, value_name = "QEMU-ARGS")]
     pub qemu: Vec<String>,
+    /// Seconds allowed for connecting, the greeting and negotiation.
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds)]
+    pub connect_timeout: Duration,
+}
+
+impl Default for TargetArgs {
+    fn default() -> TargetArgs {
+        TargetArgs {
+            tcp: None,
+            launch: false,
+            sim: false,
+            qemu: Vec::new(),
+            connect_timeout: qmp_client::config::DEFAULT_GREETING_TIMEOUT,
+        }
+    }
+}
+
+/// The time a command waits for each reply unless told otherwise
+/// (`--timeout`).
+pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Parses a number of seconds (fractions allowed); 0 is zero.
+pub fn seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(s) if (0.0..1e9).contains(&s) => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!("'{text}' is not a number of seconds")),
+    }
+}
+
+/// A reply deadline from `--timeout SECONDS`, where 0 means none.
+pub fn reply_deadline(timeout: Duration) -> Option<Duration> {
+    (!timeout.is_zero()).then_some(timeout)
 }
 
 /// A server to talk to.
@@ -40,6 +73,16 @@ pub enum Target {
 }
 
 impl TargetArgs {
+    /// The client settings these options give: the connect deadline, and
+    /// [`DEFAULT_REPLY_TIMEOUT`] for each reply.
+    pub fn client_config(&self) -> ClientConfig {
+        ClientConfig {
+            greeting_timeout: self.connect_timeout,
+            call_timeout: Some(DEFAULT_REPLY_TIMEOUT),
+            ..ClientConfig::default()
+        }
+    }
+
     /// True when a flag chose the target (so no positional TARGET is expected).
     pub fn chosen_by_flag(&self) -> bool {
         self.tcp.is_some() || self.launch || self.sim
@@ -90,8 +133,18 @@ pub struct Connection {
 }
 
 impl Target {
-    /// Connects (starting QEMU or the simulator first when asked).
+    /// Connects (starting QEMU or the simulator first when asked), within
+    /// twice the greeting timeout (once to reach the socket or start the
+    /// program, once for the greeting and negotiation).
     pub async fn connect(&self, config: ClientConfig) -> anyhow::Result<Connection> {
+        let limit = config.greeting_timeout.saturating_mul(2);
+        match tokio::time::timeout(limit, self.connect_unbounded(config)).await {
+            Ok(connected) => connected,
+            Err(_) => bail!("cannot connect to {self}: no answer within {limit:?}"),
+        }
+    }
+
+    async fn connect_unbounded(&self, config: ClientConfig) -> anyhow::Result<Connection> {
         let (client, simulator) = match self {
             Target::Unix(path) => (
                 Client::connect_unix_with(path, config)
@@ -130,6 +183,17 @@ impl Target {
             client,
             _simulator: simulator,
         })
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Unix(path) => write!(f, "{}", path.display()),
+            Target::Tcp(addr) => write!(f, "tcp:{addr}"),
+            Target::Launch(args) => write!(f, "{}", args.first().map_or("QEMU", String::as_str)),
+            Target::Sim => f.write_str("the simulator"),
+        }
     }
 }
 

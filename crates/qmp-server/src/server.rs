@@ -312,8 +312,10 @@ impl Server {
         }
     }
 
-    /// Binds a unix socket at `path` (mode 0600). A stale socket file is
-    /// replaced only when nothing listens on it.
+    /// Binds a unix socket at `path` with mode 0600 from the moment it
+    /// exists (the mode is set on the socket before it is bound, so the
+    /// umask never shows). A stale socket file is replaced only when nothing
+    /// listens on it.
     pub fn bind_unix(path: &Path) -> io::Result<UnixListener> {
         if path.exists() {
             if std::os::unix::net::UnixStream::connect(path).is_ok() {
@@ -324,9 +326,21 @@ impl Server {
             }
             std::fs::remove_file(path)?;
         }
-        let listener = UnixListener::bind(path)?;
+        use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+        let socket = rustix::net::socket_with(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            None,
+        )?;
+        // On Linux a unix socket's file takes the socket's mode (less the
+        // umask) when it is bound.
+        rustix::fs::fchmod(&socket, rustix::fs::Mode::from_raw_mode(0o600))?;
+        rustix::net::bind(&socket, &SocketAddrUnix::new(path)?)?;
+        rustix::net::listen(&socket, UNIX_BACKLOG)?;
+        // Elsewhere (or if the umask took bits the mode needs) set it now.
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-        Ok(listener)
+        UnixListener::from_std(std::os::unix::net::UnixListener::from(socket))
     }
 
     /// Binds `path` and serves until shutdown.
@@ -482,6 +496,10 @@ pub enum ConnectTarget {
     /// A TCP address.
     Tcp(SocketAddr),
 }
+
+/// The listen backlog of unix sockets (the kernel caps it at
+/// `somaxconn`).
+const UNIX_BACKLOG: i32 = 1024;
 
 /// Pause after an accept error that does not end the listener (so running
 /// out of descriptors does not spin).

@@ -13,6 +13,7 @@
 pub mod api;
 pub mod block;
 pub mod devices;
+pub mod ending;
 mod fdsets;
 pub mod machine;
 pub mod migration;

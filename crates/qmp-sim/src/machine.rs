@@ -136,6 +136,18 @@ impl Machine {
         self.with(|s| s.run)
     }
 
+    /// The host asked the machine to end (QEMU's answer to SIGTERM and
+    /// friends): `SHUTDOWN` with reason `host-signal` to every client, and
+    /// a quit request.
+    pub fn host_signal(&self) {
+        if let Some(server) = self.server.get() {
+            server
+                .emitter()
+                .emit("SHUTDOWN", Some(reason("host-signal")));
+        }
+        let _ = self.quit.send(true);
+    }
+
     /// Resolves when `quit` was executed.
     pub fn quit_requested(&self) -> watch::Receiver<bool> {
         self.quit.subscribe()

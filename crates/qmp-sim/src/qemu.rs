@@ -370,8 +370,12 @@ impl FakeQemuOptions {
     }
 }
 
-/// Runs `qmp fake-qemu` until `quit` (or end of the process).
-pub async fn run_fake_qemu(options: FakeQemuOptions) -> Result<(), Box<dyn std::error::Error>> {
+/// Runs `qmp fake-qemu` until `quit` or a host signal (see
+/// [`crate::ending`]); removes its socket files either way.
+pub async fn run_fake_qemu(
+    options: FakeQemuOptions,
+) -> Result<crate::ending::Ending, Box<dyn std::error::Error>> {
+    let mut signals = crate::ending::HostSignals::catch()?;
     let api = match &options.api {
         ApiSource::Builtin => SimApi::builtin()?,
         ApiSource::Introspection(path) => SimApi::from_introspection_file(path)?,
@@ -401,13 +405,12 @@ pub async fn run_fake_qemu(options: FakeQemuOptions) -> Result<(), Box<dyn std::
             handle.serve_unix_listener(listener).await
         }));
     }
-    let mut quit = machine.quit_requested();
-    let _ = quit.wait_for(|q| *q).await;
+    let ending = signals.until_quit(&machine).await;
     server.shutdown().await;
     for monitor in &options.monitors {
         let _ = std::fs::remove_file(&monitor.path);
     }
-    Ok(())
+    Ok(ending)
 }
 
 #[cfg(test)]

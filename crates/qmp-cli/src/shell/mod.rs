@@ -21,7 +21,7 @@ use anyhow::Context;
 use clap::Args;
 use qmp_client::{ClientConfig, Handshake};
 
-use crate::target::{runtime, TargetArgs};
+use crate::target::{reply_deadline, runtime, TargetArgs};
 use render::Renderer;
 use session::{Mode, Options, Session};
 
@@ -81,6 +81,9 @@ pub struct ShellArgs {
     /// negotiate by hand (qmp-shell's -N).
     #[arg(short = 'N', long)]
     skip_negotiation: bool,
+    /// Seconds to wait for each reply (0: as long as the connection lives).
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = crate::target::seconds)]
+    timeout: std::time::Duration,
 }
 
 /// The history file: the option, `$XDG_STATE_HOME/qmp/history`, or
@@ -134,7 +137,8 @@ pub fn shell(args: ShellArgs) -> anyhow::Result<ExitCode> {
         } else {
             Handshake::Negotiate
         },
-        ..ClientConfig::default()
+        call_timeout: reply_deadline(args.timeout),
+        ..args.target.client_config()
     };
     let connection = runtime.block_on(target.connect(config))?;
     let client = connection.client.clone();

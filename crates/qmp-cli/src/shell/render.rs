@@ -106,15 +106,19 @@ impl Renderer {
     /// HMP output: the text, or the error as `CLASS: TEXT`.
     pub fn hmp(&self, result: &Result<Value, QmpError>) -> String {
         match result {
-            Ok(Value::String(text)) => text.clone(),
+            Ok(Value::String(text)) => crate::terminal::safe(text).into_owned(),
             Ok(other) => self.json(other),
-            Err(error) => self.paint(RED, format!("{}: {}\n", error.class, error.desc)),
+            Err(error) => self.paint(
+                RED,
+                format!("{}: {}\n", error.class, crate::terminal::safe(&error.desc)),
+            ),
         }
     }
 
-    /// A message of the shell's own (a refused input, a notice).
+    /// A message of the shell's own (a refused input, a notice); any text
+    /// from the server in it is escaped.
     pub fn notice(&self, text: &str) -> String {
-        self.paint(YELLOW, format!("{text}\n"))
+        self.paint(YELLOW, format!("{}\n", crate::terminal::safe(text)))
     }
 }
 

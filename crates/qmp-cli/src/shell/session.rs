@@ -218,7 +218,9 @@ impl Session {
         }
         let text = match (words.next(), &self.schema) {
             (None, _) => help::SYNTAX.to_owned(),
-            (Some(command), Some(schema)) => help::command_help(schema, command),
+            (Some(command), Some(schema)) => {
+                crate::terminal::safe(&help::command_help(schema, command)).into_owned()
+            }
             (Some(_), None) => "The server gave no schema to describe commands with".to_owned(),
         };
         Some(format!("{text}\n"))
