@@ -23,6 +23,7 @@ mod dispatch;
 mod encoded;
 mod events;
 mod fds;
+mod memory;
 mod outbox;
 mod server;
 mod session;
