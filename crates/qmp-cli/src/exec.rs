@@ -182,18 +182,24 @@ const EVENTS_BUFFER: usize = 1 << 16;
 /// Runs `qmp events`.
 pub fn events(args: EventsArgs) -> anyhow::Result<ExitCode> {
     let target = args.target.target(args.target_word.as_deref())?;
+    let filter = if args.names.is_empty() {
+        EventFilter::any()
+    } else {
+        EventFilter::names(args.names.clone())
+    };
     let config = ClientConfig {
         event_buffer: EVENTS_BUFFER,
+        // Subscribed before negotiation: events sent the moment it
+        // completes are printed too.
+        early_events: Some(filter),
         ..args.target.client_config()
     };
     runtime()?.block_on(async move {
         let connection = target.connect(config).await?;
-        let filter = if args.names.is_empty() {
-            EventFilter::any()
-        } else {
-            EventFilter::names(args.names.clone())
-        };
-        let mut stream = connection.client.subscribe(filter);
+        let mut stream = connection
+            .client
+            .take_early_events()
+            .context("the client made no early subscription")?;
         let deadline = args.timeout.map(|t| tokio::time::Instant::now() + t);
         let mut printer = EventPrinter::new(args.ignore_missed);
         let ended = loop {
@@ -229,6 +235,10 @@ pub fn events(args: EventsArgs) -> anyhow::Result<ExitCode> {
         };
         printer.note_missed(stream.missed());
         printer.flush()?;
+        let client = &connection.client;
+        if let Some(reason) = client.closed_reason().filter(|_| !client.ended_by_server()) {
+            bail!("the connection to {target} failed: {reason}");
+        }
         Ok(match printer.missed {
             0 => ended,
             _ if args.ignore_missed => ended,
@@ -247,9 +257,15 @@ struct EventPrinter {
     encoder: Encoder,
     line: Vec<u8>,
     printed: usize,
+    /// Missed events reported so far.
     missed: u64,
+    /// When missed events were last reported.
+    noted: Option<std::time::Instant>,
     quiet: bool,
 }
+
+/// The least time between two reports of missed events.
+const MISSED_NOTE_INTERVAL: Duration = Duration::from_secs(1);
 
 impl EventPrinter {
     fn new(quiet: bool) -> EventPrinter {
@@ -259,13 +275,20 @@ impl EventPrinter {
             line: Vec::with_capacity(256),
             printed: 0,
             missed: 0,
+            noted: None,
             quiet,
         }
     }
 
-    /// Prints `event`, after a note if more were missed before it.
+    /// Prints `event`, after a note if more were missed before it (at
+    /// most one note per [`MISSED_NOTE_INTERVAL`]).
     fn print(&mut self, event: &qmp_client::Event, missed_so_far: u64) -> std::io::Result<()> {
-        self.note_missed(missed_so_far);
+        if self
+            .noted
+            .is_none_or(|at| at.elapsed() >= MISSED_NOTE_INTERVAL)
+        {
+            self.note_missed(missed_so_far);
+        }
         self.line.clear();
         self.encoder
             .write_message(&event.to_value(), &mut self.line);
@@ -277,6 +300,7 @@ impl EventPrinter {
     /// Reports events missed since the last report.
     fn note_missed(&mut self, missed_so_far: u64) {
         if missed_so_far > self.missed {
+            self.noted = Some(std::time::Instant::now());
             let _ = self.out.flush();
             if !self.quiet {
                 eprintln!(

@@ -34,6 +34,8 @@ pub(crate) struct Inner {
     pub(crate) can_pass_fds: bool,
     pub(crate) config: ClientConfig,
     pub(crate) child: Mutex<Option<ChildGuard>>,
+    /// The subscription made before negotiation ([`ClientConfig::early_events`]).
+    pub(crate) early_events: Mutex<Option<EventStream>>,
     pub(crate) _reader: TaskGuard,
 }
 
@@ -339,6 +341,19 @@ impl Client {
     /// Why the connection closed, or `None` while it is open.
     pub fn closed_reason(&self) -> Option<Arc<str>> {
         self.inner.shared.closed_reason()
+    }
+
+    /// The subscription [`ClientConfig::early_events`] asked for, made
+    /// before negotiation so that it holds every event the server sent
+    /// after it; `None` when not asked for or already taken.
+    pub fn take_early_events(&self) -> Option<EventStream> {
+        self.inner.early_events.lock().ok()?.take()
+    }
+
+    /// True when the connection ended because the server closed it in good
+    /// order (after `quit`, say), not because of an error.
+    pub fn ended_by_server(&self) -> bool {
+        self.inner.shared.ended_by_server()
     }
 
     /// The process id of the QEMU this client launched, if any.

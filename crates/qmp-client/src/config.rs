@@ -64,6 +64,10 @@ pub struct ClientConfig {
     /// closes against a slow or idle one. `Duration::ZERO` turns polling
     /// off.
     pub busy_poll: Duration,
+    /// Subscribe to these events before negotiation, so that none that
+    /// arrive the moment it completes are missed; take the stream with
+    /// [`Client::take_early_events`](crate::Client::take_early_events).
+    pub early_events: Option<crate::EventFilter>,
 }
 
 impl Default for ClientConfig {
@@ -78,6 +82,7 @@ impl Default for ClientConfig {
             event_buffer: DEFAULT_EVENT_BUFFER,
             transcript: None,
             busy_poll: qmp_wire::io::busy_poll::DEFAULT_MAX_WINDOW,
+            early_events: None,
         }
     }
 }

@@ -63,6 +63,10 @@ pub(crate) async fn establish(
         config.event_buffer,
     );
     tokio::spawn(writer.run(Arc::downgrade(&shared)));
+    let early_events = config
+        .early_events
+        .clone()
+        .map(|filter| shared.events.subscribe(filter));
     let reader_task = TaskGuard(tokio::spawn(reader.run(shared.clone())));
     let enable = match &greeting {
         None => Vec::new(),
@@ -87,6 +91,7 @@ pub(crate) async fn establish(
         can_pass_fds,
         config,
         child: std::sync::Mutex::new(child),
+        early_events: std::sync::Mutex::new(early_events),
         _reader: reader_task,
     }))
 }

@@ -152,8 +152,15 @@ impl EventBus {
             }
             if sub.filter.matches(event) {
                 if let Err(mpsc::error::TrySendError::Full(_)) = sub.tx.try_send(event.clone()) {
-                    sub.missed.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(event = %event.name, "subscriber's buffer is full; event dropped for it");
+                    let missed = sub.missed.fetch_add(1, Ordering::Relaxed) + 1;
+                    // A burst would log once per event: log the 1st, 2nd, 4th, ...
+                    if missed.is_power_of_two() {
+                        tracing::warn!(
+                            event = %event.name,
+                            missed,
+                            "a subscriber's event buffer is full: events dropped for it"
+                        );
+                    }
                 }
             }
             true

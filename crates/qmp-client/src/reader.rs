@@ -74,7 +74,11 @@ impl Reader {
                 }
             }
             match self.busy_poll.wait(self.read.read_buf(&mut self.buf)).await {
-                Ok(0) => break "the server closed the connection".to_owned(),
+                Ok(0) => {
+                    tracing::debug!("reader stopped: the server closed the connection");
+                    shared.close_at_end();
+                    return;
+                }
                 Ok(_) => {}
                 Err(e) => break format!("read failed: {e}"),
             }

@@ -51,6 +51,8 @@ impl Hasher for IdHasher {
 struct State {
     pending: HashMap<i64, Pending, BuildHasherDefault<IdHasher>>,
     closed: Option<Arc<str>>,
+    /// The server ended the stream (rather than an error ending it).
+    ended_by_server: bool,
 }
 
 /// See the module documentation.
@@ -237,6 +239,18 @@ impl Shared {
         }
         self.events.close();
         self.closed.send_replace(Some(reason));
+    }
+
+    /// Closes the session because the server ended the stream.
+    pub(crate) fn close_at_end(&self) {
+        self.lock().ended_by_server = true;
+        self.close("the server closed the connection");
+    }
+
+    /// True when the server ended the stream (not an error or the client).
+    pub(crate) fn ended_by_server(&self) -> bool {
+        let state = self.lock();
+        state.closed.is_some() && state.ended_by_server
     }
 
     /// Why the session closed, if it has.

@@ -96,7 +96,7 @@ pub(crate) struct ServerShared {
     pub(crate) commands: CommandSet,
     pub(crate) main_loop: tokio::sync::Mutex<()>,
     pub(crate) fd_budget: Arc<FdBudget>,
-    trimmer: crate::memory::Trimmer,
+    trimmer: Arc<crate::memory::Trimmer>,
     bus: Arc<EventBus>,
     preconfig: AtomicBool,
     next_id: AtomicU64,
@@ -210,7 +210,7 @@ impl ServerBuilder {
             shared: Arc::new(ServerShared {
                 bus: EventBus::new(config.throttle.clone()),
                 fd_budget: FdBudget::new(config.max_unclaimed_fds),
-                trimmer: crate::memory::Trimmer::default(),
+                trimmer: Arc::default(),
                 config,
                 commands,
                 main_loop: tokio::sync::Mutex::new(()),
@@ -309,11 +309,10 @@ impl Server {
         self.shared.active.fetch_add(1, Ordering::SeqCst);
         let encoder = self.shared.encoder().with_pretty(self.pretty);
         session::run(Arc::clone(&self.shared), Arc::clone(monitor), encoder, conn).await;
-        let active = self.shared.active.fetch_sub(1, Ordering::SeqCst) - 1;
-        if active == 0 {
+        if self.shared.active.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.shared.idle.notify_waiters();
         }
-        self.shared.trimmer.session_ended(active);
+        self.shared.trimmer.session_ended();
     }
 
     /// Binds a unix socket at `path` with mode 0600 from the moment it

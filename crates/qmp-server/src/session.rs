@@ -262,7 +262,7 @@ pub(crate) async fn run(
     if server.config.mode == Mode::Qmp {
         shared.send_event(&server.greeting());
     }
-    tracing::debug!(session = shared.id, "session started");
+    tracing::info!(session = shared.id, "session started");
 
     let mut decoder = Decoder::new();
     let mut buf = vec![0u8; READ_CHUNK];
@@ -342,5 +342,5 @@ pub(crate) async fn run(
             "client dropped: final output not read in time"
         );
     }
-    tracing::debug!(session = shared.id, "session ended");
+    tracing::info!(session = shared.id, "session ended");
 }

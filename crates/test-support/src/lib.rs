@@ -183,6 +183,15 @@ impl QemuProcess {
     /// Starts `binary` and waits (up to 20 s) until its monitor socket
     /// accepts connections. The probe connection is closed again at once.
     pub fn start(binary: &Path, extra: &[&str]) -> std::io::Result<QemuProcess> {
+        let mut command = qemu_command(binary);
+        command.args(extra);
+        QemuProcess::spawn(command)
+    }
+
+    /// Starts any program that takes QEMU's `-qmp unix:PATH,server=on,wait=off`
+    /// (QEMU, or `qmp fake-qemu` with QEMU's options), with that option
+    /// added, and waits as [`QemuProcess::start`] does.
+    pub fn spawn(mut command: std::process::Command) -> std::io::Result<QemuProcess> {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static STARTED: AtomicUsize = AtomicUsize::new(0);
         let dir = env::temp_dir().join(format!(
@@ -192,20 +201,19 @@ impl QemuProcess {
         ));
         std::fs::create_dir_all(&dir)?;
         let socket = dir.join("qmp.sock");
-        let child = qemu_command(binary)
-            .args(extra)
+        let child = command
             .arg("-qmp")
             .arg(format!("unix:{},server=on,wait=off", socket.display()))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .spawn()?;
-        let process = QemuProcess { child, socket, dir };
+        let mut process = QemuProcess { child, socket, dir };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while std::os::unix::net::UnixStream::connect(&process.socket).is_err() {
-            if std::time::Instant::now() > deadline {
+            if std::time::Instant::now() > deadline || process.child.try_wait()?.is_some() {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
-                    "QEMU did not open its monitor socket",
+                    "the program did not open its monitor socket",
                 ));
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
@@ -213,6 +221,16 @@ impl QemuProcess {
         // QEMU serves one client at a time: let it notice the probe left.
         std::thread::sleep(std::time::Duration::from_millis(50));
         Ok(process)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The child process (to signal it or wait for its exit).
+    pub fn child(&mut self) -> &mut std::process::Child {
+        &mut self.child
     }
 
     /// The monitor socket.
