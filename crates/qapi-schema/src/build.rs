@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::expr::{
     BranchExpr, CheckedExpr, DefExpr, DefKind, FeatureExpr, MemberExpr, Members, TypeRef,
 };
+use crate::hash::NameMap;
 use crate::ifcond::IfCond;
 use crate::model::*;
 use crate::names;

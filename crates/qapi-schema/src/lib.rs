@@ -23,6 +23,7 @@ pub mod doc;
 mod dump;
 pub mod error;
 mod expr;
+mod hash;
 pub mod ifcond;
 pub mod introspect;
 pub mod lexer;

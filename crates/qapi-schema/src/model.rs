@@ -2,38 +2,11 @@
 //! types, flattened members, variants, conditions, features, docs and source
 //! positions. Built and checked by `build`; walked by generators.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use crate::doc::Doc;
+use crate::hash::NameMap;
 use crate::ifcond::IfCond;
 use crate::parser::Pragma;
 use crate::source::{Meta, SourceInfo, Sources};
-
-/// FNV-1a: a fast hasher for the short names in the schema's maps.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
-
-/// A hash map keyed by names.
-pub(crate) type NameMap<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
 
 /// Index of an entity in [`Schema::entities`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -2,6 +2,8 @@
 //! prefixes, case rules per role) and QEMU's mapping of names to C
 //! identifiers, which clash checks compare.
 
+use crate::hash::fnv1a;
+
 /// Words `c_name` protects with a `q_` prefix: C89, C99, C11, GCC and C++
 /// keywords plus a few predefined macros that pollute the namespace
 /// (`unix`, `errno`, `mips`, `sparc`, `i386`, `linux`). Sorted by bytes
@@ -150,9 +152,7 @@ pub fn c_name_bytes(name: &str) -> impl Iterator<Item = u8> + Clone + '_ {
 pub fn c_name_hash(name: &str) -> u64 {
     let raw = c_name_raw_bytes(name);
     let skip = if raw.clone().take(2).eq(*b"q_") { 2 } else { 0 };
-    raw.skip(skip).fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    fnv1a(raw.skip(skip))
 }
 
 /// True when two names have the same C name (`c_name(a) == c_name(b)`).

@@ -2,10 +2,7 @@
 //! from, and which definition each source line belongs to (for the
 //! `FILE: In struct 'X':` context line of error messages).
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-
-use crate::model::Fnv;
+use crate::hash::FnvMap;
 
 /// Index of a file in [`Sources`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -80,7 +77,7 @@ pub struct Sources {
     files: Vec<SourceFile>,
     /// Definition named on a line. QEMU shares one position object between
     /// expressions that start on the same line, so the last one set wins.
-    defns: HashMap<SourceInfo, (Meta, String), BuildHasherDefault<Fnv>>,
+    defns: FnvMap<SourceInfo, (Meta, String)>,
 }
 
 impl Sources {
