@@ -429,6 +429,7 @@ impl Builder {
             doc,
             ifcond,
             features,
+            flags,
             kind,
         } = def;
         let features = self.make_features(features, info);
@@ -491,11 +492,7 @@ impl Builder {
                     variants,
                 })
             }
-            DefKind::Command {
-                data,
-                returns,
-                flags,
-            } => {
+            DefKind::Command { data, returns } => {
                 let arg_type_name = self.args_type(data, &name, info, &ifcond)?;
                 let ret_type_name = match returns {
                     Some(r) => Some(self.type_name(r, info)?),
@@ -503,21 +500,14 @@ impl Builder {
                 };
                 DefinitionKind::Command(Command {
                     arg_type_name,
-                    arg_type: None,
                     ret_type_name,
-                    ret_type: None,
-                    gen: flags.gen,
-                    success_response: flags.success_response,
-                    boxed: flags.boxed,
-                    allow_oob: flags.allow_oob,
-                    allow_preconfig: flags.allow_preconfig,
-                    coroutine: flags.coroutine,
+                    ..flags
                 })
             }
-            DefKind::Event { data, boxed } => DefinitionKind::Event(Event {
+            DefKind::Event { data } => DefinitionKind::Event(Event {
                 arg_type_name: self.args_type(data, &name, info, &ifcond)?,
                 arg_type: None,
-                boxed,
+                boxed: flags.boxed,
             }),
         };
         let definition = Definition {

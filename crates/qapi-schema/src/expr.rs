@@ -4,6 +4,7 @@
 use crate::doc::Doc;
 use crate::error::Error;
 use crate::ifcond::IfCond;
+use crate::model::{Command, COMMAND_FLAGS};
 use crate::names::{c_name_raw_bytes, is_camel, name_stem, violates_lower, violates_upper};
 use crate::parser::{Pragma, TopExpr, MAX_NESTING};
 use crate::source::{Meta, SourceInfo, Sources};
@@ -109,23 +110,10 @@ pub(crate) enum DefKind {
     Command {
         data: Option<Members>,
         returns: Option<TypeRef>,
-        flags: CommandFlags,
     },
     Event {
         data: Option<Members>,
-        boxed: bool,
     },
-}
-
-/// Flags of a command.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct CommandFlags {
-    pub gen: bool,
-    pub success_response: bool,
-    pub boxed: bool,
-    pub allow_oob: bool,
-    pub allow_preconfig: bool,
-    pub coroutine: bool,
 }
 
 /// A checked definition.
@@ -136,15 +124,37 @@ pub(crate) struct DefExpr {
     pub doc: Option<usize>,
     pub ifcond: Option<IfCond>,
     pub features: Vec<FeatureExpr>,
+    /// The flags (`gen`, `boxed`, ...), as the fields of a command without
+    /// types; events read only `boxed`, other definitions none.
+    pub flags: Command,
     pub kind: DefKind,
 }
 
 /// A checked top-level expression.
+// Nearly every expression is a definition, so boxing it would only add an
+// allocation to the common case.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub(crate) enum CheckedExpr {
     Include { path: String, info: SourceInfo },
     Definition(DefExpr),
 }
+
+/// The keys a command may have besides `command`: its own, then its flags.
+const COMMAND_KEYS: [&str; 4 + COMMAND_FLAGS.len()] = {
+    const OWN: [&str; 4] = ["data", "returns", "if", "features"];
+    let mut keys = [""; 4 + COMMAND_FLAGS.len()];
+    let mut i = 0;
+    while i < keys.len() {
+        keys[i] = if i < OWN.len() {
+            OWN[i]
+        } else {
+            COMMAND_FLAGS[i - OWN.len()].key
+        };
+        i += 1;
+    }
+    keys
+};
 
 struct Checker<'a> {
     sources: &'a mut Sources,
@@ -595,25 +605,23 @@ impl Checker<'_> {
             .map(Some)
     }
 
-    fn check_flags(&self, expr: &Object) -> Result<CommandFlags, Error> {
-        let flag = |key: &str, default: bool| -> Result<bool, Error> {
-            match expr.get(key) {
-                None => Ok(default),
-                Some(Value::Bool(b)) if *b != default => Ok(*b),
-                Some(_) => Err(self.err(format!(
-                    "flag '{key}' may only use {} value",
-                    if default { "false" } else { "true" }
-                ))),
-            }
-        };
-        let flags = CommandFlags {
-            gen: flag("gen", true)?,
-            success_response: flag("success-response", true)?,
-            boxed: flag("boxed", false)?,
-            allow_oob: flag("allow-oob", false)?,
-            allow_preconfig: flag("allow-preconfig", false)?,
-            coroutine: flag("coroutine", false)?,
-        };
+    /// The flags of any definition (the key checks leave them to commands,
+    /// and `boxed` to events too).
+    fn check_flags(&self, expr: &Object) -> Result<Command, Error> {
+        let mut flags = Command::default();
+        for flag in &COMMAND_FLAGS {
+            *(flag.field)(&mut flags) = match expr.get(flag.key) {
+                None => flag.default,
+                Some(Value::Bool(b)) if *b != flag.default => *b,
+                Some(_) => {
+                    return Err(self.err(format!(
+                        "flag '{}' may only use {} value",
+                        flag.key,
+                        if flag.default { "false" } else { "true" }
+                    )))
+                }
+            };
+        }
         if expr.contains("allow-oob") && expr.contains("coroutine") {
             return Err(self.err("flags 'allow-oob' and 'coroutine' are incompatible"));
         }
@@ -699,41 +707,13 @@ impl Checker<'_> {
                 DefKind::Struct { base, members }
             }
             Meta::Command => {
-                self.check_keys(
-                    expr,
-                    &source,
-                    &["command"],
-                    &[
-                        "data",
-                        "returns",
-                        "boxed",
-                        "if",
-                        "features",
-                        "gen",
-                        "success-response",
-                        "allow-oob",
-                        "allow-preconfig",
-                        "coroutine",
-                    ],
-                )?;
+                self.check_keys(expr, &source, &["command"], &COMMAND_KEYS)?;
                 let data = self.check_args(expr)?;
                 let returns = match expr.get_mut("returns") {
                     None => None,
                     Some(r) => Some(self.check_type_name_or_array(r, &"'returns'")?),
                 };
-                DefKind::Command {
-                    data,
-                    returns,
-                    // Filled in after the definition-level checks below.
-                    flags: CommandFlags {
-                        gen: true,
-                        success_response: true,
-                        boxed: false,
-                        allow_oob: false,
-                        allow_preconfig: false,
-                        coroutine: false,
-                    },
-                }
+                DefKind::Command { data, returns }
             }
             Meta::Event => {
                 self.check_keys(
@@ -744,7 +724,6 @@ impl Checker<'_> {
                 )?;
                 DefKind::Event {
                     data: self.check_args(expr)?,
-                    boxed: false,
                 }
             }
         };
@@ -777,23 +756,19 @@ pub(crate) fn check_exprs(
             }
             TopExpr::Definition { expr, info, doc } => (expr, info, doc),
         };
-        let (meta, name, mut kind) =
+        let (meta, name, kind) =
             checker.check_definition(&mut expr, info, doc.and_then(|d| docs.get(d)))?;
         let whole = Sugared::Object(&expr);
         let ifcond = checker.check_if(&whole, &meta.as_str())?;
         let features = checker.check_features(expr.get_mut("features"))?;
         let flags = checker.check_flags(&expr)?;
-        match &mut kind {
-            DefKind::Command { flags: f, .. } => *f = flags,
-            DefKind::Event { boxed, .. } => *boxed = flags.boxed,
-            _ => {}
-        }
         out.push(CheckedExpr::Definition(DefExpr {
             name,
             info,
             doc,
             ifcond,
             features,
+            flags,
             kind,
         }));
     }

@@ -241,7 +241,7 @@ pub struct AlternateType {
 }
 
 /// A command.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Command {
     /// Name of the argument type (`q_obj_NAME-arg` for inline data).
     pub arg_type_name: Option<String>,
@@ -264,6 +264,50 @@ pub struct Command {
     /// `coroutine`
     pub coroutine: bool,
 }
+
+/// A flag of a command: its key in the schema, its value when the key is
+/// absent (the other value is the only one it may be given), and the field
+/// of [`Command`] that holds it.
+pub(crate) struct CommandFlag {
+    pub key: &'static str,
+    pub default: bool,
+    pub field: fn(&mut Command) -> &mut bool,
+}
+
+/// The command flags in the order QEMU checks them: the one list the
+/// expression checks, the command's valid keys and its definition read.
+pub(crate) const COMMAND_FLAGS: [CommandFlag; 6] = [
+    CommandFlag {
+        key: "gen",
+        default: true,
+        field: |c| &mut c.gen,
+    },
+    CommandFlag {
+        key: "success-response",
+        default: true,
+        field: |c| &mut c.success_response,
+    },
+    CommandFlag {
+        key: "boxed",
+        default: false,
+        field: |c| &mut c.boxed,
+    },
+    CommandFlag {
+        key: "allow-oob",
+        default: false,
+        field: |c| &mut c.allow_oob,
+    },
+    CommandFlag {
+        key: "allow-preconfig",
+        default: false,
+        field: |c| &mut c.allow_preconfig,
+    },
+    CommandFlag {
+        key: "coroutine",
+        default: false,
+        field: |c| &mut c.coroutine,
+    },
+];
 
 /// An event.
 #[derive(Clone, Debug, PartialEq, Eq)]
