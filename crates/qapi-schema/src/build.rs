@@ -1155,7 +1155,7 @@ impl Builder {
         let Some(doc) = def.doc.and_then(|d| self.docs.get_mut(d)) else {
             return Ok(());
         };
-        let excepted = doc.relaxed
+        let excepted = doc.dialect().excuses_undocumented_members()
             || doc
                 .symbol
                 .as_deref()
@@ -1225,7 +1225,7 @@ struct DocLinker<'b> {
     entities: &'b [Entity],
     sources: &'b Sources,
     /// Whether undocumented members are accepted: the definition is in
-    /// `documentation-exceptions`, or (QEMU 7.2) the doc is relaxed.
+    /// `documentation-exceptions`, or its dialect excuses them.
     excepted: bool,
 }
 

@@ -59,7 +59,7 @@ pub fn load(path: &str) -> Result<Schema> {
 
 /// Reads and checks a schema with options and a custom file reader.
 pub fn load_with(path: &str, options: LoadOptions, reader: &dyn SourceReader) -> Result<Schema> {
-    let mut parsed = parser::parse_schema(path, reader, options.relaxed_docs)?;
+    let mut parsed = parser::parse_schema(path, reader, doc::Dialect::of(options.relaxed_docs))?;
     let exprs = expr::check_exprs(
         parsed.exprs,
         &mut parsed.sources,

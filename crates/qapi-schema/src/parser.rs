@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use crate::doc::{Doc, DocParser};
+use crate::doc::{Dialect, Doc, DocParser};
 use crate::error::Error;
 use crate::lexer::{normalize_source, Lexer, Token};
 use crate::pathutil;
@@ -108,7 +108,7 @@ struct Ctx<'r> {
     exprs: Vec<TopExpr>,
     docs: Vec<Doc>,
     reader: &'r dyn SourceReader,
-    relaxed: bool,
+    dialect: Dialect,
     /// Text buffer lent to the doc parser.
     doc_text: String,
     /// `abspath` of each file read, by file id.
@@ -120,7 +120,7 @@ struct Ctx<'r> {
 pub(crate) fn parse_schema(
     fname: &str,
     reader: &dyn SourceReader,
-    relaxed: bool,
+    dialect: Dialect,
 ) -> Result<Parsed, Error> {
     let mut ctx = Ctx {
         sources: Sources::default(),
@@ -129,7 +129,7 @@ pub(crate) fn parse_schema(
         exprs: Vec::new(),
         docs: Vec::new(),
         reader,
-        relaxed,
+        dialect,
         doc_text: String::new(),
         abs_paths: Vec::new(),
     };
@@ -286,7 +286,7 @@ impl Ctx<'_> {
                 let doc = DocParser {
                     lexer: &mut lexer,
                     sources: &self.sources,
-                    relaxed: self.relaxed,
+                    dialect: self.dialect,
                     pending: &mut self.doc_text,
                 }
                 .parse()?;

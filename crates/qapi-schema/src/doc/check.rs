@@ -69,7 +69,7 @@ impl Doc {
         if is_command {
             if let Some(ret) = self.returns() {
                 // QEMU 7.2 did not have this check.
-                if !has_returns && !self.relaxed {
+                if !has_returns && self.dialect().returns_needs_return_type() {
                     return Err(Error::at(
                         sources,
                         ret.info,

@@ -5,6 +5,8 @@
 use crate::error::Error;
 use crate::source::{SourceInfo, Sources};
 
+use super::dialect::Dialect;
+
 /// The kind of a doc section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SectionKind {
@@ -121,6 +123,11 @@ impl Doc {
         }
     }
 
+    /// The syntax the block was read with.
+    pub(crate) fn dialect(&self) -> Dialect {
+        Dialect::of(self.relaxed)
+    }
+
     fn section(&self, idx: usize) -> Option<&Section> {
         self.store.get(idx)
     }
@@ -201,6 +208,11 @@ impl Doc {
                 }
             }
         }
+        self.new_plain_section(info);
+    }
+
+    /// Starts a plain section after the body.
+    pub(super) fn new_plain_section(&mut self, info: SourceInfo) {
         let idx = self.push(Section::new(info, SectionKind::Plain, None));
         self.others.push(idx);
     }

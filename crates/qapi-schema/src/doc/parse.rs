@@ -1,34 +1,12 @@
 //! The doc comment parser: reads a `##` block from the lexer's comment
-//! lines into a [`Doc`], with QEMU 10.0's syntax or QEMU 7.2's.
+//! lines into a [`Doc`], in either [`Dialect`].
 
 use crate::error::Error;
 use crate::lexer::{is_py_space, Lexer, Token};
 use crate::source::Sources;
 
-use super::model::{Doc, Section, SectionKind};
-
-/// Parses `@name: ` at the start of a doc line: the name and the byte offset
-/// where the text after the colon and its spaces begins.
-fn match_at_name_colon(line: &str) -> Option<(&str, usize)> {
-    let rest = line.strip_prefix('@')?;
-    let colon = rest.find(':')?;
-    let name = &rest[..colon];
-    let mut end = 1 + colon + 1;
-    while line.as_bytes().get(end) == Some(&b' ') {
-        end += 1;
-    }
-    Some((name, end))
-}
-
-/// QEMU 7.2's test for a description line: the first space-separated word
-/// is `@name:`. Returns the name and the offset of the text after it.
-fn match_at_name_colon_relaxed(line: &str) -> Option<(&str, usize)> {
-    let word = line.split(' ').next()?;
-    let name = word.strip_prefix('@')?.strip_suffix(':')?;
-    let rest = &line[word.len()..];
-    let spaces = rest.len() - rest.trim_start_matches(is_py_space).len();
-    Some((name, word.len() + spaces))
-}
+use super::dialect::{match_at_name_colon, Dialect};
+use super::model::{Doc, SectionKind};
 
 /// Matches a tagged section line (`Returns:`, `Since: text`, ...), not when
 /// the tag is followed by `::` (rST). Returns the tag and the text offset.
@@ -55,11 +33,33 @@ fn leading_space(line: &str) -> usize {
     line.chars().take_while(|&c| is_py_space(c)).count()
 }
 
+/// Appends the text of a section's first line after its tag or `@name:`
+/// (at `offset`), unless there is none.
+fn append_rest(doc: &mut Doc, line: &str, offset: usize) {
+    if let Some(rest) = line.get(offset..).filter(|r| !r.is_empty()) {
+        doc.append_line(rest);
+    }
+}
+
+/// Where a definition doc is: which descriptions a `@name:` line adds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Before any description or tagged section: the first member.
+    Body,
+    /// In the member descriptions: another member.
+    Members,
+    /// After `Features:`: a feature.
+    Features,
+    /// After a section that ends the descriptions: none (an error in
+    /// QEMU 10.0's syntax, text in QEMU 7.2's).
+    Sections,
+}
+
 /// Reads doc blocks from the token stream.
 pub(crate) struct DocParser<'a, 'l, 's> {
     pub lexer: &'l mut Lexer<'s>,
     pub sources: &'a Sources,
-    pub relaxed: bool,
+    pub dialect: Dialect,
     /// An empty buffer for the text being read, kept between blocks.
     pub pending: &'l mut String,
 }
@@ -89,12 +89,166 @@ impl<'s> DocParser<'_, '_, 's> {
         if val == "#" {
             return Ok(Some(""));
         }
-        if !val[1..].starts_with(' ') {
+        // A comment token starts with `#`.
+        let Some(text) = val.strip_prefix("# ") else {
             return Err(self.err("missing space after #"));
-        }
-        Ok(Some(val[2..].trim_end_matches(is_py_space)))
+        };
+        Ok(Some(text.trim_end_matches(is_py_space)))
     }
 
+    /// Parses one doc block; the current token is its opening `##` line.
+    pub fn parse(&mut self) -> Result<Doc, Error> {
+        if !matches!(&self.lexer.tok, Token::Comment(r) if self.lexer.text(r.clone()) == "##") {
+            return Err(self.err("junk after '##' at start of documentation comment"));
+        }
+        let info = self.lexer.info();
+        let mut line = self.next_line()?;
+        let mut doc;
+        match line.and_then(|first| first.strip_prefix('@')) {
+            Some(symbol) => {
+                let Some(symbol) = symbol.strip_suffix(':') else {
+                    return Err(self.err("line should end with ':'"));
+                };
+                if symbol.is_empty() {
+                    return Err(self.err("name required after '@'"));
+                }
+                doc = Doc::new(info, Some(symbol.to_string()), std::mem::take(self.pending));
+                line = self.next_line()?;
+                self.definition_body(&mut doc, line)?;
+            }
+            None => {
+                doc = Doc::new(info, None, std::mem::take(self.pending));
+                doc.ensure_untagged_section(self.lexer.info());
+                let mut first = true;
+                while let Some(text) = line {
+                    // Both dialects match descriptions here as QEMU 10.0 does.
+                    if let Some((name, _)) = match_at_name_colon(text) {
+                        return Err(
+                            self.err(format!("'@{name}:' not allowed in free-form documentation"))
+                        );
+                    }
+                    if text.starts_with('=') && !first && !self.dialect.headings_anywhere() {
+                        return Err(self.err("'=' heading must come first in a comment block"));
+                    }
+                    doc.append_line(text);
+                    line = self.next_line()?;
+                    first = false;
+                }
+            }
+        }
+        self.lexer.accept(self.sources, true)?;
+        doc.relaxed = self.dialect == Dialect::Relaxed;
+        *self.pending = doc.end(self.sources)?;
+        Ok(doc)
+    }
+
+    /// The body of a definition doc after its `@NAME:` line: plain text,
+    /// member descriptions, `Features:` and feature descriptions, then
+    /// tagged and plain sections. Each line here starts a section; how far
+    /// the section's text runs is the dialect's ([`Self::section_text`]).
+    fn definition_body(&mut self, doc: &mut Doc, mut line: Option<&'s str>) -> Result<(), Error> {
+        let mut phase = Phase::Body;
+        loop {
+            while line == Some("") {
+                line = self.next_line()?;
+            }
+            let Some(text) = line else {
+                return Ok(());
+            };
+            let info = self.lexer.info();
+            if let Some((name, end)) = self.dialect.match_description(text) {
+                let kind = match phase {
+                    Phase::Body | Phase::Members => {
+                        phase = Phase::Members;
+                        SectionKind::Member
+                    }
+                    Phase::Features => SectionKind::Feature,
+                    Phase::Sections => {
+                        return Err(self.err(format!("description of '@{name}:' follows a section")))
+                    }
+                };
+                doc.new_description(self.sources, info, name, kind)?;
+                append_rest(doc, text, end);
+                line = self.section_text(doc, phase, false)?;
+            } else if text == "Features:" {
+                if !doc.features.is_empty() {
+                    return Err(self.err("duplicated 'Features:' line"));
+                }
+                phase = Phase::Features;
+                line = self.after_features(doc)?;
+            } else if let Some((tag, end)) = match_tag(text) {
+                let kind = self.dialect.tagged_section(tag).map_err(|m| self.err(m))?;
+                doc.new_tagged_section(self.sources, info, kind)?;
+                append_rest(doc, text, end);
+                phase = Phase::Sections;
+                line = self.section_text(doc, phase, false)?;
+            } else if text.starts_with('=') {
+                return Err(self.err("unexpected '=' markup in definition documentation"));
+            } else {
+                match self.dialect {
+                    // A paragraph joins the plain section right before it.
+                    Dialect::Strict => doc.ensure_untagged_section(info),
+                    // Only the body's text comes before the descriptions.
+                    Dialect::Relaxed if phase == Phase::Body => {}
+                    Dialect::Relaxed => doc.new_plain_section(info),
+                }
+                if phase != Phase::Body {
+                    phase = Phase::Sections;
+                }
+                doc.append_line(text);
+                line = self.section_text(doc, phase, true)?;
+            }
+        }
+    }
+
+    /// Reads the text of the section just started, after its first line;
+    /// returns the line after it. QEMU 10.0: a plain paragraph runs to a
+    /// blank line, a description or tagged section takes the lines
+    /// indented like its first continuation line. QEMU 7.2: a section runs
+    /// to the next line that starts one.
+    fn section_text(
+        &mut self,
+        doc: &mut Doc,
+        phase: Phase,
+        plain: bool,
+    ) -> Result<Option<&'s str>, Error> {
+        match self.dialect {
+            Dialect::Strict if plain => self.paragraph(doc),
+            Dialect::Strict => self.indented(doc),
+            Dialect::Relaxed => self.until_next_section(doc, phase),
+        }
+    }
+
+    /// What follows `Features:`. QEMU 10.0: feature descriptions, after
+    /// blank lines. QEMU 7.2: more text of the section before.
+    fn after_features(&mut self, doc: &mut Doc) -> Result<Option<&'s str>, Error> {
+        if self.dialect == Dialect::Relaxed {
+            return self.until_next_section(doc, Phase::Features);
+        }
+        let mut line = self.next_line()?;
+        while line == Some("") {
+            line = self.next_line()?;
+        }
+        if line.is_none_or(|l| self.dialect.match_description(l).is_none()) {
+            return Err(self.err("feature descriptions expected"));
+        }
+        Ok(line)
+    }
+
+    /// QEMU 10.0: a paragraph's lines, up to a blank line.
+    fn paragraph(&mut self, doc: &mut Doc) -> Result<Option<&'s str>, Error> {
+        loop {
+            let line = self.next_line()?;
+            match line {
+                None | Some("") => return Ok(line),
+                Some(text) => doc.append_line(text),
+            }
+        }
+    }
+
+    /// QEMU 10.0: the text of a description or tagged section, after blank
+    /// lines the lines indented at least like the first, up to a
+    /// description.
     fn indented(&mut self, doc: &mut Doc) -> Result<Option<&'s str>, Error> {
         let mut line = self.next_line()?;
         while line == Some("") {
@@ -114,7 +268,7 @@ impl<'s> DocParser<'_, '_, 's> {
             let Some(line) = self.next_line()? else {
                 return Ok(None);
             };
-            if match_at_name_colon(line).is_some() {
+            if self.dialect.match_description(line).is_some() {
                 return Ok(Some(line));
             }
             if !line.is_empty() && leading_space(line) < indent {
@@ -131,221 +285,33 @@ impl<'s> DocParser<'_, '_, 's> {
         }
     }
 
-    fn paragraph(&mut self, doc: &mut Doc) -> Result<Option<&'s str>, Error> {
-        loop {
-            let line = self.next_line()?;
-            match line {
-                None | Some("") => return Ok(line),
-                Some(text) => doc.append_line(text),
-            }
-        }
-    }
-
-    /// Parses one doc block; the current token is its opening `##` line.
-    pub fn parse(&mut self) -> Result<Doc, Error> {
-        if !matches!(&self.lexer.tok, Token::Comment(r) if self.lexer.text(r.clone()) == "##") {
-            return Err(self.err("junk after '##' at start of documentation comment"));
-        }
-        let info = self.lexer.info();
-        let mut line = self.next_line()?;
-        let mut doc;
-        match line {
-            Some(first) if first.starts_with('@') => {
-                let Some(symbol) = first.strip_suffix(':') else {
-                    return Err(self.err("line should end with ':'"));
-                };
-                let symbol = &symbol[1..];
-                if symbol.is_empty() {
-                    return Err(self.err("name required after '@'"));
-                }
-                doc = Doc::new(info, Some(symbol.to_string()), std::mem::take(self.pending));
-                line = self.next_line()?;
-                if self.relaxed {
-                    self.definition_body_relaxed(&mut doc, line)?;
-                } else {
-                    self.definition_body(&mut doc, line)?;
-                }
-            }
-            _ => {
-                doc = Doc::new(info, None, std::mem::take(self.pending));
-                doc.ensure_untagged_section(self.lexer.info());
-                let mut first = true;
-                while let Some(text) = line {
-                    if let Some((name, _)) = match_at_name_colon(text) {
-                        return Err(
-                            self.err(format!("'@{name}:' not allowed in free-form documentation"))
-                        );
-                    }
-                    if text.starts_with('=') && !first && !self.relaxed {
-                        return Err(self.err("'=' heading must come first in a comment block"));
-                    }
-                    doc.append_line(text);
-                    line = self.next_line()?;
-                    first = false;
-                }
-            }
-        }
-        self.lexer.accept(self.sources, true)?;
-        doc.relaxed = self.relaxed;
-        *self.pending = doc.end(self.sources)?;
-        Ok(doc)
-    }
-
-    fn definition_body(&mut self, doc: &mut Doc, mut line: Option<&'s str>) -> Result<(), Error> {
-        let mut no_more_args = false;
-        loop {
-            while line == Some("") {
-                line = self.next_line()?;
-            }
-            let Some(text) = line else {
-                return Ok(());
-            };
-            if text == "Features:" {
-                if !doc.features.is_empty() {
-                    return Err(self.err("duplicated 'Features:' line"));
-                }
-                line = self.next_line()?;
-                while line == Some("") {
-                    line = self.next_line()?;
-                }
-                line = self.descriptions(doc, line, SectionKind::Feature)?;
-                if doc.features.is_empty() {
-                    return Err(self.err("feature descriptions expected"));
-                }
-                no_more_args = true;
-            } else if let Some((name, _)) = match_at_name_colon(text) {
-                if no_more_args {
-                    return Err(self.err(format!("description of '@{name}:' follows a section")));
-                }
-                line = self.descriptions(doc, Some(text), SectionKind::Member)?;
-                no_more_args = true;
-            } else if let Some((tag, end)) = match_tag(text) {
-                let kind = match tag {
-                    "Returns" => SectionKind::Returns,
-                    "Errors" => SectionKind::Errors,
-                    "Since" => SectionKind::Since,
-                    "TODO" => SectionKind::Todo,
-                    "Note" | "Notes" if self.relaxed => SectionKind::Note,
-                    "Example" | "Examples" if self.relaxed => SectionKind::Example,
-                    "Note" | "Notes" => {
-                        return Err(self.err(format!(
-                            "The '{tag}' section is no longer supported. Please use rST's '.. note::' or \
-                             '.. admonition:: notes' directives, or another suitable admonition instead."
-                        )))
-                    }
-                    _ => {
-                        return Err(self.err(format!(
-                            "The '{tag}' section is no longer supported. Please use the '.. qmp-example::' \
-                             directive, or other suitable markup instead."
-                        )))
-                    }
-                };
-                doc.new_tagged_section(self.sources, self.lexer.info(), kind)?;
-                let rest = &text[end..];
-                if !rest.is_empty() {
-                    doc.append_line(rest);
-                }
-                line = self.indented(doc)?;
-                no_more_args = true;
-            } else if text.starts_with('=') {
-                return Err(self.err("unexpected '=' markup in definition documentation"));
-            } else {
-                doc.ensure_untagged_section(self.lexer.info());
-                doc.append_line(text);
-                line = self.paragraph(doc)?;
-            }
-        }
-    }
-
-    /// The body of a definition doc in QEMU 7.2's syntax: indentation does
-    /// not matter; a description or tagged section runs until the next
-    /// description or tag, and after the descriptions an unindented line
-    /// following a blank line starts a plain section. `Note:` and `Example:`
-    /// are sections like the others.
-    fn definition_body_relaxed(
+    /// QEMU 7.2: the lines of a section up to the next line that starts
+    /// one: a description or `Features:` while descriptions may come, a
+    /// tag, a heading (an error), or once the descriptions have begun, an
+    /// unindented line after a blank one (a plain section).
+    fn until_next_section(
         &mut self,
         doc: &mut Doc,
-        mut line: Option<&'s str>,
-    ) -> Result<(), Error> {
-        #[derive(PartialEq)]
-        enum Phase {
-            Body,
-            Args,
-            Features,
-            Various,
-        }
-        let mut phase = Phase::Body;
-        let mut prev_blank = false;
-        while let Some(text) = line {
-            let at_name = match_at_name_colon_relaxed(text);
-            let after_blank_unindented =
-                prev_blank && !text.is_empty() && !text.starts_with(is_py_space);
-            if let (Some((name, end)), Phase::Body | Phase::Args | Phase::Features) =
-                (at_name, &phase)
-            {
-                let kind = if phase == Phase::Features {
-                    SectionKind::Feature
-                } else {
-                    phase = Phase::Args;
-                    SectionKind::Member
-                };
-                doc.new_description(self.sources, self.lexer.info(), name, kind)?;
-                if text.len() > end {
-                    doc.append_line(&text[end..]);
-                }
-            } else if text == "Features:" && phase != Phase::Various {
-                if !doc.features.is_empty() {
-                    return Err(self.err("duplicated 'Features:' line"));
-                }
-                phase = Phase::Features;
-            } else if let Some((tag, end)) = match_tag(text) {
-                let kind = match tag {
-                    "Returns" => SectionKind::Returns,
-                    "Errors" => SectionKind::Errors,
-                    "Since" => SectionKind::Since,
-                    "TODO" => SectionKind::Todo,
-                    "Note" | "Notes" => SectionKind::Note,
-                    _ => SectionKind::Example,
-                };
-                doc.new_tagged_section(self.sources, self.lexer.info(), kind)?;
-                if text.len() > end {
-                    doc.append_line(&text[end..]);
-                }
-                phase = Phase::Various;
-            } else if text.starts_with('=') {
-                return Err(self.err("unexpected '=' markup in definition documentation"));
-            } else if matches!(phase, Phase::Args | Phase::Features) && after_blank_unindented {
-                let idx = doc.push(Section::new(self.lexer.info(), SectionKind::Plain, None));
-                doc.others.push(idx);
-                doc.append_line(text);
-                phase = Phase::Various;
-            } else {
-                doc.append_line(text);
-            }
-            prev_blank = text.is_empty();
-            line = self.next_line()?;
-        }
-        Ok(())
-    }
-
-    /// Reads consecutive `@name: text` descriptions of one kind.
-    fn descriptions(
-        &mut self,
-        doc: &mut Doc,
-        mut line: Option<&'s str>,
-        kind: SectionKind,
+        phase: Phase,
     ) -> Result<Option<&'s str>, Error> {
-        while let Some(text) = line.take() {
-            let Some((name, end)) = match_at_name_colon(text) else {
-                return Ok(Some(text));
+        let mut prev_blank = false;
+        loop {
+            let Some(text) = self.next_line()? else {
+                return Ok(None);
             };
-            doc.new_description(self.sources, self.lexer.info(), name, kind)?;
-            let rest = &text[end..];
-            if !rest.is_empty() {
-                doc.append_line(rest);
+            let starts = (phase != Phase::Sections
+                && (self.dialect.match_description(text).is_some() || text == "Features:"))
+                || match_tag(text).is_some()
+                || text.starts_with('=')
+                || (matches!(phase, Phase::Members | Phase::Features)
+                    && prev_blank
+                    && !text.is_empty()
+                    && !text.starts_with(is_py_space));
+            if starts {
+                return Ok(Some(text));
             }
-            line = self.indented(doc)?;
+            doc.append_line(text);
+            prev_blank = text.is_empty();
         }
-        Ok(None)
     }
 }
