@@ -68,6 +68,21 @@ impl Error {
     }
 }
 
+impl Error {
+    /// An error at `info`, or without a position where there is none
+    /// (built-in and predefined definitions).
+    pub(crate) fn at_opt(
+        sources: &Sources,
+        info: Option<SourceInfo>,
+        message: impl Into<String>,
+    ) -> Self {
+        match info {
+            Some(info) => Error::at(sources, info, None, message),
+            None => Error::bare(message),
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Some(loc) = &self.location else {
