@@ -134,11 +134,6 @@ impl fmt::Display for IfCond {
     }
 }
 
-/// Evaluates an optional condition: absent means always true.
-pub fn eval_opt<S: Symbols + ?Sized>(cond: Option<&IfCond>, symbols: &S) -> bool {
-    cond.is_none_or(|c| c.eval(symbols))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,21 +18,23 @@
 //! # Ok::<(), String>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod build;
-pub mod doc;
+mod doc;
 mod dump;
-pub mod error;
+mod error;
 mod expr;
 mod hash;
-pub mod ifcond;
+mod ifcond;
 pub mod introspect;
-pub mod lexer;
-pub mod model;
-pub mod names;
-pub mod parser;
-pub mod pathutil;
-pub mod source;
-pub mod value;
+mod lexer;
+mod model;
+mod names;
+mod parser;
+mod pathutil;
+mod source;
+mod value;
 
 pub use doc::{Doc, Section, SectionKind};
 pub use dump::dump;

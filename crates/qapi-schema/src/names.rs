@@ -160,18 +160,6 @@ pub fn c_name_eq(a: &str, b: &str) -> bool {
     a == b || c_name_bytes(a).eq(c_name_bytes(b))
 }
 
-/// QEMU's `c_name(name, protect=False)`: every character outside
-/// `[A-Za-z0-9_]` becomes `_`.
-pub fn c_name_raw(name: &str) -> String {
-    c_name_raw_bytes(name).map(char::from).collect()
-}
-
-/// QEMU's `c_name(name)`: [`c_name_raw`], then a `q_` prefix for C keywords
-/// and names starting with a digit.
-pub fn c_name(name: &str) -> String {
-    c_name_bytes(name).map(char::from).collect()
-}
-
 fn is_stem(s: &str) -> bool {
     // On bytes: a non-ASCII character fails either way.
     let mut bytes = s.bytes();
@@ -246,6 +234,16 @@ pub fn is_camel(stem: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// QEMU's `c_name(name, protect=False)` as a string.
+    fn c_name_raw(name: &str) -> String {
+        c_name_raw_bytes(name).map(char::from).collect()
+    }
+
+    /// QEMU's `c_name(name)` as a string.
+    fn c_name(name: &str) -> String {
+        c_name_bytes(name).map(char::from).collect()
+    }
 
     #[test]
     fn stems() {
