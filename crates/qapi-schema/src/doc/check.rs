@@ -68,7 +68,6 @@ impl Doc {
     ) -> Result<(), Error> {
         if is_command {
             if let Some(ret) = self.returns() {
-                // QEMU 7.2 did not have this check.
                 if !has_returns && self.dialect().returns_needs_return_type() {
                     return Err(Error::at(
                         sources,
@@ -78,23 +77,16 @@ impl Doc {
                     ));
                 }
             }
-        } else {
-            if let Some(ret) = self.returns() {
-                return Err(Error::at(
-                    sources,
-                    ret.info,
-                    None,
-                    "'Returns' section is only valid for commands",
-                ));
-            }
-            if let Some(err) = self.errors() {
-                return Err(Error::at(
-                    sources,
-                    err.info,
-                    None,
-                    "'Errors' section is only valid for commands",
-                ));
-            }
+        } else if let Some(section) = self.returns().or_else(|| self.errors()) {
+            return Err(Error::at(
+                sources,
+                section.info,
+                None,
+                format!(
+                    "'{}' section is only valid for commands",
+                    section.kind.title()
+                ),
+            ));
         }
         Ok(())
     }
