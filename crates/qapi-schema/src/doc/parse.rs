@@ -144,8 +144,9 @@ impl<'s> DocParser<'_, '_, 's> {
 
     /// The body of a definition doc after its `@NAME:` line: plain text,
     /// member descriptions, `Features:` and feature descriptions, then
-    /// tagged and plain sections. Each line here starts a section; how far
-    /// the section's text runs is the dialect's ([`Self::section_text`]).
+    /// tagged and plain sections. Each line the loop sees starts a section
+    /// (or is `Features:`); how far a section's text runs is the dialect's
+    /// ([`Self::section_text`]).
     fn definition_body(&mut self, doc: &mut Doc, mut line: Option<&'s str>) -> Result<(), Error> {
         let mut phase = Phase::Body;
         loop {
@@ -188,7 +189,8 @@ impl<'s> DocParser<'_, '_, 's> {
                 match self.dialect {
                     // A paragraph joins the plain section right before it.
                     Dialect::Strict => doc.ensure_untagged_section(info),
-                    // Only the body's text comes before the descriptions.
+                    // Before the descriptions, the body's text; after them
+                    // (and a blank line), a section of its own.
                     Dialect::Relaxed if phase == Phase::Body => {}
                     Dialect::Relaxed => doc.new_plain_section(info),
                 }
