@@ -15,7 +15,7 @@ use crate::connect::{establish, TaskGuard};
 use crate::events::{EventFilter, EventStream, TypedEventStream};
 use crate::fdpass::MAX_FDS_PER_MESSAGE;
 use crate::session::Shared;
-use crate::transport::{Stream, Transport};
+use crate::transport::{ByteStream, Transport};
 use crate::{Arguments, Error, Result};
 
 /// A QMP connection. Cheap to clone; all clones share the connection, and
@@ -82,7 +82,7 @@ impl Client {
     }
 
     /// Runs over any connected byte stream (no descriptor passing).
-    pub async fn from_stream<S: Stream>(stream: S, config: ClientConfig) -> Result<Client> {
+    pub async fn from_stream<S: ByteStream>(stream: S, config: ClientConfig) -> Result<Client> {
         establish(Transport::from_stream(stream), config, None).await
     }
 

@@ -47,6 +47,6 @@ pub use events::{decode_event, EventFilter, EventStream, TypedEventStream};
 pub use fdpass::MAX_FDS_PER_MESSAGE;
 pub use launch::{QemuLauncher, QmpListener, MONITOR_CHARDEV_ID};
 pub use qga::{AgentConfig, GuestAgent};
-pub use transport::Stream;
+pub use transport::ByteStream;
 
 pub use qmp_wire::{Command, Event, EventData, Greeting, Map, QmpError, Value};

@@ -22,7 +22,7 @@ use tokio::sync::Mutex;
 
 use crate::reader::skip_line;
 use crate::transcript::{self, Direction, Transcript};
-use crate::transport::{ReadHalf, Stream, Transport, WriteHalf};
+use crate::transport::{ByteStream, ReadHalf, Transport, WriteHalf};
 use crate::{Arguments, Error, Result};
 
 /// The byte that resets the agent's parser and delimits the sync reply.
@@ -83,7 +83,7 @@ impl GuestAgent {
     }
 
     /// Runs over any byte stream.
-    pub fn from_stream<S: Stream>(stream: S, config: AgentConfig) -> Result<GuestAgent> {
+    pub fn from_stream<S: ByteStream>(stream: S, config: AgentConfig) -> Result<GuestAgent> {
         GuestAgent::new(Transport::from_stream(stream), config)
     }
 

@@ -38,9 +38,11 @@ pub(crate) enum WriteHalf {
     Other(Box<dyn AsyncWrite + Send + Unpin>),
 }
 
-/// Any stream a client can run over.
-pub trait Stream: AsyncRead + AsyncWrite + Send + 'static {}
-impl<T: AsyncRead + AsyncWrite + Send + 'static> Stream for T {}
+/// Any byte stream a client can run over (a socket, a pipe pair, an
+/// in-memory duplex); not to be confused with an [`EventStream`](crate::EventStream),
+/// which is a `futures` stream of events.
+pub trait ByteStream: AsyncRead + AsyncWrite + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + 'static> ByteStream for T {}
 
 /// A connected transport, split.
 pub(crate) struct Transport {
@@ -126,7 +128,7 @@ impl Transport {
     }
 
     /// Any stream (no descriptor passing).
-    pub(crate) fn from_stream<S: Stream>(stream: S) -> Transport {
+    pub(crate) fn from_stream<S: ByteStream>(stream: S) -> Transport {
         let (read, write) = tokio::io::split(stream);
         Transport {
             read: ReadHalf::Other(Box::new(read)),
