@@ -34,7 +34,7 @@ pub use encoded::EncodedJson;
 pub use events::{Emitter, ThrottleRule, ThrottleTable};
 pub use fds::{default_unclaimed_fd_budget, MAX_FDS_PER_READ};
 pub use outbox::MAX_OUTPUT_BACKLOG;
-pub use server::{ConnectTarget, RequestObserver, Server, ServerBuilder, ServerConfig};
+pub use server::{ConnectTarget, RequestObserver, Server, ServerBuilder, ServerConfig, WeakServer};
 pub use session::{SessionHandle, MAX_QUEUED_REQUESTS, QGA_SENTINEL};
 
 /// What a server speaks.

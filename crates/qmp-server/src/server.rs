@@ -236,7 +236,40 @@ pub struct Server {
     pretty: bool,
 }
 
+/// A handle to a [`Server`] that does not keep it alive: for state the
+/// server's own handlers hold (which would otherwise make a cycle, and the
+/// server would never be freed).
+#[derive(Clone)]
+pub struct WeakServer {
+    shared: std::sync::Weak<ServerShared>,
+    pretty: bool,
+}
+
+impl WeakServer {
+    /// The server, if it still exists.
+    pub fn upgrade(&self) -> Option<Server> {
+        Some(Server {
+            shared: self.shared.upgrade()?,
+            pretty: self.pretty,
+        })
+    }
+}
+
+impl std::fmt::Debug for WeakServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeakServer").finish_non_exhaustive()
+    }
+}
+
 impl Server {
+    /// A handle that does not keep this server alive.
+    pub fn downgrade(&self) -> WeakServer {
+        WeakServer {
+            shared: Arc::downgrade(&self.shared),
+            pretty: self.pretty,
+        }
+    }
+
     /// Starts building a server from a configuration.
     pub fn builder(config: ServerConfig) -> ServerBuilder {
         ServerBuilder {

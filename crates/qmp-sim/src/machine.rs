@@ -65,8 +65,10 @@ pub struct Machine {
     state: Shared<State>,
     name: Option<String>,
     quit: Arc<watch::Sender<bool>>,
-    /// The server serving this machine (for leaving the preconfig phase).
-    server: Arc<OnceLock<qmp_server::Server>>,
+    /// The server serving this machine (for leaving the preconfig phase,
+    /// and host signals); weak, since the server's handlers hold the
+    /// machine.
+    server: Arc<OnceLock<qmp_server::WeakServer>>,
     devices: Devices,
     block: Block,
     migration: Migration,
@@ -140,7 +142,7 @@ impl Machine {
     /// friends): `SHUTDOWN` with reason `host-signal` to every client, and
     /// a quit request.
     pub fn host_signal(&self) {
-        if let Some(server) = self.server.get() {
+        if let Some(server) = self.server.get().and_then(qmp_server::WeakServer::upgrade) {
             server
                 .emitter()
                 .emit("SHUTDOWN", Some(reason("host-signal")));
@@ -159,7 +161,7 @@ impl Machine {
 
     /// Ties the machine to the server that serves it.
     pub fn attach(&self, server: &qmp_server::Server) {
-        let _ = self.server.set(server.clone());
+        let _ = self.server.set(server.downgrade());
     }
 
     /// The simulated commands (each still needs its argument validator).
@@ -266,7 +268,7 @@ impl Machine {
                         "The command is permitted only before machine initialization",
                     ));
                 }
-                if let Some(server) = m.server.get() {
+                if let Some(server) = m.server.get().and_then(qmp_server::WeakServer::upgrade) {
                     server.set_preconfig(false);
                 }
                 let started = m.with(|s| {
