@@ -2,11 +2,10 @@
 //! as a user runs them: exit codes, output, and a served simulator used by
 //! the other commands.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use qmp_test_support::{QEMU_HEADLESS, QEMU_NO_MACHINE};
+use qmp_test_support::{TestProcess, QEMU_HEADLESS, QEMU_NO_MACHINE};
 
 const QMP: &str = env!("CARGO_BIN_EXE_qmp");
 
@@ -52,49 +51,14 @@ fn exec_prints_results_and_reports_errors_with_exit_codes() {
     assert!(text(&bad_input.stderr).contains("Expected a key=value pair, got 'novalue'"));
 }
 
-struct Served {
-    child: Child,
-    socket: PathBuf,
-    dir: PathBuf,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn serve(extra: &[&str]) -> Served {
-    let dir = std::env::temp_dir().join(format!(
-        "qmp-cli-serve-{}-{}",
-        std::process::id(),
-        extra.len()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let socket = dir.join("qmp.sock");
-    let child = Command::new(QMP)
-        .arg("serve")
-        .arg("--unix")
-        .arg(&socket)
-        .args(extra)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start qmp serve");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !socket.exists() {
-        assert!(Instant::now() < deadline, "qmp serve did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Served { child, socket, dir }
+fn serve(extra: &[&str]) -> TestProcess {
+    TestProcess::serve(QMP.as_ref(), extra).expect("start qmp serve")
 }
 
 #[test]
 fn serve_events_and_exec_work_together() {
     let mut served = serve(&["-S"]);
-    let socket = served.socket.to_str().unwrap().to_owned();
+    let socket = served.socket().to_str().unwrap().to_owned();
     let status = qmp(&["exec", &socket, "--compact", "query-status"]);
     assert!(
         text(&status.stdout).contains("\"prelaunch\""),
@@ -135,7 +99,7 @@ fn serve_events_and_exec_work_together() {
     assert!(qmp(&["exec", &socket, "quit"]).status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Some(status) = served.child.try_wait().unwrap() {
+        if let Some(status) = served.child().try_wait().unwrap() {
             assert!(status.success());
             break;
         }

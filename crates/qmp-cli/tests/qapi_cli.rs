@@ -108,9 +108,8 @@ fn rust_writes_the_generated_module() {
     let Some(schema) = qmp_test_support::shared_path("qemu/10.0/qga/qapi-schema.json") else {
         return;
     };
-    let dir = std::env::temp_dir().join(format!("qmp-cli-rust-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let file = dir.join("qga.rs");
+    let dir = qmp_test_support::temp_dir();
+    let file = dir.path().join("qga.rs");
     let out = qmp()
         .args(["qapi", "rust"])
         .arg(&schema)
@@ -126,5 +125,4 @@ fn rust_writes_the_generated_module() {
     let code = std::fs::read_to_string(&file).expect("generated file");
     assert!(code.contains("impl ::qmp_wire::Command for GuestShutdown"));
     assert!(code.contains("pub trait Server"));
-    std::fs::remove_dir_all(&dir).ok();
 }

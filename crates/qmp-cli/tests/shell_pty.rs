@@ -5,7 +5,7 @@
 //! reading a pipe, as Python's qmp-shell does.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,12 +16,6 @@ const QMP: &str = env!("CARGO_BIN_EXE_qmp");
 
 /// Time allowed for any one thing to appear (the machine is slow and loaded).
 const WAIT: Duration = Duration::from_secs(15);
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("qmp-shell-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 /// A `qmp shell` in a pty, with what it printed so far (escapes stripped).
 struct Shell {
@@ -129,8 +123,8 @@ fn history_lines(history: &Path) -> String {
 
 #[test]
 fn shell_on_the_simulator_completes_checks_runs_and_shows_events() {
-    let dir = temp_dir("sim");
-    let history = dir.join("history");
+    let dir = qmp_test_support::temp_dir();
+    let history = dir.path().join("history");
     let mut shell = Shell::start(&[], &history);
     shell.wait_for_all(&["Welcome to the QMP low-level shell!", "(QEMU) "]);
 
@@ -190,7 +184,6 @@ fn shell_on_the_simulator_completes_checks_runs_and_shows_events() {
     let saved = history_lines(&history);
     assert!(saved.contains("query-status"), "history: {saved}");
     assert!(saved.contains("block-stream device=n0"), "history: {saved}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -198,8 +191,8 @@ fn shell_on_real_qemu_completes_runs_and_shows_events() {
     let Some(qemu) = qmp_test_support::qemu_system() else {
         return;
     };
-    let dir = temp_dir("qemu");
-    let history = dir.join("history");
+    let dir = qmp_test_support::temp_dir();
+    let history = dir.path().join("history");
     let qemu = qemu.to_string_lossy().into_owned();
     let launch = ["--launch", "--", &qemu];
     let mut shell = Shell::start(
@@ -267,7 +260,6 @@ fn shell_on_real_qemu_completes_runs_and_shows_events() {
     shell.enter("");
     shell.exits();
     assert!(history_lines(&history).contains("set-action panic=pause"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Runs `qmp ARGS` with `input` piped in, as qmp-shell is fed from a
@@ -340,8 +332,8 @@ fn shell_reads_a_pipe_like_qmp_shell() {
 /// and so not logged.
 #[test]
 fn shell_logs_commands_and_replies_with_l() {
-    let dir = temp_dir("log");
-    let log = dir.join("qmp.log");
+    let dir = qmp_test_support::temp_dir();
+    let log = dir.path().join("qmp.log");
     let args = ["shell", "--sim", "--compact", "-l"].map(std::ffi::OsStr::new);
     let output = shell_fed(
         &[&args[..], &[log.as_os_str()]].concat(),
@@ -361,13 +353,12 @@ fn shell_logs_commands_and_replies_with_l() {
     );
     let unwritable = Command::new(QMP)
         .args(["shell", "--sim", "-l"])
-        .arg(dir.join("no/such/dir/log"))
+        .arg(dir.path().join("no/such/dir/log"))
         .stdin(Stdio::null())
         .output()
         .expect("qmp shell");
     assert_eq!(unwritable.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unwritable.stderr).contains("cannot create the log file"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `-N` against the real qemu-ga: no greeting is awaited and no
@@ -378,7 +369,7 @@ fn shell_skips_negotiation_with_n_for_the_guest_agent() {
     let Some(program) = qmp_test_support::qemu_ga() else {
         return;
     };
-    let agent = qmp_test_support::QgaProcess::start(&program).expect("start qemu-ga");
+    let agent = qmp_test_support::TestProcess::qga(&program).expect("start qemu-ga");
     let args = ["shell", "--compact", "-N"].map(std::ffi::OsStr::new);
     let output = shell_fed(
         &[&args[..], &[agent.socket().as_os_str()]].concat(),

@@ -17,7 +17,7 @@ async fn connect_to_unix_socket() {
     let Some(qemu) = qmp_test_support::qemu_system() else {
         return;
     };
-    let process = qmp_test_support::QemuProcess::start(&qemu, &[]).expect("start QEMU");
+    let process = qmp_test_support::TestProcess::qemu(&qemu, &[]).expect("start QEMU");
     let client = qmp_client::Client::connect_unix(process.socket())
         .await
         .expect("connect");
@@ -39,7 +39,7 @@ async fn accept_qemu_connecting_in() {
         .arg(format!("unix:{},server=off", sock.display()))
         .spawn()
         .expect("spawn QEMU");
-    let _guard = common::KillOnDrop(child);
+    let _guard = qmp_test_support::TestProcess::adopt(child);
     let client = listener
         .accept(ClientConfig::default(), scenarios::STEP)
         .await

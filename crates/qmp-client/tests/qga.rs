@@ -5,15 +5,15 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use qmp_client::{AgentConfig, Error, GuestAgent, Value};
-use qmp_test_support::QgaProcess;
+use qmp_test_support::TestProcess;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 /// Starts a real qemu-ga (demoted to nobody when run as root), or reports
 /// it missing.
-fn start_agent() -> Option<QgaProcess> {
+fn start_agent() -> Option<TestProcess> {
     let program = qmp_test_support::qemu_ga()?;
-    Some(QgaProcess::start(&program).expect("start qemu-ga"))
+    Some(TestProcess::qga(&program).expect("start qemu-ga"))
 }
 
 #[tokio::test]

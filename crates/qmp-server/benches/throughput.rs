@@ -280,8 +280,8 @@ fn main() {
         SPIN.store(true, std::sync::atomic::Ordering::Relaxed);
         println!("load generator: polling (--spin)");
     }
-    let dir = std::env::temp_dir().join(format!("qmp-server-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let folder = qmp_test_support::temp_dir();
+    let dir = folder.path();
 
     let schema = qmp_test_support::shared_path("qemu/expected/7.2-x86_64-query-qmp-schema.json")
         .map(|p| {
@@ -292,7 +292,7 @@ fn main() {
     let echo = dir.join("echo.sock");
     start_echo(&echo);
     let qemu = qmp_test_support::qemu_system()
-        .map(|b| qmp_test_support::QemuProcess::start(&b, &[]).expect("start QEMU"));
+        .map(|b| qmp_test_support::TestProcess::qemu(&b, &[]).expect("start QEMU"));
     while UnixStream::connect(&ours).is_err() {
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -359,5 +359,5 @@ fn main() {
         );
     }
     drop(qemu);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(folder);
 }

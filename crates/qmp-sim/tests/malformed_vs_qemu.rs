@@ -143,7 +143,7 @@ async fn compare(api: &SimApi, calls: &[&str]) {
     let Some(binary) = qmp_test_support::qemu_system() else {
         return;
     };
-    let qemu = qmp_test_support::QemuProcess::start(&binary, &["-S"]).expect("start QEMU");
+    let qemu = qmp_test_support::TestProcess::qemu(&binary, &["-S"]).expect("start QEMU");
     let dir = tempfile::tempdir().unwrap();
     let machine = Machine::new(&MachineOptions {
         start_stopped: true,

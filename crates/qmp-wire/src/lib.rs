@@ -8,11 +8,11 @@
 //! * [`Value`] and [`Map`]: the value model, with QEMU's three number kinds;
 //! * the message model ([`message`]): greeting, requests with QEMU's
 //!   framing errors, responses, events, error classes;
-//! * with the `tokio-codec` feature, a tokio-util codec ([`codec`]).
+//! * with the `tokio-codec` feature, a tokio-util codec (module `codec`).
 //!
 //! Sessions, negotiation, dispatch and transports belong to `qmp-server`
 //! and `qmp-client`. The socket I/O they do the same way lives here, since
-//! this is the crate both depend on: [`io`] (the `tokio-io` feature), the
+//! this is the crate both depend on: module `io` (the `tokio-io` feature), the
 //! adaptive busy-polling window and a socket write half.
 
 #![warn(missing_docs)]

@@ -12,14 +12,14 @@ use std::time::Duration;
 use common::{Monitor, FRAGMENTS};
 
 struct Qemu {
-    _process: qmp_test_support::QemuProcess,
+    _process: qmp_test_support::TestProcess,
     stream: UnixStream,
     pending: Vec<u8>,
 }
 
 impl Qemu {
     fn start(binary: &std::path::Path) -> Qemu {
-        let process = qmp_test_support::QemuProcess::start(binary, &[]).expect("start qemu");
+        let process = qmp_test_support::TestProcess::qemu(binary, &[]).expect("start qemu");
         let stream = UnixStream::connect(process.socket()).expect("connect to QEMU");
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))

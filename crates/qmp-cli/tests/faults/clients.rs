@@ -2,48 +2,15 @@
 //! the others, nor make the server hold unbounded memory.
 
 use std::io::Write;
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use super::{eventually, rss_kib, Line, QMP, STEP};
+use qmp_test_support::TestProcess;
+
+use super::{rss_kib, Line, QMP, STEP};
 
 /// `qmp serve` on a fresh socket (extra options after `--unix PATH`).
-pub struct Serve {
-    pub child: Child,
-    pub socket: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Serve {
-    pub fn start(extra: &[&str]) -> Serve {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("qmp.sock");
-        let child = Command::new(QMP)
-            .arg("serve")
-            .arg("--unix")
-            .arg(&socket)
-            .args(extra)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start qmp serve");
-        assert!(eventually(|| socket.exists()), "qmp serve did not listen");
-        Serve {
-            child,
-            socket,
-            _dir: dir,
-        }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+pub fn serve(extra: &[&str]) -> TestProcess {
+    TestProcess::serve(QMP.as_ref(), extra).expect("start qmp serve")
 }
 
 /// A round trip on a fresh client, timed.
@@ -58,8 +25,8 @@ fn round_trip(socket: &std::path::Path) -> Duration {
 
 #[test]
 fn a_client_that_never_reads_is_cut_off_and_holds_up_no_one() {
-    let served = Serve::start(&[]);
-    let mut hog = Line::negotiated(&served.socket);
+    let served = serve(&[]);
+    let mut hog = Line::negotiated(served.socket());
     let request = br#"{"execute": "query-qmp-schema"}"#.repeat(64);
     let mut writer = hog.stream.try_clone().unwrap();
     writer
@@ -81,7 +48,7 @@ fn a_client_that_never_reads_is_cut_off_and_holds_up_no_one() {
             // The server reads no faster than it answers.
             Err(_) => {}
         }
-        assert!(round_trip(&served.socket) < STEP / 2, "others are served");
+        assert!(round_trip(served.socket()) < STEP / 2, "others are served");
     }
     if !cut_off {
         // What was sent before the cut is still there to read; then the end.
@@ -94,16 +61,16 @@ fn a_client_that_never_reads_is_cut_off_and_holds_up_no_one() {
         "server RSS {} KiB",
         rss_kib(served.pid())
     );
-    assert!(round_trip(&served.socket) < STEP / 2);
+    assert!(round_trip(served.socket()) < STEP / 2);
     let _ = &mut hog;
 }
 
 #[test]
 fn a_client_sending_one_byte_at_a_time_holds_up_no_one() {
-    let served = Serve::start(&[]);
-    let mut slow = Line::negotiated(&served.socket);
+    let served = serve(&[]);
+    let mut slow = Line::negotiated(served.socket());
     let request = br#"{"execute": "query-status", "id": "slow"}"#;
-    let socket = served.socket.clone();
+    let socket = served.socket().to_path_buf();
     let others = std::thread::spawn(move || {
         (0..20)
             .map(|_| round_trip(&socket))

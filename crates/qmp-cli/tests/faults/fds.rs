@@ -2,7 +2,7 @@
 
 use std::os::fd::AsFd;
 
-use qmp_test_support::QemuProcess;
+use qmp_test_support::TestProcess;
 
 use super::{eventually, fake_qemu, fd_count, real_qemu, Line};
 
@@ -35,7 +35,7 @@ fn a_descriptor_flood_holds_at_most_sixteen_and_denies_no_one() {
 
 /// One script of descriptor passing, as replies and the change in the
 /// server's descriptor count after each step.
-fn descriptor_script(server: &QemuProcess) -> Vec<(String, isize)> {
+fn descriptor_script(server: &TestProcess) -> Vec<(String, isize)> {
     let pid = server.pid();
     let (read_end, _write_end) = rustix::pipe::pipe().unwrap();
     let mut client = Line::negotiated(server.socket());

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use qmp_test_support::{QemuProcess, QEMU_HEADLESS, QEMU_NO_MACHINE};
+use qmp_test_support::{TestProcess, QEMU_HEADLESS, QEMU_NO_MACHINE};
 
 /// The `qmp` binary under test.
 pub const QMP: &str = env!("CARGO_BIN_EXE_qmp");
@@ -36,7 +36,7 @@ fn qemu_7_2_reply() -> Option<PathBuf> {
 
 /// `qmp fake-qemu` with the 7.2 API and QEMU's test options, its monitor on
 /// a fresh socket.
-pub fn fake_qemu() -> Option<QemuProcess> {
+pub fn fake_qemu() -> Option<TestProcess> {
     let reply = qemu_7_2_reply()?;
     let mut command = Command::new(QMP);
     command
@@ -46,15 +46,15 @@ pub fn fake_qemu() -> Option<QemuProcess> {
         .args(QEMU_NO_MACHINE)
         .args(QEMU_HEADLESS)
         .stderr(std::process::Stdio::null());
-    Some(QemuProcess::spawn(command).expect("start qmp fake-qemu"))
+    Some(TestProcess::monitor(command).expect("start qmp fake-qemu"))
 }
 
 /// A real QEMU, or `None` after reporting it missing.
-pub fn real_qemu() -> Option<QemuProcess> {
+pub fn real_qemu() -> Option<TestProcess> {
     let binary = qmp_test_support::qemu_system()?;
     let mut command = qmp_test_support::qemu_command(&binary);
     command.stderr(std::process::Stdio::null());
-    Some(QemuProcess::spawn(command).expect("start QEMU"))
+    Some(TestProcess::monitor(command).expect("start QEMU"))
 }
 
 /// A blocking line client on a monitor socket.

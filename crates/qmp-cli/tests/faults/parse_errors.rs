@@ -2,7 +2,7 @@
 //! buffer and keeps lexical errors whole; either way the session goes on,
 //! even when the offending token is megabytes long.
 
-use qmp_test_support::QemuProcess;
+use qmp_test_support::TestProcess;
 
 use super::{fake_qemu, real_qemu, Line};
 
@@ -10,7 +10,7 @@ use super::{fake_qemu, real_qemu, Line};
 /// The 9 MiB keyword (past the stand-in's output backlog, were the text not
 /// cut) is left out for QEMU, which reads its monitor a byte at a time and
 /// takes 40 s over it; by hand it gives QEMU's 1006-byte text.
-fn replies(server: &QemuProcess, huge: usize) -> Vec<String> {
+fn replies(server: &TestProcess, huge: usize) -> Vec<String> {
     let mut client = Line::negotiated(server.socket());
     let mut replies = Vec::new();
     for len in [1005, 1006, 1007, 4000, huge] {

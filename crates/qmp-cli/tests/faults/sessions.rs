@@ -8,7 +8,7 @@ use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::clients::Serve;
+use super::clients::serve;
 use super::{eventually, rss_kib, Line, QMP};
 
 /// Opens `count` sessions on `socket` and reads each greeting.
@@ -43,16 +43,16 @@ fn ten_thousand_sessions_opened_and_closed_leave_memory_bounded() {
             maximum: limit.maximum,
         },
     );
-    let served = Serve::start(&[]);
+    let served = serve(&[]);
     let mut after = Vec::new();
     let mut peaks = Vec::new();
     for _ in 0..4 {
-        let open = open_sessions(&served.socket, sessions);
+        let open = open_sessions(served.socket(), sessions);
         peaks.push(rss_kib(served.pid()));
         drop(open);
         let server = &served;
         eventually(|| {
-            let mut client = Line::negotiated(&server.socket);
+            let mut client = Line::negotiated(server.socket());
             client.ask(r#"{"execute": "query-status"}"#);
             std::thread::sleep(Duration::from_millis(100));
             rss_kib(server.pid()) < peaks[0] / 4

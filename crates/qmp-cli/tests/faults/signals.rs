@@ -4,14 +4,14 @@
 use std::io::Read;
 use std::process::Command;
 
-use qmp_test_support::QemuProcess;
+use qmp_test_support::TestProcess;
 
 use super::{fake_qemu, real_qemu, without_timestamp, Line, QMP};
 
 /// Signals `server` with `signal` while a client is connected; returns what
 /// the client read until the end, the exit status and whether the socket
 /// file is left.
-fn end_by(mut server: QemuProcess, signal: rustix::process::Signal) -> (String, Option<i32>, bool) {
+fn end_by(mut server: TestProcess, signal: rustix::process::Signal) -> (String, Option<i32>, bool) {
     let mut client = Line::negotiated(server.socket());
     let pid = rustix::process::Pid::from_raw(server.pid() as i32).unwrap();
     rustix::process::kill_process(pid, signal).unwrap();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use qmp_server::{CommandEntry, Reply, Server, ServerConfig};
-use qmp_test_support::QemuProcess;
+use qmp_test_support::TestProcess;
 use qmp_wire::{Map, QemuVersion, Value, VersionInfo};
 
 /// A server under test: where to connect, and whether clients must pause
@@ -23,7 +23,7 @@ pub struct Target {
 
 enum Keep {
     Runtime(#[allow(dead_code)] tokio::runtime::Runtime),
-    Qemu(#[allow(dead_code)] QemuProcess),
+    Qemu(#[allow(dead_code)] TestProcess),
 }
 
 impl Target {
@@ -72,7 +72,7 @@ pub fn qmp_server(dir: &Path, command: &str) -> Target {
 
 /// A real QEMU (`-machine none`) listening on a unix socket.
 pub fn qemu(program: &Path) -> Target {
-    let process = QemuProcess::start(program, &[]).expect("start QEMU");
+    let process = TestProcess::qemu(program, &[]).expect("start QEMU");
     Target {
         label: "QEMU",
         socket: process.socket().to_owned(),

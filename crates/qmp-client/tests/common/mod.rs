@@ -119,13 +119,3 @@ impl Launcher for RealQemu {
         })
     }
 }
-
-/// A child process killed and reaped when the test ends, pass or fail.
-pub struct KillOnDrop(pub std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
