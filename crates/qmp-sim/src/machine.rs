@@ -298,7 +298,9 @@ impl Machine {
             (Some("info"), Some("status")) => {
                 format!("VM status: {}\r\n", self.run_state().name())
             }
-            (Some("info"), Some("version")) => "7.2.22\r\n".to_string(),
+            (Some("info"), Some("version")) => {
+                format!("{}\r\n", crate::qemu::default_version().qemu)
+            }
             (Some(command), _) => format!("unknown command: '{command}'\r\n"),
         }
     }

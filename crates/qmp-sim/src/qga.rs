@@ -88,7 +88,10 @@ fn simulated(names: Vec<String>) -> Vec<CommandEntry> {
             })
             .collect();
         let mut result = Map::new();
-        result.insert("version", "7.2.22");
+        result.insert(
+            "version",
+            crate::qemu::default_version().qemu.to_string().as_str(),
+        );
         result.insert("supported_commands", Value::Array(commands));
         Value::Object(result)
     };

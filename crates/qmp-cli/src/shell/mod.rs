@@ -103,10 +103,7 @@ fn banner(mode: Mode, version: Option<&qmp_wire::QemuVersion>) -> String {
         Mode::Hmp => "Welcome to the HMP shell!",
     };
     match version {
-        Some(v) => format!(
-            "{welcome}\nConnected to QEMU {}.{}.{}\n",
-            v.major, v.minor, v.micro
-        ),
+        Some(v) => format!("{welcome}\nConnected to QEMU {v}\n"),
         None => format!("{welcome}\nConnected\n"),
     }
 }

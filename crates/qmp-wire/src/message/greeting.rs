@@ -32,6 +32,13 @@ pub struct QemuVersion {
     pub micro: i64,
 }
 
+/// `MAJOR.MINOR.MICRO`, as QEMU prints its version.
+impl std::fmt::Display for QemuVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.micro)
+    }
+}
+
 impl VersionInfo {
     /// The value, members in the order QEMU inserts them.
     pub fn to_value(&self) -> Value {
