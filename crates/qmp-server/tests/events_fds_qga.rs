@@ -3,12 +3,13 @@
 
 mod common;
 
-use std::io::{BufRead, IoSlice, Read, Seek, Write};
+use std::io::{BufRead, Read, Seek, Write};
 use std::os::fd::AsFd;
 use std::time::Duration;
 
 use common::{empty_command, qmp_config, start, version, Client};
 use qmp_server::{CommandEntry, Reply, Server, ServerConfig, ThrottleTable};
+use qmp_test_support::send_with_fds;
 use qmp_wire::{Event, Map, QmpError, Timestamp, Value};
 
 fn event_name(line: &str) -> Option<String> {
@@ -178,17 +179,7 @@ fn send_with_fd(
     request: &[u8],
     fd: std::os::fd::BorrowedFd<'_>,
 ) {
-    let fds = [fd];
-    let mut space = [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut control = rustix::net::SendAncillaryBuffer::new(&mut space);
-    assert!(control.push(rustix::net::SendAncillaryMessage::ScmRights(&fds)));
-    rustix::net::sendmsg(
-        stream,
-        &[IoSlice::new(request)],
-        &mut control,
-        rustix::net::SendFlags::empty(),
-    )
-    .unwrap();
+    send_with_fds(stream, request, &[fd]).unwrap();
 }
 
 /// `getfd`-like command: takes the passed fd, reads what is in the file.
@@ -328,18 +319,7 @@ fn send_copies(
     fd: std::os::fd::BorrowedFd<'_>,
     count: usize,
 ) {
-    let fds = vec![fd; count];
-    let mut space =
-        vec![std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(count))];
-    let mut control = rustix::net::SendAncillaryBuffer::new(&mut space);
-    assert!(control.push(rustix::net::SendAncillaryMessage::ScmRights(&fds)));
-    rustix::net::sendmsg(
-        stream,
-        &[IoSlice::new(bytes)],
-        &mut control,
-        rustix::net::SendFlags::empty(),
-    )
-    .unwrap();
+    send_with_fds(stream, bytes, &vec![fd; count]).unwrap();
 }
 
 async fn wait_until(mut done: impl FnMut() -> bool) -> bool {
@@ -421,25 +401,30 @@ async fn unclaimed_descriptors_of_all_sessions_stay_within_the_budget() {
     assert!(wait_until(|| copies_of(read_end.as_fd()) == ours).await);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn named_fds_belong_to_the_monitor_and_outlive_the_session() {
-    let running = start(Server::builder(qmp_config()).build()).await;
+/// Names a pipe's read end `pipe` with getfd on a client that then leaves;
+/// returns the write end (writing to it fails once the server closes the
+/// read end).
+fn name_a_pipe(socket: &std::path::Path) -> std::os::fd::OwnedFd {
     let (read_end, write_end) = rustix::pipe::pipe().unwrap();
-    let (stream, mut reader) = blocking_negotiated(&running.socket);
+    let (stream, mut reader) = blocking_negotiated(socket);
     let mut line = String::new();
     let request = br#"{"execute": "getfd", "arguments": {"fdname": "pipe"}, "id": 1}"#;
     send_with_fd(&stream, request, read_end.as_fd());
     reader.read_line(&mut line).unwrap();
     assert_eq!(line, "{\"return\": {}, \"id\": 1}\r\n");
-    drop(read_end);
-    drop(reader);
-    drop(stream);
+    write_end
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_fds_belong_to_the_monitor_and_outlive_the_session() {
+    let running = start(Server::builder(qmp_config()).build()).await;
+    let write_end = name_a_pipe(&running.socket);
     assert!(wait_until(|| running.server.active_sessions() == 0).await);
     // As in QEMU, the name is the monitor's: the session is gone, the pipe
     // still has its reader, and a new client can close it by name.
     assert!(rustix::io::write(&write_end, b"x").is_ok());
     let (stream, mut reader) = blocking_negotiated(&running.socket);
-    line.clear();
+    let mut line = String::new();
     (&stream)
         .write_all(br#"{"execute": "closefd", "arguments": {"fdname": "pipe"}, "id": 2}"#)
         .unwrap();
@@ -454,16 +439,7 @@ async fn named_fds_belong_to_the_monitor_and_outlive_the_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn named_fds_are_closed_when_the_monitor_ends() {
     let running = start(Server::builder(qmp_config()).build()).await;
-    let (read_end, write_end) = rustix::pipe::pipe().unwrap();
-    let (stream, mut reader) = blocking_negotiated(&running.socket);
-    let mut line = String::new();
-    let request = br#"{"execute": "getfd", "arguments": {"fdname": "pipe"}, "id": 1}"#;
-    send_with_fd(&stream, request, read_end.as_fd());
-    reader.read_line(&mut line).unwrap();
-    assert_eq!(line, "{\"return\": {}, \"id\": 1}\r\n");
-    drop(read_end);
-    drop(reader);
-    drop(stream);
+    let write_end = name_a_pipe(&running.socket);
     running.server.shutdown().await;
     assert!(
         wait_until(|| rustix::io::write(&write_end, b"x") == Err(rustix::io::Errno::PIPE)).await,

@@ -7,7 +7,8 @@
 //! * [`fixtures`]: QEMU's full schemas, the options every test QEMU runs
 //!   with, private temporary folders;
 //! * [`process`]: the programs tests start (QEMU, `qmp fake-qemu`, qemu-ga,
-//!   any child), killed and cleaned up on drop.
+//!   any child), killed and cleaned up on drop;
+//! * [`socket`]: sending file descriptors with SCM_RIGHTS.
 //!
 //! It parses nothing and knows no protocol.
 //!
@@ -20,6 +21,7 @@
 pub mod fixtures;
 pub mod prereq;
 pub mod process;
+pub mod socket;
 
 pub use fixtures::{
     qemu_10_0_schema_and_dump, qemu_command, temp_dir, FULL_SCHEMAS, QEMU_HEADLESS, QEMU_NO_MACHINE,
@@ -29,3 +31,4 @@ pub use prereq::{
     skip, strict, workspace_root, SHARED_ENV, STRICT_ENV,
 };
 pub use process::TestProcess;
+pub use socket::send_with_fds;

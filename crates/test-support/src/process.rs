@@ -37,21 +37,11 @@ impl TestProcess {
     /// added; waits until the monitor accepts connections (the probe
     /// connection is closed again at once).
     pub fn monitor(mut command: Command) -> std::io::Result<TestProcess> {
-        let dir = temp_dir();
-        let socket = dir.path().join("qmp.sock");
-        let child = command
-            .arg("-qmp")
-            .arg(format!("unix:{},server=on,wait=off", socket.display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()?;
-        let mut process = TestProcess {
-            child,
-            socket,
-            _dir: Some(dir),
-        };
-        process.wait_until("open its monitor socket", |socket| {
-            std::os::unix::net::UnixStream::connect(socket).is_ok()
+        let process = TestProcess::listening(|socket| {
+            command
+                .arg("-qmp")
+                .arg(format!("unix:{},server=on,wait=off", socket.display()));
+            command
         })?;
         // QEMU serves one client at a time: let it notice the probe left.
         std::thread::sleep(Duration::from_millis(50));
@@ -61,22 +51,30 @@ impl TestProcess {
     /// `qmp serve --unix SOCKET` and the `extra` options, with the `qmp`
     /// binary at `qmp`; waits until it accepts connections.
     pub fn serve(qmp: &Path, extra: &[&str]) -> std::io::Result<TestProcess> {
+        TestProcess::listening(|socket| {
+            let mut command = Command::new(qmp);
+            command.arg("serve").arg("--unix").arg(socket).args(extra);
+            command.stderr(Stdio::null());
+            command
+        })
+    }
+
+    /// Spawns the command `build` makes for a monitor socket in a private
+    /// folder, and waits until the socket accepts connections (the probe
+    /// connection is closed again at once).
+    fn listening(build: impl FnOnce(&Path) -> Command) -> std::io::Result<TestProcess> {
         let dir = temp_dir();
         let socket = dir.path().join("qmp.sock");
-        let child = Command::new(qmp)
-            .arg("serve")
-            .arg("--unix")
-            .arg(&socket)
-            .args(extra)
+        let child = build(&socket)
             .stdin(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(Stdio::null())
             .spawn()?;
         let mut process = TestProcess {
             child,
             socket,
             _dir: Some(dir),
         };
-        process.wait_until("listen", |socket| {
+        process.wait_until("open its monitor socket", |socket| {
             std::os::unix::net::UnixStream::connect(socket).is_ok()
         })?;
         Ok(process)

@@ -14,7 +14,7 @@ mod parse_errors;
 mod sessions;
 mod signals;
 
-use std::io::{BufRead, BufReader, IoSlice, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::fd::BorrowedFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -104,18 +104,7 @@ impl Line {
 
     /// Sends `bytes` with `count` copies of `fd` (SCM_RIGHTS).
     pub fn send_fds(&self, bytes: &[u8], fd: BorrowedFd<'_>, count: usize) {
-        let fds = vec![fd; count];
-        let mut space =
-            vec![std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(count))];
-        let mut control = rustix::net::SendAncillaryBuffer::new(&mut space);
-        assert!(control.push(rustix::net::SendAncillaryMessage::ScmRights(&fds)));
-        rustix::net::sendmsg(
-            &self.stream,
-            &[IoSlice::new(bytes)],
-            &mut control,
-            rustix::net::SendFlags::empty(),
-        )
-        .expect("sendmsg");
+        qmp_test_support::send_with_fds(&self.stream, bytes, &vec![fd; count]).expect("sendmsg");
     }
 }
 
