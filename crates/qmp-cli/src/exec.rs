@@ -128,11 +128,8 @@ pub fn exec(args: ExecArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("{}: {}", error.class, crate::terminal::safe(&error.desc));
                 Ok(ExitCode::from(EXIT_QMP_ERROR))
             }
-            Err(ClientError::Timeout(after)) => {
-                bail!(
-                    "no reply to {} from {target} within {after:?} (see --timeout)",
-                    line.command
-                )
+            Err(error @ ClientError::Timeout { .. }) => {
+                bail!("{error} from {target} (see --timeout)")
             }
             Err(other) => Err(other.into()),
         }

@@ -147,15 +147,11 @@ impl Target {
     async fn connect_unbounded(&self, config: ClientConfig) -> anyhow::Result<Connection> {
         let (client, simulator) = match self {
             Target::Unix(path) => (
-                Client::connect_unix_with(path, config)
-                    .await
-                    .with_context(|| format!("cannot connect to {}", path.display()))?,
+                self.connected(Client::connect_unix_with(path, config).await)?,
                 None,
             ),
             Target::Tcp(addr) => (
-                Client::connect_tcp(addr.as_str(), config)
-                    .await
-                    .with_context(|| format!("cannot connect to {addr}"))?,
+                self.connected(Client::connect_tcp(addr.as_str(), config).await)?,
                 None,
             ),
             Target::Launch(args) => {
@@ -183,6 +179,20 @@ impl Target {
             client,
             _simulator: simulator,
         })
+    }
+}
+
+impl Target {
+    /// The client, or the error saying which target could not be reached
+    /// (a connect error names it already).
+    fn connected(&self, result: qmp_client::Result<Client>) -> anyhow::Result<Client> {
+        match result {
+            Ok(client) => Ok(client),
+            Err(error @ qmp_client::Error::Connect { .. }) => Err(error.into()),
+            Err(error) => {
+                Err(anyhow::Error::new(error).context(format!("cannot connect to {self}")))
+            }
+        }
     }
 }
 

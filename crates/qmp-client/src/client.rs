@@ -12,6 +12,7 @@ use tokio::net::{ToSocketAddrs, UnixStream};
 use crate::child::ChildGuard;
 use crate::config::{CallOptions, ClientConfig};
 use crate::connect::{establish, TaskGuard};
+use crate::diagnostics::DiagnosticStream;
 use crate::events::{EventFilter, EventStream, TypedEventStream};
 use crate::fdpass::MAX_FDS_PER_MESSAGE;
 use crate::session::Shared;
@@ -72,7 +73,10 @@ impl Client {
     }
 
     /// Connects to a QMP TCP socket.
-    pub async fn connect_tcp(addr: impl ToSocketAddrs, config: ClientConfig) -> Result<Client> {
+    pub async fn connect_tcp(
+        addr: impl ToSocketAddrs + std::fmt::Debug,
+        config: ClientConfig,
+    ) -> Result<Client> {
         establish(Transport::tcp(addr).await?, config, None).await
     }
 
@@ -179,12 +183,14 @@ impl Client {
                 options.oob,
             );
             self.inner.shared.send_raw(bytes)?;
-            return Ok(Value::Object(Map::new()).deserialize_into()?);
+            return crate::error::decode(Value::Object(Map::new()), || {
+                format!("the reply to {}", C::NAME)
+            });
         }
         let value = self
             .call_raw(C::NAME, arguments, options, Vec::new())
             .await?;
-        Ok(value.deserialize_into()?)
+        crate::error::decode(value, || format!("the reply to {}", C::NAME))
     }
 
     async fn call_raw(
@@ -205,10 +211,10 @@ impl Client {
                 .reply()
                 .await
         };
-        match options.timeout.or(self.inner.config.call_timeout) {
+        match self.inner.config.deadline_for(command, options.timeout) {
             Some(limit) => tokio::time::timeout(limit, call)
                 .await
-                .map_err(|_| Error::Timeout(limit))?,
+                .map_err(|_| Error::reply_timeout(command, limit))?,
             None => call.await,
         }
     }
@@ -245,6 +251,13 @@ impl Client {
             args.insert("opaque", opaque);
         }
         self.execute_with_fds("add-fd", args, vec![fd]).await
+    }
+
+    /// What the client notices from now on that no call returns: replies
+    /// that came after their call timed out (so the command was carried
+    /// out), and slow replies.
+    pub fn diagnostics(&self) -> DiagnosticStream {
+        self.inner.shared.diagnostics.subscribe()
     }
 
     /// A new subscription to the events that pass `filter`.
@@ -287,7 +300,7 @@ impl Client {
         };
         tokio::time::timeout(timeout, both)
             .await
-            .map_err(|_| Error::Timeout(timeout))?
+            .map_err(|_| Error::timeout(timeout))?
     }
 
     /// `device_del` then the matching `DEVICE_DELETED` event.
@@ -322,12 +335,12 @@ impl Client {
         };
         let event = tokio::time::timeout(timeout, steps)
             .await
-            .map_err(|_| Error::Timeout(timeout))??;
+            .map_err(|_| Error::timeout(timeout))??;
         let child = self.inner.child.lock().ok().and_then(|mut c| c.take());
         if let Some(mut child) = child {
             if child.wait_exit(timeout).await.is_none() {
                 child.kill_and_reap();
-                return Err(Error::Timeout(timeout));
+                return Err(Error::timeout(timeout));
             }
         }
         Ok(event)

@@ -1,5 +1,6 @@
 //! Connection settings: timeouts, capabilities, limits, transcript.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -51,6 +52,13 @@ pub struct ClientConfig {
     pub max_reply_bytes: usize,
     /// Default per-call timeout (`None`: wait as long as the connection lives).
     pub call_timeout: Option<Duration>,
+    /// Timeouts of particular commands, overriding `call_timeout` (a
+    /// `device_add` of a VFIO device may need seconds where a query needs
+    /// one); a per-call timeout overrides both.
+    pub command_timeouts: HashMap<String, Duration>,
+    /// Report replies slower than this (a `tracing` warning and a
+    /// [`Diagnostic::SlowReply`](crate::Diagnostic::SlowReply)).
+    pub slow_command_warning: Option<Duration>,
     /// In-band requests allowed in flight at once.
     pub inband_limit: usize,
     /// Events buffered per subscriber before further ones are dropped for it.
@@ -78,6 +86,8 @@ impl Default for ClientConfig {
             capabilities: Capabilities::Offered,
             max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
             call_timeout: None,
+            command_timeouts: HashMap::new(),
+            slow_command_warning: None,
             inband_limit: QMP_REQ_QUEUE_LEN_MAX,
             event_buffer: DEFAULT_EVENT_BUFFER,
             transcript: None,
@@ -88,6 +98,14 @@ impl Default for ClientConfig {
 }
 
 impl ClientConfig {
+    /// The deadline of a call of `command`: `per_call`, else the
+    /// command's entry in `command_timeouts`, else `call_timeout`.
+    pub fn deadline_for(&self, command: &str, per_call: Option<Duration>) -> Option<Duration> {
+        per_call
+            .or_else(|| self.command_timeouts.get(command).copied())
+            .or(self.call_timeout)
+    }
+
     /// The decoder limits for replies under this configuration.
     pub(crate) fn limits(&self) -> qmp_wire::Limits {
         qmp_wire::Limits {

@@ -61,6 +61,7 @@ pub(crate) async fn establish(
         Encoder::QMP,
         config.inband_limit,
         config.event_buffer,
+        config.slow_command_warning,
     );
     tokio::spawn(writer.run(Arc::downgrade(&shared)));
     let early_events = config
@@ -115,7 +116,10 @@ async fn negotiate(shared: &Arc<Shared>, enable: &[String], config: &ClientConfi
         Ok(Ok(_)) => Ok(()),
         Ok(Err(Error::Qmp(e))) => Err(Error::Negotiation(e)),
         Ok(Err(e)) => Err(e),
-        Err(_) => Err(Error::Timeout(config.greeting_timeout)),
+        Err(_) => Err(Error::reply_timeout(
+            "qmp_capabilities",
+            config.greeting_timeout,
+        )),
     }
 }
 
@@ -164,7 +168,7 @@ async fn read_greeting(reader: &mut Reader, timeout: std::time::Duration) -> Res
         Err(_) if excerpt.total > 0 => {
             Err(excerpt.error(&format!("no complete greeting within {timeout:?}")))
         }
-        Err(_) => Err(Error::Timeout(timeout)),
+        Err(_) => Err(Error::timeout(timeout)),
     }
 }
 

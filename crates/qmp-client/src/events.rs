@@ -199,7 +199,7 @@ impl EventStream {
             Ok(None) => Err(Error::disconnected(
                 "connection closed while waiting for an event",
             )),
-            Err(_) => Err(Error::Timeout(timeout)),
+            Err(_) => Err(Error::timeout(timeout)),
         }
     }
 
@@ -262,5 +262,5 @@ pub fn decode_event<E: EventData>(event: &Event) -> Result<E> {
         )));
     }
     let data = Value::Object(event.data.clone().unwrap_or_default());
-    Ok(data.deserialize_into()?)
+    crate::error::decode(data, || format!("the data of event {}", event.name))
 }

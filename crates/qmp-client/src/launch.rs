@@ -154,7 +154,7 @@ impl QmpListener {
         };
         tokio::time::timeout(timeout, accepted)
             .await
-            .map_err(|_| Error::Timeout(timeout))?
+            .map_err(|_| Error::timeout(timeout))?
     }
 }
 

@@ -135,7 +135,7 @@ impl GuestAgent {
         match timeout {
             Some(limit) => tokio::time::timeout(limit, call)
                 .await
-                .map_err(|_| Error::Timeout(limit))?,
+                .map_err(|_| Error::reply_timeout(command, limit))?,
             None => call.await,
         }
     }
@@ -170,9 +170,12 @@ impl GuestAgent {
         let arguments = command.arguments()?;
         if !C::SUCCESS_RESPONSE {
             self.execute_no_reply(C::NAME, arguments).await?;
-            return Ok(Value::Object(Map::new()).deserialize_into()?);
+            return crate::error::decode(Value::Object(Map::new()), || {
+                format!("the reply to {}", C::NAME)
+            });
         }
-        Ok(self.execute(C::NAME, arguments).await?.deserialize_into()?)
+        let value = self.execute(C::NAME, arguments).await?;
+        crate::error::decode(value, || format!("the reply to {}", C::NAME))
     }
 }
 
@@ -227,7 +230,7 @@ impl Conn {
     async fn sync(&mut self, timeout: Duration) -> Result<()> {
         tokio::time::timeout(timeout, self.sync_steps())
             .await
-            .map_err(|_| Error::Timeout(timeout))??;
+            .map_err(|_| Error::reply_timeout("guest-sync-delimited", timeout))??;
         self.in_sync = true;
         Ok(())
     }

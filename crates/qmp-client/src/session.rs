@@ -7,10 +7,12 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use qmp_wire::{Encoder, Map, Response, Value};
 use tokio::sync::{oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
+use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::events::EventBus;
 use crate::writer::{Outbox, Outgoing, Route};
 use crate::{request, Error, Result};
@@ -18,11 +20,15 @@ use crate::{request, Error, Result};
 type Reply = Result<Value>;
 
 /// A call waiting for its reply. `waiter` is `None` once the caller gave
-/// up (timeout or cancellation): the late reply is then dropped. The
-/// in-band permit is held until the reply arrives either way, since the
-/// request still occupies QEMU's queue.
+/// up (timeout or cancellation, at `abandoned`): the late reply is then
+/// reported, never handed to anyone. The id stays reserved, and the in-band
+/// permit is held until the reply arrives either way, since the request
+/// still occupies QEMU's queue.
 struct Pending {
     waiter: Option<oneshot::Sender<Reply>>,
+    command: Arc<str>,
+    sent: Instant,
+    abandoned: Option<Instant>,
     _permit: Option<OwnedSemaphorePermit>,
 }
 
@@ -64,6 +70,9 @@ pub(crate) struct Shared {
     pub(crate) events: EventBus,
     closed: watch::Sender<Option<Arc<str>>>,
     encoder: Encoder,
+    pub(crate) diagnostics: Diagnostics,
+    /// Replies slower than this are reported.
+    slow_warning: Option<Duration>,
 }
 
 /// A request registered and sent; await [`Call::reply`].
@@ -86,6 +95,7 @@ impl Shared {
         encoder: Encoder,
         inband_limit: usize,
         event_buffer: usize,
+        slow_warning: Option<Duration>,
     ) -> Arc<Shared> {
         Arc::new(Shared {
             outbox,
@@ -95,6 +105,8 @@ impl Shared {
             events: EventBus::new(event_buffer),
             closed: watch::Sender::new(None),
             encoder,
+            diagnostics: Diagnostics::default(),
+            slow_warning,
         })
     }
 
@@ -139,6 +151,9 @@ impl Shared {
                 id,
                 Pending {
                     waiter: Some(tx),
+                    command: command.into(),
+                    sent: Instant::now(),
+                    abandoned: None,
                     _permit: permit,
                 },
             );
@@ -190,16 +205,28 @@ impl Shared {
             return;
         };
         let entry = self.lock().pending.remove(&id);
-        match entry {
-            None => tracing::warn!(id, "dropped a reply with an unknown id"),
-            Some(Pending {
-                waiter: Some(tx), ..
-            }) => {
+        let Some(pending) = entry else {
+            tracing::warn!(id, "dropped a reply with an unknown id");
+            return;
+        };
+        match (pending.waiter, pending.abandoned) {
+            (Some(tx), _) => {
+                let took = pending.sent.elapsed();
+                if self.slow_warning.is_some_and(|limit| took > limit) {
+                    self.diagnostics.report(Diagnostic::SlowReply {
+                        command: pending.command,
+                        id,
+                        took,
+                    });
+                }
                 let _ = tx.send(response.result.map_err(Error::Qmp));
             }
-            Some(Pending { .. }) => {
-                tracing::debug!(id, "dropped the late reply of an abandoned call");
-            }
+            (None, abandoned) => self.diagnostics.report(Diagnostic::LateReply {
+                command: pending.command,
+                id,
+                late_by: abandoned.map(|at| at.elapsed()).unwrap_or_default(),
+                error: response.result.err(),
+            }),
         }
     }
 
@@ -288,6 +315,7 @@ impl Shared {
     fn abandon(&self, id: i64) {
         if let Some(entry) = self.lock().pending.get_mut(&id) {
             entry.waiter = None;
+            entry.abandoned = Some(Instant::now());
         }
     }
 }

@@ -102,14 +102,22 @@ fn receive_now(socket: impl AsFd, buf: &mut BytesMut) -> io::Result<usize> {
 }
 
 impl Transport {
-    /// Connects to a unix socket.
-    pub(crate) async fn unix(path: &Path) -> io::Result<Transport> {
-        Ok(Transport::from_unix(UnixStream::connect(path).await?))
+    /// Connects to a unix socket; a failure names the path.
+    pub(crate) async fn unix(path: &Path) -> crate::Result<Transport> {
+        match UnixStream::connect(path).await {
+            Ok(stream) => Ok(Transport::from_unix(stream)),
+            Err(e) => Err(crate::Error::connect(path.display(), e)),
+        }
     }
 
-    /// Connects over TCP.
-    pub(crate) async fn tcp(addr: impl ToSocketAddrs) -> io::Result<Transport> {
-        let stream = TcpStream::connect(addr).await?;
+    /// Connects over TCP; a failure names the address.
+    pub(crate) async fn tcp(
+        addr: impl ToSocketAddrs + std::fmt::Debug,
+    ) -> crate::Result<Transport> {
+        let described = format!("{addr:?}");
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|e| crate::Error::connect(described.trim_matches('"'), e))?;
         stream.set_nodelay(true)?;
         let (read, write) = stream.into_split();
         Ok(Transport {

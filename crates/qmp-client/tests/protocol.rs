@@ -168,7 +168,7 @@ async fn greeting_timeout() {
         ..ClientConfig::default()
     };
     let result = Client::from_unix_stream(ours, config).await;
-    assert!(matches!(result, Err(Error::Timeout(_))), "{result:?}");
+    assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
 }
 
 #[tokio::test]
@@ -221,7 +221,7 @@ async fn late_reply_after_timeout_is_dropped() {
     let slow = client
         .execute_with("slow", (), CallOptions::timeout(Duration::from_millis(50)))
         .await;
-    assert!(matches!(slow, Err(Error::Timeout(_))), "{slow:?}");
+    assert!(matches!(slow, Err(Error::Timeout { .. })), "{slow:?}");
     let (name, slow_id) = peer.request_id().await;
     assert_eq!(name, "slow");
     // A cancelled call: its future is dropped before the reply.
@@ -429,7 +429,7 @@ async fn wait_for_event_times_out() {
     let result = client
         .wait_for_event("NEVER", Duration::from_millis(50))
         .await;
-    assert!(matches!(result, Err(Error::Timeout(_))));
+    assert!(matches!(result, Err(Error::Timeout { .. })));
 }
 
 #[tokio::test]
@@ -533,7 +533,7 @@ async fn cancelled_calls_never_tear_requests() {
         .collect();
     for call in calls {
         let result = call.await.unwrap();
-        assert!(matches!(result, Err(Error::Timeout(_))), "{result:?}");
+        assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
     }
     let mut seen = std::collections::HashSet::new();
     let next = client.execute("query-status", ());
@@ -707,4 +707,142 @@ async fn invalid_json_from_the_server_closes_the_connection_instead_of_hanging()
     assert!(err.to_string().contains("invalid JSON"), "{err}");
     let later = client.execute("query-status", ()).await.unwrap_err();
     assert!(later.is_disconnected(), "{later:?}");
+}
+
+#[tokio::test]
+async fn a_timed_out_call_keeps_its_id_and_its_late_reply_is_reported() {
+    let (client, mut peer) = connect(ClientConfig::default()).await;
+    let mut diagnostics = client.diagnostics();
+    let options = CallOptions::timeout(Duration::from_millis(100));
+    let slow = tokio::spawn({
+        let client = client.clone();
+        async move {
+            client
+                .execute_with("blockdev-add", qmp_wire::Map::new(), options)
+                .await
+        }
+    });
+    let (_, late_id) = peer.request_id().await;
+    let err = slow.await.unwrap().unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(err.to_string(), "no reply to blockdev-add within 100ms");
+    // A call made after the timeout gets a new id; the late reply, sent
+    // first, must not be taken for its answer.
+    let next = tokio::spawn({
+        let client = client.clone();
+        async move { client.execute("query-status", ()).await }
+    });
+    let (_, next_id) = peer.request_id().await;
+    assert_ne!(next_id, late_id);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    peer.send(&format!(r#"{{"return": "late", "id": {late_id}}}"#))
+        .await;
+    peer.send(&format!(r#"{{"return": "mine", "id": {next_id}}}"#))
+        .await;
+    assert_eq!(next.await.unwrap().unwrap(), Value::from("mine"));
+    match diagnostics.next().await {
+        Some(qmp_client::Diagnostic::LateReply {
+            command,
+            id,
+            late_by,
+            error,
+        }) => {
+            assert_eq!(&*command, "blockdev-add");
+            assert_eq!(id.to_string(), late_id);
+            assert!(late_by >= Duration::from_millis(50), "{late_by:?}");
+            assert_eq!(error, None);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn per_command_deadlines_override_the_default_and_slow_replies_are_reported() {
+    let config = ClientConfig {
+        call_timeout: Some(Duration::from_secs(30)),
+        command_timeouts: [("query-status".to_owned(), Duration::from_millis(100))].into(),
+        slow_command_warning: Some(Duration::from_millis(50)),
+        ..ClientConfig::default()
+    };
+    assert_eq!(
+        config.deadline_for("device_add", None),
+        Some(Duration::from_secs(30))
+    );
+    assert_eq!(
+        config.deadline_for("query-status", Some(Duration::from_secs(2))),
+        Some(Duration::from_secs(2))
+    );
+    let (client, mut peer) = connect(config).await;
+    let mut diagnostics = client.diagnostics();
+    let quick = tokio::spawn({
+        let client = client.clone();
+        async move { client.execute("query-status", ()).await }
+    });
+    peer.request_id().await;
+    let err = quick.await.unwrap().unwrap_err();
+    assert_eq!(err.to_string(), "no reply to query-status within 100ms");
+    let slow = tokio::spawn({
+        let client = client.clone();
+        async move { client.execute("device_add", ()).await }
+    });
+    let (_, id) = peer.request_id().await;
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    peer.send(&format!(r#"{{"return": {{}}, "id": {id}}}"#))
+        .await;
+    assert!(slow.await.unwrap().is_ok(), "within its 30 s");
+    match diagnostics.next().await {
+        Some(qmp_client::Diagnostic::SlowReply { command, took, .. }) => {
+            assert_eq!(&*command, "device_add");
+            assert!(took >= Duration::from_millis(100), "{took:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[derive(Serialize)]
+struct QueryCpusFast {}
+
+#[derive(serde::Deserialize, Debug)]
+#[allow(dead_code)]
+struct CpuInfoFast {
+    #[serde(rename = "cpu-index")]
+    cpu_index: i64,
+    #[serde(rename = "thread-id")]
+    thread_id: i64,
+}
+
+impl Command for QueryCpusFast {
+    const NAME: &'static str = "query-cpus-fast";
+    type Returns = Vec<CpuInfoFast>;
+}
+
+#[tokio::test]
+async fn a_reply_of_the_wrong_type_names_the_command_and_the_member() {
+    let (client, mut peer) = connect(ClientConfig::default()).await;
+    let call = tokio::spawn({
+        let client = client.clone();
+        async move { client.call(&QueryCpusFast {}).await }
+    });
+    let (_, id) = peer.request_id().await;
+    peer.send(&format!(
+        r#"{{"return": [{{"cpu-index": 0, "thread-id": 7}}, {{"cpu-index": 1, "thread-id": "x"}}], "id": {id}}}"#
+    ))
+    .await;
+    let err = call.await.unwrap().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the reply to query-cpus-fast does not match its type at [1].thread-id: \
+         invalid type: string \"x\", expected i64"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_socket_is_named() {
+    let err = Client::connect_unix("/nonexistent/qmp-rs/qmp.sock")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot connect to /nonexistent/qmp-rs/qmp.sock: No such file or directory (os error 2)"
+    );
 }

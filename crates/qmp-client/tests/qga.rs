@@ -123,7 +123,7 @@ async fn timeout_then_resync_skips_the_late_reply() {
         .execute_with_timeout("guest-info", (), Some(Duration::from_millis(200)))
         .await;
     rustix::process::kill_process(pid, rustix::process::Signal::CONT).expect("SIGCONT");
-    assert!(matches!(result, Err(Error::Timeout(_))), "{result:?}");
+    assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
     // The late guest-info reply is skipped by the resync; this gets its own.
     let time = ga.execute("guest-get-time", ()).await.expect("resynced");
     assert!(time.as_i64().is_some(), "{time}");
