@@ -40,7 +40,7 @@ mod writer;
 pub mod config;
 
 pub use arguments::Arguments;
-pub use client::Client;
+pub use client::{Client, READY_GREETING_TIMEOUT};
 pub use config::{CallOptions, Capabilities, ClientConfig, Handshake};
 pub use connect::SUPPORTED_CAPABILITIES;
 pub use diagnostics::{Diagnostic, DiagnosticStream};

@@ -47,3 +47,55 @@ async fn accept_qemu_connecting_in() {
     scenarios::query_version(&client).await;
     scenarios::quit(&client).await;
 }
+
+/// The client starts first and retries until QEMU, started later, greets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_when_ready_waits_for_a_qemu_started_after_the_client() {
+    let Some(qemu) = qmp_test_support::qemu_system() else {
+        return;
+    };
+    let dir = qmp_test_support::temp_dir();
+    let socket = dir.path().join("late.sock");
+    let connecting = tokio::spawn({
+        let socket = socket.clone();
+        async move {
+            qmp_client::Client::connect_unix_when_ready(
+                &socket,
+                ClientConfig::default(),
+                std::time::Duration::from_secs(20),
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!connecting.is_finished(), "no QEMU yet");
+    let child = qmp_test_support::qemu_command(&qemu)
+        .arg("-qmp")
+        .arg(format!("unix:{},server=on,wait=off", socket.display()))
+        .spawn()
+        .expect("spawn QEMU");
+    let _qemu = qmp_test_support::TestProcess::adopt(child);
+    let client = connecting
+        .await
+        .unwrap()
+        .expect("connected once QEMU was up");
+    scenarios::query_version(&client).await;
+    scenarios::quit(&client).await;
+}
+
+/// Nothing ever listens: the error comes at the deadline and names the path.
+#[tokio::test]
+async fn connect_when_ready_gives_up_at_its_deadline() {
+    let dir = qmp_test_support::temp_dir();
+    let socket = dir.path().join("never.sock");
+    let started = std::time::Instant::now();
+    let err = qmp_client::Client::connect_unix_when_ready(
+        &socket,
+        ClientConfig::default(),
+        std::time::Duration::from_millis(500),
+    )
+    .await
+    .unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert!(err.to_string().contains("never.sock"), "{err}");
+}
