@@ -192,6 +192,12 @@ pub struct BlockingEvents {
 }
 
 impl BlockingEvents {
+    /// The next event, or `None` once the connection has closed (as the
+    /// iterator's `next`).
+    pub fn next_event(&mut self) -> Option<Event> {
+        self.rt.block_on(self.stream.next_event())
+    }
+
     /// The next event within `timeout`.
     pub fn next_timeout(&mut self, timeout: Duration) -> Result<Event> {
         self.rt.block_on(self.stream.next_timeout(timeout))
@@ -225,6 +231,11 @@ pub struct BlockingTypedEvents<E> {
 }
 
 impl<E: EventData> BlockingTypedEvents<E> {
+    /// The next event's data, or `None` once the connection has closed.
+    pub fn next_event(&mut self) -> Option<Result<E>> {
+        self.events.next_event().map(|e| decode_event(&e))
+    }
+
     /// The next event's data within `timeout`.
     pub fn next_timeout(&mut self, timeout: Duration) -> Result<E> {
         decode_event(&self.events.next_timeout(timeout)?)
@@ -240,7 +251,7 @@ impl<E: EventData> Iterator for BlockingTypedEvents<E> {
     type Item = Result<E>;
 
     fn next(&mut self) -> Option<Result<E>> {
-        self.events.next().map(|e| decode_event(&e))
+        self.next_event()
     }
 }
 
@@ -248,7 +259,7 @@ impl Iterator for BlockingEvents {
     type Item = Event;
 
     fn next(&mut self) -> Option<Event> {
-        self.rt.block_on(self.stream.next_event())
+        self.next_event()
     }
 }
 

@@ -242,6 +242,25 @@ pub struct TypedEventStream<E> {
     _marker: PhantomData<fn() -> E>,
 }
 
+impl<E: EventData> TypedEventStream<E> {
+    /// The next event's data, or `None` once the connection has closed.
+    pub async fn next_event(&mut self) -> Option<Result<E>> {
+        let event = self.inner.next_event().await?;
+        Some(decode_event::<E>(&event))
+    }
+
+    /// The next event's data within `timeout`; an error on timeout, when
+    /// the connection closes first, or when the data does not fit `E`.
+    pub async fn next_timeout(&mut self, timeout: Duration) -> Result<E> {
+        decode_event::<E>(&self.inner.next_timeout(timeout).await?)
+    }
+
+    /// Events this subscriber missed because its buffer was full.
+    pub fn missed(&self) -> u64 {
+        self.inner.missed()
+    }
+}
+
 impl<E: EventData> Stream for TypedEventStream<E> {
     type Item = Result<E>;
 

@@ -846,3 +846,25 @@ async fn a_missing_socket_is_named() {
         "cannot connect to /nonexistent/qmp-rs/qmp.sock: No such file or directory (os error 2)"
     );
 }
+
+#[tokio::test]
+async fn typed_streams_have_next_event_and_next_timeout() {
+    let (client, mut peer) = connect(ClientConfig::default()).await;
+    let mut typed = client.subscribe_typed::<DeviceDeleted>();
+    let quiet = typed.next_timeout(Duration::from_millis(50)).await;
+    assert!(matches!(quiet, Err(Error::Timeout { .. })), "{quiet:?}");
+    peer.send(r#"{"event": "DEVICE_DELETED", "data": {"device": "d0", "path": "/machine/peripheral/d0"}, "timestamp": {"seconds": 1, "microseconds": 0}}"#).await;
+    peer.send(r#"{"event": "DEVICE_DELETED", "data": {"path": 7}, "timestamp": {"seconds": 1, "microseconds": 0}}"#).await;
+    let first = typed.next_event().await.unwrap().unwrap();
+    assert_eq!(first.device.as_deref(), Some("d0"));
+    let err = typed
+        .next_timeout(Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("the data of event DEVICE_DELETED does not match its type at path:"),
+        "{err}"
+    );
+    assert_eq!(typed.missed(), 0);
+}
