@@ -34,7 +34,7 @@ pub(crate) struct Inner {
     pub(crate) enabled: Vec<String>,
     pub(crate) can_pass_fds: bool,
     pub(crate) config: ClientConfig,
-    pub(crate) child: Mutex<Option<ChildGuard>>,
+    pub(crate) child: crate::child::SharedChild,
     /// The subscription made before negotiation ([`ClientConfig::early_events`]).
     pub(crate) early_events: Mutex<Option<EventStream>>,
     pub(crate) _reader: TaskGuard,

@@ -43,6 +43,7 @@ pub(crate) async fn establish(
         buf: BytesMut::with_capacity(16 * 1024),
         transcript: transcript.clone(),
         busy_poll: BusyPoll::new(config.busy_poll),
+        child: None,
     };
     let greeting = match config.handshake {
         Handshake::Negotiate => match read_greeting(&mut reader, config.greeting_timeout).await {
@@ -68,6 +69,9 @@ pub(crate) async fn establish(
         .early_events
         .clone()
         .map(|filter| shared.events.subscribe(filter));
+    let has_child = child.is_some();
+    let child: crate::child::SharedChild = Arc::new(std::sync::Mutex::new(child));
+    reader.child = has_child.then(|| Arc::clone(&child));
     let reader_task = TaskGuard(tokio::spawn(reader.run(shared.clone())));
     let enable = match &greeting {
         None => Vec::new(),
@@ -91,7 +95,7 @@ pub(crate) async fn establish(
         enabled: enable,
         can_pass_fds,
         config,
-        child: std::sync::Mutex::new(child),
+        child,
         early_events: std::sync::Mutex::new(early_events),
         _reader: reader_task,
     }))
@@ -207,18 +211,14 @@ async fn read_greeting_into(
     }
 }
 
-/// When a launched child died before greeting, says so (with its status).
+/// When a launched child died before greeting, says so: the program, how
+/// it ended and its last words.
 async fn explain_child_exit(error: Error, child: Option<&mut ChildGuard>) -> Error {
     let Some(child) = child else {
         return error;
     };
     match child.wait_exit(std::time::Duration::from_millis(500)).await {
-        Some(status) => Error::Launch {
-            program: "QEMU".into(),
-            source: Arc::new(std::io::Error::other(format!(
-                "exited with {status} before the greeting ({error})"
-            ))),
-        },
+        Some(status) => child.exited_error(status, "the greeting"),
         None => error,
     }
 }

@@ -72,6 +72,23 @@ pub enum Error {
     /// The caller's arguments are not a JSON object.
     #[error("invalid arguments: {0}")]
     InvalidArguments(String),
+    /// A launched QEMU ended (by itself or by a signal) before `when`.
+    #[error(
+        "{program} {}{}{}",
+        crate::child::describe_status(status),
+        when_text(when),
+        stderr_text(stderr)
+    )]
+    ChildExited {
+        /// The program.
+        program: String,
+        /// How it ended.
+        status: std::process::ExitStatus,
+        /// What it ended before (`the greeting`).
+        when: &'static str,
+        /// The last lines it wrote to its standard error.
+        stderr: Vec<String>,
+    },
     /// Starting or controlling a child process failed.
     #[error("launching {program} failed: {source}")]
     Launch {
@@ -102,6 +119,21 @@ impl From<Error> for std::io::Error {
             Error::Connect { ref cause, .. } => std::io::Error::new(cause.kind(), e.to_string()),
             other => std::io::Error::other(other),
         }
+    }
+}
+
+fn when_text(when: &str) -> String {
+    if when.is_empty() {
+        String::new()
+    } else {
+        format!(" before {when}")
+    }
+}
+
+fn stderr_text(lines: &[String]) -> String {
+    match lines {
+        [] => String::new(),
+        lines => format!("; its last output: {}", lines.join(" | ")),
     }
 }
 

@@ -53,7 +53,8 @@ impl QemuLauncher {
         self
     }
 
-    /// Discards the child's standard error (inherited by default).
+    /// Discards the child's standard error (by default it is passed on to
+    /// ours, and its last lines go into the error should QEMU die).
     pub fn quiet(mut self) -> QemuLauncher {
         self.quiet = true;
         self
@@ -76,9 +77,13 @@ impl QemuLauncher {
             .arg(format!("chardev={MONITOR_CHARDEV_ID},mode=control"))
             .stdin(Stdio::null())
             .stdout(Stdio::null());
-        if self.quiet {
-            command.stderr(Stdio::null());
-        }
+        // Passed on to ours by the guard, which keeps the last lines for
+        // the error should QEMU die.
+        command.stderr(if self.quiet {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        });
         // SAFETY: runs in the forked child before exec and only calls
         // fcntl, which is async-signal-safe. Clearing close-on-exec there
         // (not in the parent) keeps the descriptor out of any other child
@@ -90,7 +95,8 @@ impl QemuLauncher {
                 Ok(())
             });
         }
-        let child = ChildGuard::new(command.spawn().map_err(launch_error)?);
+        let program = self.program.display().to_string();
+        let child = ChildGuard::new(command.spawn().map_err(launch_error)?, program);
         drop(theirs);
         ours.set_nonblocking(true).map_err(launch_error)?;
         let stream = UnixStream::from_std(ours).map_err(launch_error)?;

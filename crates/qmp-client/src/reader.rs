@@ -29,7 +29,14 @@ pub(crate) struct Reader {
     pub(crate) transcript: Option<Arc<Transcript>>,
     /// How long a wait for the next message polls before parking.
     pub(crate) busy_poll: BusyPoll,
+    /// The launched QEMU, if any: when the connection ends because it
+    /// died, the reason says how.
+    pub(crate) child: Option<crate::child::SharedChild>,
 }
+
+/// How long a reader whose connection ended waits for a launched QEMU to
+/// be seen exiting, to say how it ended.
+const CHILD_EXIT_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl Reader {
     /// Reads until EOF or an error, then closes the session.
@@ -75,6 +82,9 @@ impl Reader {
             }
             match self.busy_poll.wait(self.read.read_buf(&mut self.buf)).await {
                 Ok(0) => {
+                    if let Some(end) = self.child_end().await {
+                        break format!("the server closed the connection: {end}");
+                    }
                     tracing::debug!("reader stopped: the server closed the connection");
                     shared.close_at_end();
                     return;
@@ -83,8 +93,20 @@ impl Reader {
                 Err(e) => break format!("read failed: {e}"),
             }
         };
+        let reason = match self.child_end().await {
+            Some(end) if !reason.contains(&end) => format!("{reason}: {end}"),
+            _ => reason,
+        };
         tracing::debug!("reader stopped: {reason}");
         shared.close(&reason);
+    }
+
+    /// How the launched QEMU ended, if it did so abnormally (the handle is
+    /// cloned: the reader itself is not `Sync`, so it is not borrowed
+    /// across the wait).
+    fn child_end(&self) -> impl std::future::Future<Output = Option<String>> + Send + 'static {
+        let child = self.child.clone();
+        async move { crate::child::abnormal_end(&child?, CHILD_EXIT_WAIT).await }
     }
 
     /// Handles one decoded item.

@@ -99,3 +99,46 @@ async fn connect_when_ready_gives_up_at_its_deadline() {
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
     assert!(err.to_string().contains("never.sock"), "{err}");
 }
+
+/// A launched QEMU that fails at once: the error names the program, its
+/// exit status and what it said.
+#[tokio::test]
+async fn a_launched_qemu_that_exits_is_reported_with_its_status_and_stderr() {
+    let Some(qemu) = qmp_test_support::qemu_system() else {
+        return;
+    };
+    let err = qmp_client::QemuLauncher::new(&qemu)
+        .args([
+            "-machine",
+            "no-such-machine",
+            "-nodefaults",
+            "-display",
+            "none",
+        ])
+        .launch(ClientConfig::default())
+        .await
+        .unwrap_err();
+    match &err {
+        qmp_client::Error::ChildExited {
+            program,
+            status,
+            stderr,
+            ..
+        } => {
+            assert_eq!(program, &qemu.display().to_string());
+            assert_eq!(status.code(), Some(1));
+            assert!(
+                stderr
+                    .iter()
+                    .any(|l| l.contains("unsupported machine type")),
+                "{stderr:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains("exited with status 1 before the greeting; its last output:"),
+        "{text}"
+    );
+}

@@ -243,6 +243,11 @@ pub async fn killed_mid_call(client: &Client) {
         closed.contains("closed") || closed.contains("failed"),
         "{closed}"
     );
+    // The client launched it, so it says what happened to it.
+    assert!(
+        closed.contains("was killed by signal 9 (SIGKILL)"),
+        "{closed}"
+    );
 }
 
 /// A command that blocks QEMU's main loop (blockdev-add of a blkdebug node
