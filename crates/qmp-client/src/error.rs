@@ -89,6 +89,22 @@ pub enum Error {
         /// The last lines it wrote to its standard error.
         stderr: Vec<String>,
     },
+    /// A job waited for ended with an error.
+    #[error("job {id} failed: {error}")]
+    JobFailed {
+        /// The job's id.
+        id: String,
+        /// Its error, as `query-jobs` reported it.
+        error: String,
+    },
+    /// A migration waited for failed or was cancelled.
+    #[error("migration {status}: {info}")]
+    MigrationFailed {
+        /// `failed` or `cancelled`.
+        status: String,
+        /// The final `query-migrate`.
+        info: qmp_wire::Value,
+    },
     /// Starting or controlling a child process failed.
     #[error("launching {program} failed: {source}")]
     Launch {

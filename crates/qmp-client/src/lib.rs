@@ -35,6 +35,7 @@ mod request;
 mod session;
 mod transcript;
 mod transport;
+mod waiters;
 mod writer;
 
 pub mod config;
@@ -50,5 +51,6 @@ pub use fdpass::MAX_FDS_PER_MESSAGE;
 pub use launch::{QemuLauncher, QmpListener, MONITOR_CHARDEV_ID};
 pub use qga::{AgentConfig, GuestAgent};
 pub use transport::ByteStream;
+pub use waiters::{JobOutcome, POLL_INTERVAL};
 
 pub use qmp_wire::{Command, Event, EventData, Greeting, Map, QmpError, Value};

@@ -142,3 +142,64 @@ async fn a_launched_qemu_that_exits_is_reported_with_its_status_and_stderr() {
         "{text}"
     );
 }
+
+/// A real migration (to a pipe that discards it) waited to `completed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migration_of_a_real_qemu_is_waited_to_its_end() {
+    let Some(qemu) = qmp_test_support::qemu_system() else {
+        return;
+    };
+    let process = qmp_test_support::TestProcess::qemu(&qemu, &["-S"]).expect("start QEMU");
+    let client = qmp_client::Client::connect_unix(process.socket())
+        .await
+        .expect("connect");
+    let mut args = qmp_client::Map::new();
+    args.insert("uri", "exec:cat > /dev/null");
+    let info = client
+        .migrate_and_wait(args, std::time::Duration::from_secs(30))
+        .await
+        .expect("the migration completes");
+    assert_eq!(
+        info.get("status").and_then(qmp_client::Value::as_str),
+        Some("completed"),
+        "{info}"
+    );
+}
+
+/// A real block job (a backup between two null-co nodes) waited to its
+/// end and dismissed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_of_a_real_qemu_is_waited_to_its_end() {
+    let Some(qemu) = qmp_test_support::qemu_system() else {
+        return;
+    };
+    let process = qmp_test_support::TestProcess::qemu(&qemu, &[]).expect("start QEMU");
+    let client = qmp_client::Client::connect_unix(process.socket())
+        .await
+        .expect("connect");
+    for name in ["src", "dst"] {
+        let mut node = qmp_client::Map::new();
+        node.insert("driver", "null-co");
+        node.insert("node-name", name);
+        node.insert("size", 1_048_576);
+        client.execute("blockdev-add", node).await.unwrap();
+    }
+    let mut backup = qmp_client::Map::new();
+    backup.insert("job-id", "j0");
+    backup.insert("device", "src");
+    backup.insert("target", "dst");
+    backup.insert("sync", "full");
+    backup.insert("auto-dismiss", false);
+    let outcome = client
+        .run_job(
+            "blockdev-backup",
+            backup,
+            "j0",
+            std::time::Duration::from_secs(30),
+        )
+        .await
+        .expect("the job concludes");
+    assert_eq!(outcome.job_type.as_deref(), Some("backup"));
+    let jobs = client.execute("query-jobs", ()).await.unwrap();
+    assert_eq!(jobs.as_array().map(Vec::len), Some(0), "dismissed: {jobs}");
+}

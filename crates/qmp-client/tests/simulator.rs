@@ -18,3 +18,55 @@ fn sigkill_fails_pending_calls() {
         "the simulator runs in this process: there is no server process to SIGSTOP and SIGKILL",
     );
 }
+
+/// The built-in machine, served in process, and a client on it.
+async fn builtin() -> (qmp_sim::Simulator, qmp_client::Client) {
+    let sim = qmp_sim::Simulator::start().await.expect("simulator");
+    let client = qmp_client::Client::connect_unix(sim.socket())
+        .await
+        .expect("connect");
+    (sim, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_is_waited_to_its_end_and_dismissed() {
+    let (_sim, client) = builtin().await;
+    let mut node = qmp_client::Map::new();
+    node.insert("driver", "null-co");
+    node.insert("node-name", "disk0");
+    node.insert("size", 1_048_576);
+    client.execute("blockdev-add", node).await.unwrap();
+    let mut stream = qmp_client::Map::new();
+    stream.insert("device", "disk0");
+    stream.insert("job-id", "job0");
+    stream.insert("auto-dismiss", false);
+    let outcome = client
+        .run_job(
+            "block-stream",
+            stream,
+            "job0",
+            std::time::Duration::from_secs(20),
+        )
+        .await
+        .expect("the job concludes");
+    assert_eq!(outcome.id, "job0");
+    assert_eq!(outcome.error, None);
+    let jobs = client.execute("query-jobs", ()).await.unwrap();
+    assert_eq!(jobs.as_array().map(Vec::len), Some(0), "dismissed: {jobs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migration_is_waited_to_completed_with_the_final_query_migrate() {
+    let (_sim, client) = builtin().await;
+    let mut args = qmp_client::Map::new();
+    args.insert("uri", "tcp:127.0.0.1:4444");
+    let info = client
+        .migrate_and_wait(args, std::time::Duration::from_secs(20))
+        .await
+        .expect("the migration completes");
+    assert_eq!(
+        info.get("status").and_then(qmp_client::Value::as_str),
+        Some("completed"),
+        "{info}"
+    );
+}
