@@ -30,6 +30,7 @@ mod events;
 mod fdpass;
 mod launch;
 mod qga;
+mod qga_workflows;
 mod reader;
 mod request;
 mod session;
@@ -50,6 +51,7 @@ pub use events::{decode_event, EventFilter, EventStream, TypedEventStream};
 pub use fdpass::MAX_FDS_PER_MESSAGE;
 pub use launch::{QemuLauncher, QmpListener, MONITOR_CHARDEV_ID};
 pub use qga::{AgentConfig, GuestAgent};
+pub use qga_workflows::{ExecOutput, GuestProgram, FILE_CHUNK};
 pub use transport::ByteStream;
 pub use waiters::{JobOutcome, POLL_INTERVAL};
 

@@ -182,3 +182,64 @@ async fn agent_without_id_echo() {
     let err = ga.execute("guest-ping", ()).await.unwrap_err();
     assert!(err.is_disconnected(), "{err:?}");
 }
+
+#[tokio::test]
+async fn guest_exec_returns_the_exit_status_and_the_output() {
+    let Some(agent) = start_agent() else {
+        return;
+    };
+    let ga = GuestAgent::connect_unix(agent.socket(), AgentConfig::default())
+        .await
+        .expect("connect");
+    let echo = qmp_client::GuestProgram::new("/bin/echo", ["hello", "guest"]);
+    let out = ga
+        .guest_exec(&echo, Duration::from_secs(20))
+        .await
+        .expect("echo");
+    assert_eq!(out.exit_code, Some(0));
+    assert_eq!(out.stdout, b"hello guest\n");
+    let shell = qmp_client::GuestProgram {
+        path: "/bin/sh".into(),
+        args: vec!["-c".into(), "cat; echo \"$GREETING\" >&2; exit 3".into()],
+        env: vec!["GREETING=from env".into()],
+        input: Some(b"from stdin".to_vec()),
+    };
+    let out = ga
+        .guest_exec(&shell, Duration::from_secs(20))
+        .await
+        .expect("sh");
+    assert_eq!(out.exit_code, Some(3));
+    assert_eq!(out.stdout, b"from stdin");
+    assert_eq!(out.stderr, b"from env\n");
+    assert!(!out.stdout_truncated);
+}
+
+#[tokio::test]
+async fn files_are_written_and_read_back_in_chunks() {
+    let Some(agent) = start_agent() else {
+        return;
+    };
+    let ga = GuestAgent::connect_unix(agent.socket(), AgentConfig::default())
+        .await
+        .expect("connect");
+    // The agent may run as nobody: a file in a world-writable folder.
+    let dir = qmp_test_support::temp_dir();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let path = dir.path().join("blob");
+    let path = path.to_str().unwrap();
+    let data: Vec<u8> = (0..3 * qmp_client::FILE_CHUNK + 123)
+        .map(|i| (i % 251) as u8)
+        .collect();
+    ga.write_file(path, &data).await.expect("write");
+    assert_eq!(std::fs::read(path).unwrap(), data);
+    let back = ga.read_file(path, data.len()).await.expect("read");
+    assert_eq!(back, data);
+    let too_big = ga.read_file(path, 1000).await.unwrap_err();
+    assert!(
+        too_big.to_string().contains("more than 1000 bytes"),
+        "{too_big}"
+    );
+}
