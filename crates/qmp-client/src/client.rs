@@ -40,10 +40,6 @@ pub(crate) struct Inner {
     pub(crate) _reader: TaskGuard,
 }
 
-/// The longest [`Client::connect_unix_when_ready`] waits for the greeting
-/// on one try.
-pub const READY_GREETING_TIMEOUT: Duration = Duration::from_secs(1);
-
 impl Drop for Inner {
     fn drop(&mut self) {
         self.shared.close("the client was dropped");
@@ -79,44 +75,22 @@ impl Client {
     /// Connects to a QMP unix socket that may not be ready yet (QEMU still
     /// starting, its socket not created, or created but not yet
     /// greeting), trying again until `within` has passed. Each try uses a
-    /// fresh socket and waits at most [`READY_GREETING_TIMEOUT`] for the
-    /// greeting, so that a try that found QEMU busy does not hold its
-    /// one-connection backlog against the next.
+    /// fresh socket and waits at most
+    /// [`READY_TRY_TIMEOUT`](crate::READY_TRY_TIMEOUT) for the greeting.
     pub async fn connect_unix_when_ready(
         path: impl AsRef<Path>,
         config: ClientConfig,
         within: Duration,
     ) -> Result<Client> {
         let path = path.as_ref();
-        let deadline = tokio::time::Instant::now() + within;
-        let mut pause = Duration::from_millis(10);
-        loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        crate::ready::until_ready(within, |limit| {
             let attempt = ClientConfig {
-                greeting_timeout: config
-                    .greeting_timeout
-                    .min(READY_GREETING_TIMEOUT)
-                    .min(left),
+                greeting_timeout: config.greeting_timeout.min(limit),
                 ..config.clone()
             };
-            let error = match Client::connect_unix_with(path, attempt).await {
-                Ok(client) => return Ok(client),
-                Err(error) => error,
-            };
-            let retry = match &error {
-                Error::Connect { cause, .. } => matches!(
-                    cause.kind(),
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-                ),
-                Error::Timeout { .. } | Error::Disconnected(_) => true,
-                _ => false,
-            };
-            if !retry || tokio::time::Instant::now() + pause >= deadline {
-                return Err(error);
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(200));
-        }
+            Client::connect_unix_with(path, attempt)
+        })
+        .await
     }
 
     /// Connects to a QMP TCP socket.

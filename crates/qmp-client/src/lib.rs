@@ -32,6 +32,7 @@ mod launch;
 mod qga;
 mod qga_workflows;
 mod reader;
+mod ready;
 mod request;
 mod session;
 mod transcript;
@@ -42,7 +43,7 @@ mod writer;
 pub mod config;
 
 pub use arguments::Arguments;
-pub use client::{Client, READY_GREETING_TIMEOUT};
+pub use client::Client;
 pub use config::{CallOptions, Capabilities, ClientConfig, Handshake};
 pub use connect::SUPPORTED_CAPABILITIES;
 pub use diagnostics::{Diagnostic, DiagnosticStream};
@@ -52,6 +53,7 @@ pub use fdpass::MAX_FDS_PER_MESSAGE;
 pub use launch::{QemuLauncher, QmpListener, MONITOR_CHARDEV_ID};
 pub use qga::{AgentConfig, GuestAgent};
 pub use qga_workflows::{ExecOutput, GuestProgram, FILE_CHUNK};
+pub use ready::READY_TRY_TIMEOUT;
 pub use transport::ByteStream;
 pub use waiters::{JobOutcome, POLL_INTERVAL};
 

@@ -77,6 +77,32 @@ impl GuestAgent {
         GuestAgent::new(Transport::unix(path.as_ref()).await?, config)
     }
 
+    /// Connects to an agent that may not be ready yet (qemu-ga still
+    /// starting, or a guest that has not booted its agent), trying again
+    /// until `within` has passed: each try opens a fresh socket and makes a
+    /// new `guest-sync-delimited`, waiting at most
+    /// [`READY_TRY_TIMEOUT`](crate::READY_TRY_TIMEOUT) for its reply.
+    pub async fn connect_unix_when_ready(
+        path: impl AsRef<Path>,
+        config: AgentConfig,
+        within: Duration,
+    ) -> Result<GuestAgent> {
+        let path = path.as_ref();
+        crate::ready::until_ready(within, |limit| {
+            let config = config.clone();
+            async move {
+                let agent = GuestAgent::connect_unix(path, config).await?;
+                {
+                    let mut conn = agent.conn.lock().await;
+                    conn.in_sync = false;
+                    conn.sync(limit).await?;
+                }
+                Ok(agent)
+            }
+        })
+        .await
+    }
+
     /// Runs over a connected unix socket.
     pub fn from_unix_stream(stream: UnixStream, config: AgentConfig) -> Result<GuestAgent> {
         GuestAgent::new(Transport::from_unix(stream), config)

@@ -243,3 +243,32 @@ async fn files_are_written_and_read_back_in_chunks() {
         "{too_big}"
     );
 }
+
+/// The client starts first; the agent comes up later at the same path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_when_ready_waits_for_an_agent_started_later() {
+    let Some(program) = qmp_test_support::qemu_ga() else {
+        return;
+    };
+    let dir = qmp_test_support::temp_dir();
+    let socket = dir.path().join("late-qga.sock");
+    let connecting = tokio::spawn({
+        let socket = socket.clone();
+        async move {
+            GuestAgent::connect_unix_when_ready(
+                &socket,
+                AgentConfig::default(),
+                Duration::from_secs(20),
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!connecting.is_finished(), "no agent yet");
+    let _agent = TestProcess::qga_at(&program, &socket).expect("start qemu-ga");
+    let ga = connecting
+        .await
+        .unwrap()
+        .expect("connected once the agent was up");
+    ga.execute("guest-ping", ()).await.expect("guest-ping");
+}

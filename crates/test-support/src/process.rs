@@ -20,7 +20,8 @@ const NOBODY: u32 = 65534;
 pub struct TestProcess {
     child: Child,
     socket: PathBuf,
-    _dir: Option<tempfile::TempDir>,
+    /// Private folders, removed after the process is gone.
+    _dirs: Vec<tempfile::TempDir>,
 }
 
 impl TestProcess {
@@ -72,7 +73,7 @@ impl TestProcess {
         let mut process = TestProcess {
             child,
             socket,
-            _dir: Some(dir),
+            _dirs: vec![dir],
         };
         process.wait_until("open its monitor socket", |socket| {
             std::os::unix::net::UnixStream::connect(socket).is_ok()
@@ -85,30 +86,39 @@ impl TestProcess {
     /// `nobody`, so that commands like `guest-shutdown` cannot act on the
     /// machine.
     pub fn qga(binary: &Path) -> std::io::Result<TestProcess> {
+        let dir = temp_dir();
+        let socket = dir.path().join("qga.sock");
+        let mut process = TestProcess::qga_at(binary, &socket)?;
+        process._dirs.push(dir);
+        Ok(process)
+    }
+
+    /// [`TestProcess::qga`] with its socket at `socket` (whose folder the
+    /// agent, perhaps demoted to `nobody`, must be able to write to; it is
+    /// made world-writable here).
+    pub fn qga_at(binary: &Path, socket: &Path) -> std::io::Result<TestProcess> {
         use std::os::unix::fs::PermissionsExt;
         use std::os::unix::process::CommandExt;
-        let dir = temp_dir();
-        let state = dir.path().join("state");
-        std::fs::create_dir_all(&state)?;
+        let state = temp_dir();
         // The demoted agent creates its socket and state files here.
-        for folder in [dir.path(), &state] {
+        let folders = [socket.parent().unwrap_or(Path::new(".")), state.path()];
+        for folder in folders {
             std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o777))?;
         }
-        let socket = dir.path().join("qga.sock");
         let mut command = Command::new(binary);
         command
             .args(["-m", "unix-listen", "-p"])
-            .arg(&socket)
+            .arg(socket)
             .arg("-t")
-            .arg(&state)
+            .arg(state.path())
             .stdin(Stdio::null());
         if rustix::process::geteuid().is_root() {
             command.uid(NOBODY).gid(NOBODY);
         }
         let mut process = TestProcess {
             child: command.spawn()?,
-            socket,
-            _dir: Some(dir),
+            socket: socket.to_owned(),
+            _dirs: vec![state],
         };
         process.wait_until("create its socket", |socket| socket.exists())?;
         Ok(process)
@@ -119,7 +129,7 @@ impl TestProcess {
         TestProcess {
             child,
             socket: PathBuf::new(),
-            _dir: None,
+            _dirs: Vec::new(),
         }
     }
 
