@@ -25,6 +25,14 @@ pub struct TargetArgs {
     /// QEMU's program and arguments, for --launch.
     #[arg(last = true, value_name = "QEMU-ARGS")]
     pub qemu: Vec<String>,
+    /// With a TCP target: secure it with TLS, verifying the server against
+    /// these CA certificates (PEM; QEMU's ca-cert.pem).
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+    /// With --tls-ca: the name the server's certificate must carry
+    /// (default: the host connected to).
+    #[arg(long, value_name = "NAME", requires = "tls_ca")]
+    pub tls_name: Option<String>,
     /// Seconds allowed for connecting, the greeting and negotiation.
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds)]
     pub connect_timeout: Duration,
@@ -37,6 +45,8 @@ impl Default for TargetArgs {
             launch: false,
             sim: false,
             qemu: Vec::new(),
+            tls_ca: None,
+            tls_name: None,
             connect_timeout: qmp_client::config::DEFAULT_GREETING_TIMEOUT,
         }
     }
@@ -66,6 +76,8 @@ pub enum Target {
     Unix(PathBuf),
     /// `HOST:PORT`.
     Tcp(String),
+    /// `HOST:PORT` over TLS: the CA file and the expected server name.
+    Tls(String, PathBuf, Option<String>),
     /// QEMU's program and arguments.
     Launch(Vec<String>),
     /// The built-in simulator.
@@ -91,6 +103,17 @@ impl TargetArgs {
     /// The target from the flags, or from a positional `TARGET` word:
     /// a socket path, `unix:PATH`, `tcp:HOST:PORT` or `sim`.
     pub fn target(&self, positional: Option<&str>) -> anyhow::Result<Target> {
+        let target = self.plain_target(positional)?;
+        match (&self.tls_ca, target) {
+            (None, target) => Ok(target),
+            (Some(ca), Target::Tcp(addr)) => {
+                Ok(Target::Tls(addr, ca.clone(), self.tls_name.clone()))
+            }
+            (Some(_), _) => bail!("--tls-ca needs a TCP target (tcp:HOST:PORT or --tcp)"),
+        }
+    }
+
+    fn plain_target(&self, positional: Option<&str>) -> anyhow::Result<Target> {
         let chosen = [self.tcp.is_some(), self.launch, self.sim]
             .iter()
             .filter(|&&b| b)
@@ -154,6 +177,17 @@ impl Target {
                 self.connected(Client::connect_tcp(addr.as_str(), config).await)?,
                 None,
             ),
+            Target::Tls(addr, ca, name) => {
+                let tls = qmp_client::TlsOptions {
+                    ca_file: ca.clone(),
+                    server_name: name.clone(),
+                    identity: None,
+                };
+                (
+                    self.connected(Client::connect_tls(addr, &tls, config).await)?,
+                    None,
+                )
+            }
             Target::Launch(args) => {
                 let (program, rest) = args
                     .split_first()
@@ -201,6 +235,7 @@ impl std::fmt::Display for Target {
         match self {
             Target::Unix(path) => write!(f, "{}", path.display()),
             Target::Tcp(addr) => write!(f, "tcp:{addr}"),
+            Target::Tls(addr, ..) => write!(f, "tcp:{addr} (TLS)"),
             Target::Launch(args) => write!(f, "{}", args.first().map_or("QEMU", String::as_str)),
             Target::Sim => f.write_str("the simulator"),
         }

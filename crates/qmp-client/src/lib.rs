@@ -35,6 +35,7 @@ mod reader;
 mod ready;
 mod request;
 mod session;
+mod tls;
 mod transcript;
 mod transport;
 mod waiters;
@@ -54,6 +55,7 @@ pub use launch::{QemuLauncher, QmpListener, MONITOR_CHARDEV_ID};
 pub use qga::{AgentConfig, GuestAgent};
 pub use qga_workflows::{ExecOutput, GuestProgram, FILE_CHUNK};
 pub use ready::READY_TRY_TIMEOUT;
+pub use tls::TlsOptions;
 pub use transport::ByteStream;
 pub use waiters::{JobOutcome, POLL_INTERVAL};
 

@@ -203,3 +203,56 @@ async fn a_job_of_a_real_qemu_is_waited_to_its_end() {
     let jobs = client.execute("query-jobs", ()).await.unwrap();
     assert_eq!(jobs.as_array().map(Vec::len), Some(0), "dismissed: {jobs}");
 }
+
+/// TLS to a real QEMU monitor (`tls-creds-x509` on a TCP chardev), the
+/// server verified against the test CA; a client that trusts another CA is
+/// refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_to_a_real_qemu_monitor() {
+    let Some(qemu) = qmp_test_support::qemu_system() else {
+        return;
+    };
+    let certs = qmp_test_support::temp_dir();
+    let Some(()) = qmp_test_support::tls_certificates(certs.path()) else {
+        return;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = qmp_test_support::qemu_command(&qemu)
+        .arg("-object")
+        .arg(format!(
+            "tls-creds-x509,id=tls0,dir={},endpoint=server,verify-peer=off",
+            certs.path().display()
+        ))
+        .arg("-chardev")
+        .arg(format!(
+            "socket,id=mon0,host=127.0.0.1,port={port},server=on,wait=off,tls-creds=tls0"
+        ))
+        .args(["-mon", "chardev=mon0,mode=control"])
+        .spawn()
+        .expect("spawn QEMU");
+    let _qemu = qmp_test_support::TestProcess::adopt(child);
+    let address = format!("127.0.0.1:{port}");
+    let tls = qmp_client::TlsOptions::with_ca(certs.path().join("ca-cert.pem"));
+    let started = std::time::Instant::now();
+    let client = loop {
+        match qmp_client::Client::connect_tls(&address, &tls, ClientConfig::default()).await {
+            Ok(client) => break client,
+            Err(e) if started.elapsed() < std::time::Duration::from_secs(20) => {
+                let _ = e;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("TLS connect: {e}"),
+        }
+    };
+    scenarios::query_version(&client).await;
+    drop(client);
+    // Trusting only the server's own certificate as a CA is not enough.
+    let wrong = qmp_client::TlsOptions::with_ca(certs.path().join("server-cert.pem"));
+    let err = qmp_client::Client::connect_tls(&address, &wrong, ClientConfig::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("TLS"), "{err}");
+}

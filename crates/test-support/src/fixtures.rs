@@ -45,3 +45,84 @@ pub fn temp_dir() -> tempfile::TempDir {
         .tempdir()
         .unwrap_or_else(|e| panic!("cannot create a temporary folder: {e}"))
 }
+
+/// A CA and a server certificate for 127.0.0.1 and localhost, written to
+/// `dir` as QEMU's `tls-creds-x509` expects them (`ca-cert.pem`,
+/// `server-cert.pem`, `server-key.pem`), made with the `openssl` program;
+/// `None` after reporting it missing.
+#[track_caller]
+pub fn tls_certificates(dir: &Path) -> Option<()> {
+    let openssl = crate::prereq::program("openssl", "apt-get install openssl")?;
+    let config = dir.join("openssl.cnf");
+    std::fs::write(
+        &config,
+        "[req]\ndistinguished_name=dn\n[dn]\n\
+         [ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n\
+         [server]\nbasicConstraints=critical,CA:FALSE\n\
+         keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n\
+         subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap_or_else(|e| panic!("cannot write {}: {e}", config.display()));
+    let run = |args: &[&str]| {
+        let status = std::process::Command::new(&openssl)
+            .args(args)
+            .current_dir(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run openssl: {e}"));
+        assert!(status.success(), "openssl {args:?} failed");
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca-key.pem",
+        "-out",
+        "ca-cert.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=qmp-rs test CA",
+        "-config",
+        "openssl.cnf",
+        "-extensions",
+        "ca",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server-key.pem",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+        "-config",
+        "openssl.cnf",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca-cert.pem",
+        "-CAkey",
+        "ca-key.pem",
+        "-CAcreateserial",
+        "-out",
+        "server-cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "openssl.cnf",
+        "-extensions",
+        "server",
+    ]);
+    Some(())
+}

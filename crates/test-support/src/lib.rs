@@ -5,7 +5,7 @@
 //!   without `QMP_TEST_STRICT=1` the test prints why and returns early (a
 //!   skip); with it, the test fails;
 //! * [`fixtures`]: QEMU's full schemas, the options every test QEMU runs
-//!   with, private temporary folders;
+//!   with, private temporary folders, TLS certificates;
 //! * [`process`]: the programs tests start (QEMU, `qmp fake-qemu`, qemu-ga,
 //!   any child), killed and cleaned up on drop;
 //! * [`socket`]: sending file descriptors with SCM_RIGHTS.
@@ -24,7 +24,8 @@ pub mod process;
 pub mod socket;
 
 pub use fixtures::{
-    qemu_10_0_schema_and_dump, qemu_command, temp_dir, FULL_SCHEMAS, QEMU_HEADLESS, QEMU_NO_MACHINE,
+    qemu_10_0_schema_and_dump, qemu_command, temp_dir, tls_certificates, FULL_SCHEMAS,
+    QEMU_HEADLESS, QEMU_NO_MACHINE,
 };
 pub use prereq::{
     find_program, program, python_with_qemu_qmp, qemu_ga, qemu_system, shared_dir, shared_path,
