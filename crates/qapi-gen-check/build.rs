@@ -77,8 +77,7 @@ fn write_type_table(shared: &std::path::Path, out_dir: &std::path::Path) {
     let schema = shared.join(schema);
     let schema = qapi_schema::load(&schema.to_string_lossy()).unwrap_or_else(|e| panic!("{e}"));
     let conds = conds.map(|c| shared.join(c)).map(|c| {
-        let text = std::fs::read_to_string(&c).unwrap_or_else(|e| panic!("{}: {e}", c.display()));
-        qapi_gen::Conditions::parse_file(&text)
+        qapi_gen::Conditions::from_file(&c).unwrap_or_else(|e| panic!("{}: {e}", c.display()))
     });
     let options = qapi_gen::RustOptions {
         conditions: conds.unwrap_or_default(),

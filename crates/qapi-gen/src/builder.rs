@@ -5,9 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use qapi_schema::{load_with, FsReader, LoadOptions};
+use qapi_schema::{load_with, Conditions, FsReader, LoadOptions};
 
-use crate::conditions::Conditions;
 use crate::rust::{generate, RustOptions};
 
 /// Why generation failed.
@@ -62,14 +61,14 @@ impl Builder {
     /// Decides `if` conditions with a conditions file (`[DEFINED]` symbols).
     pub fn conditions_file(self, path: impl AsRef<Path>) -> Result<Builder, BuildError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| BuildError::Io {
+        let conditions = Conditions::from_file(path).map_err(|source| BuildError::Io {
             path: path.to_path_buf(),
             source,
         })?;
         if self.emit_rerun {
             println!("cargo:rerun-if-changed={}", path.display());
         }
-        Ok(self.conditions(Conditions::parse_file(&text)))
+        Ok(self.conditions(conditions))
     }
 
     /// Generates the `server` module too (default: yes; needs `qapi-schema`).

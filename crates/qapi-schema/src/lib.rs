@@ -5,10 +5,14 @@
 //! `pragma` and doc comments), the expression checks, the semantic model
 //! ([`Schema`]: modules, entities, resolved types, flattened members,
 //! variants, conditions, features, docs, positions), QEMU's error messages
-//! and the test-suite dump format, and the `query-qmp-schema` model
-//! ([`introspect::SchemaInfo`]) with a validator of argument values. It does
-//! not generate code or build introspection data from a schema (that is
-//! `qapi-gen`'s job), and does no I/O beyond reading schema files.
+//! and the test-suite dump format, which `if` conditions hold for a build
+//! ([`Conditions`], with the one reader of conditions files), and all of
+//! introspection ([`introspect`]): the `query-qmp-schema` model
+//! ([`introspect::SchemaInfo`]), built from a compiled schema as QEMU's
+//! generator builds it or read from a server's reply, with a validator of
+//! argument values and the API diff. It does not generate code (that is
+//! `qapi-gen`'s job, which calls into this crate for introspection data),
+//! and does no I/O beyond reading schema and conditions files.
 //!
 //! ```no_run
 //! let schema = qapi_schema::load("qapi/qapi-schema.json").map_err(|e| e.to_string())?;
@@ -21,6 +25,7 @@
 #![warn(missing_docs)]
 
 mod build;
+mod conditions;
 mod doc;
 mod dump;
 mod error;
@@ -36,6 +41,7 @@ mod pathutil;
 mod source;
 mod value;
 
+pub use conditions::Conditions;
 pub use doc::{Doc, Section, SectionKind};
 pub use dump::dump;
 pub use error::{Error, Location, Result};

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use qapi_gen::{introspect, Builder, Conditions, IntrospectOptions};
-use qapi_schema::{dump, load_with, FsReader, LoadOptions, Schema};
+use qapi_gen::Builder;
+use qapi_schema::introspect::{IntrospectOptions, SchemaInfo};
+use qapi_schema::{dump, load_with, Conditions, FsReader, LoadOptions, Schema};
 use qmp_wire::{Encoder, MemberOrder};
 
 /// `qmp qapi` subcommands.
@@ -76,11 +77,8 @@ pub struct ConditionArgs {
 impl ConditionArgs {
     fn read(&self) -> anyhow::Result<Conditions> {
         match &self.conditions {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading conditions file {path}"))?;
-                Ok(Conditions::parse_file(&text))
-            }
+            Some(path) => Conditions::from_file(path)
+                .with_context(|| format!("reading conditions file {path}")),
             None => Ok(Conditions::All),
         }
     }
@@ -130,7 +128,7 @@ pub fn run(command: QapiCommand) -> anyhow::Result<ExitCode> {
                 unmask,
                 ..IntrospectOptions::default()
             };
-            let info = introspect(&schema, &conditions, options);
+            let info = SchemaInfo::from_schema(&schema, &conditions, options);
             let encoder = Encoder::QMP
                 .with_order(MemberOrder::Qemu)
                 .with_pretty(pretty);

@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use qapi_gen::{Conditions, IntrospectOptions};
-use qapi_schema::introspect::{diff, ChangeKind, SchemaInfo};
-use qapi_schema::{load_with, FsReader, LoadOptions};
+use qapi_schema::introspect::{diff, ChangeKind, IntrospectOptions, SchemaInfo};
+use qapi_schema::{load_with, Conditions, FsReader, LoadOptions};
 use qmp_wire::{Encoder, LineEnding, Map, MemberOrder, Value};
 
 use crate::target::{runtime, TargetArgs};
@@ -100,12 +99,11 @@ fn load_side(path: &str) -> anyhow::Result<SchemaInfo> {
         Err(strict) => load_with(path, LoadOptions { relaxed_docs: true }, &FsReader)
             .map_err(|_| anyhow::anyhow!("{strict}"))?,
     };
-    let options = IntrospectOptions {
-        unmask: true,
-        fold_integers: false,
-        ..IntrospectOptions::default()
-    };
-    Ok(qapi_gen::introspect(&schema, &Conditions::All, options))
+    Ok(SchemaInfo::from_schema(
+        &schema,
+        &Conditions::All,
+        IntrospectOptions::VALIDATION,
+    ))
 }
 
 fn report(args: DiffArgs) -> anyhow::Result<ExitCode> {

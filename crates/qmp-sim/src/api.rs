@@ -5,8 +5,8 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use qapi_gen::{Conditions, IntrospectOptions};
-use qapi_schema::introspect::{EntryKind, SchemaInfo};
+use qapi_schema::introspect::{EntryKind, IntrospectOptions, SchemaInfo};
+use qapi_schema::Conditions;
 use qmp_wire::Value;
 
 /// QEMU 7.2's commands with `allow-preconfig`, used when the API comes
@@ -194,13 +194,10 @@ impl SimApi {
         let schema = qapi_schema::load_with(&shown, options, &qapi_schema::FsReader)
             .map_err(|e| ApiError::Schema(e.to_string()))?;
         let conditions = match conditions {
-            Some(file) => {
-                let text = std::fs::read_to_string(file).map_err(|source| ApiError::Read {
-                    path: file.display().to_string(),
-                    source,
-                })?;
-                Conditions::parse_file(&text)
-            }
+            Some(file) => Conditions::from_file(file).map_err(|source| ApiError::Read {
+                path: file.display().to_string(),
+                source,
+            })?,
             None => Conditions::All,
         };
         Ok(SimApi::from_compiled(&schema, &conditions))
@@ -208,16 +205,8 @@ impl SimApi {
 
     /// The API of a compiled schema.
     pub fn from_compiled(schema: &qapi_schema::Schema, conditions: &Conditions) -> SimApi {
-        let wire = qapi_gen::introspect(schema, conditions, IntrospectOptions::default());
-        let validation = qapi_gen::introspect(
-            schema,
-            conditions,
-            IntrospectOptions {
-                unmask: true,
-                fold_integers: false,
-                ..IntrospectOptions::default()
-            },
-        );
+        let wire = SchemaInfo::from_schema(schema, conditions, IntrospectOptions::default());
+        let validation = SchemaInfo::from_schema(schema, conditions, IntrospectOptions::VALIDATION);
         let commands = || {
             schema.definitions().filter_map(|d| match &d.kind {
                 qapi_schema::DefinitionKind::Command(c) => Some((d.name.clone(), c)),

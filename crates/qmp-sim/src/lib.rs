@@ -7,7 +7,9 @@
 //! for it (run state and its events, QOM, HMP, block nodes, migration state
 //! errors). [`qemu`] and [`qga`] are the `qmp fake-qemu` and `qmp fake-qga`
 //! programs, which accept the QEMU and qemu-ga options the conformance
-//! transcripts use. The protocol itself is `qmp-server`'s.
+//! transcripts use. The protocol itself is `qmp-server`'s, and
+//! introspection (the lists, built from a schema or read from a reply, and
+//! their validation) is `qapi-schema`'s.
 #![warn(missing_docs)]
 
 pub mod api;

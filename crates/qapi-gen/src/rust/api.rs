@@ -6,12 +6,12 @@
 
 use std::fmt::Write as _;
 
+use qapi_schema::introspect::{IntrospectOptions, SchemaInfo};
 use qapi_schema::{Definition, DefinitionKind, EntityId};
 
 use super::docs::doc_comment;
 use super::names::{camel, snake, Namespace};
 use super::{Gen, Scope};
-use crate::introspect::{introspect, IntrospectOptions};
 
 /// A command or event with the Rust names chosen for it.
 struct Named<'a> {
@@ -295,14 +295,10 @@ impl<'a> Gen<'a> {
 
     /// The embedded validation schema and the helpers that use it.
     fn validation_support(&self) -> String {
-        let precise = introspect(
+        let precise = SchemaInfo::from_schema(
             self.schema,
             &self.options.conditions,
-            IntrospectOptions {
-                unmask: true,
-                fold_integers: false,
-                all_types: false,
-            },
+            IntrospectOptions::VALIDATION,
         );
         let json = String::from_utf8_lossy(&precise.to_wire_bytes()).into_owned();
         let result = self.std("Result");

@@ -17,10 +17,11 @@ use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use qapi_schema::{Definition, DefinitionKind, EntityId, Feature, IfCond, Member, Schema};
+use qapi_schema::introspect::{IntrospectOptions, SchemaInfo};
+use qapi_schema::{
+    Conditions, Definition, DefinitionKind, EntityId, Feature, IfCond, Member, Schema,
+};
 
-use crate::conditions::Conditions;
-use crate::introspect::{introspect, IntrospectOptions};
 use names::{camel, Namespace};
 
 /// What to generate.
@@ -255,7 +256,7 @@ impl<'a> Gen<'a> {
             "/// The root schema file this module was generated from.\npub const SCHEMA_NAME: &str = {:?};\n",
             self.schema.path
         );
-        let masked = introspect(
+        let masked = SchemaInfo::from_schema(
             self.schema,
             &self.options.conditions,
             IntrospectOptions::default(),

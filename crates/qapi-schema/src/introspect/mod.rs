@@ -2,12 +2,14 @@
 //! `qapi/introspect.json` describes), its JSON form both ways, and a
 //! validator of argument values against it with QEMU's error texts.
 //!
-//! Building a `SchemaInfo` from a compiled [`Schema`](crate::Schema) is
-//! `qapi-gen`'s job; this module owns the model, loading it from a live
-//! server's reply ([`SchemaInfo::from_value`]) and using it
-//! ([`SchemaInfo::validate_command_arguments`]).
+//! This module is introspection's one owner: it builds a `SchemaInfo`
+//! from a compiled [`Schema`](crate::Schema) exactly as QEMU's generator
+//! does ([`SchemaInfo::from_schema`]; `qapi-gen` calls this), reads one
+//! from a live server's reply ([`SchemaInfo::from_value`]), and uses it
+//! ([`SchemaInfo::validate_command_arguments`], [`diff()`]).
 
 pub mod diff;
+mod generate;
 mod json;
 mod validate;
 
@@ -15,6 +17,7 @@ use std::collections::HashMap;
 
 pub use crate::model::JsonType;
 pub use diff::{diff, Change, ChangeKind};
+pub use generate::IntrospectOptions;
 pub use json::LoadError;
 pub use validate::ValidationError;
 

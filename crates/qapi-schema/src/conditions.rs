@@ -1,11 +1,13 @@
-//! Which `if` conditions hold when generating: all of them, or those
-//! satisfied by a set of defined symbols (a build configuration).
+//! Which `if` conditions hold for a build: all of them, or those that a
+//! set of defined symbols makes true, read from a conditions file.
 
 use std::collections::HashSet;
+use std::path::Path;
 
-use qapi_schema::IfCond;
+use crate::ifcond::IfCond;
 
-/// How `if` conditions are decided at generation time.
+/// How `if` conditions are decided when a schema becomes introspection
+/// data or code.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Conditions {
     /// Every condition is true.
@@ -24,10 +26,15 @@ impl Conditions {
         }
     }
 
-    /// The symbols of a conditions file: one symbol a line (first word),
-    /// `#` comments, and sections `[DEFINED]` / `[UNDEFINED]`; only symbols
-    /// in `[DEFINED]` (or before any section) are defined.
-    pub fn parse_file(text: &str) -> Conditions {
+    /// Reads the conditions file at `path` (see [`Conditions::parse`]).
+    pub fn from_file(path: impl AsRef<Path>) -> std::io::Result<Conditions> {
+        std::fs::read_to_string(path).map(|text| Conditions::parse(&text))
+    }
+
+    /// The symbols of a conditions file's text: one symbol a line (first
+    /// word), `#` comments, and sections `[DEFINED]` / `[UNDEFINED]`; only
+    /// symbols in `[DEFINED]` (or before any section) are defined.
+    pub fn parse(text: &str) -> Conditions {
         let mut defined = HashSet::new();
         let mut in_defined = true;
         for line in text.lines() {
@@ -54,7 +61,7 @@ mod tests {
 
     #[test]
     fn reads_sections_and_comments() {
-        let c = Conditions::parse_file("# x\n[DEFINED]\nA\nB  # b\n\n[UNDEFINED]\nC (inferred)\n");
+        let c = Conditions::parse("# x\n[DEFINED]\nA\nB  # b\n\n[UNDEFINED]\nC (inferred)\n");
         let sym = |s: &str| IfCond::Name(s.to_string());
         assert!(c.holds(Some(&sym("A"))));
         assert!(c.holds(Some(&sym("B"))));

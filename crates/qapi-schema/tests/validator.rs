@@ -2,9 +2,8 @@
 //! QEMU's texts: replayed against the real QEMU 7.2.22 transcripts, and on
 //! a schema exercising every rule of QEMU's input visitor.
 
-use qapi_gen::{introspect, Conditions, IntrospectOptions};
-use qapi_schema::introspect::SchemaInfo;
-use qapi_schema::{load_str, LoadOptions};
+use qapi_schema::introspect::{IntrospectOptions, SchemaInfo};
+use qapi_schema::{load_str, Conditions, LoadOptions};
 use qmp_wire::{Map, Value};
 
 /// Every request of the `args_*` transcripts: an argument error QEMU
@@ -108,7 +107,7 @@ fn info(precise: bool) -> SchemaInfo {
         fold_integers: !precise,
         all_types: false,
     };
-    introspect(&schema, &Conditions::All, options)
+    SchemaInfo::from_schema(&schema, &Conditions::All, options)
 }
 
 fn check(info: &SchemaInfo, command: &str, args: &str, want: Result<(), &str>) {

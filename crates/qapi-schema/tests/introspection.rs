@@ -2,9 +2,8 @@
 //! real QEMU 7.2.22 binary (also byte for byte) and QEMU 10.0's generator
 //! output for every reference schema and condition set.
 
-use qapi_gen::{introspect, Conditions, IntrospectOptions};
-use qapi_schema::introspect::SchemaInfo;
-use qapi_schema::{load_with, FsReader, LoadOptions};
+use qapi_schema::introspect::{IntrospectOptions, SchemaInfo};
+use qapi_schema::{load_with, Conditions, FsReader, LoadOptions};
 use qmp_wire::Value;
 
 /// Loads the expected list (a bare list or a `{"return": [...]}` reply).
@@ -21,9 +20,7 @@ fn expected(name: &str) -> Option<(Vec<u8>, Value)> {
 
 fn conditions(name: &str) -> Option<Conditions> {
     let path = qmp_test_support::shared_path(&format!("qemu/expected/{name}"))?;
-    Some(Conditions::parse_file(
-        &std::fs::read_to_string(path).expect("read conditions"),
-    ))
+    Some(Conditions::from_file(path).expect("read conditions"))
 }
 
 fn generated(
@@ -43,7 +40,7 @@ fn generated(
         unmask,
         ..IntrospectOptions::default()
     };
-    Some(introspect(&schema, conditions, options))
+    Some(SchemaInfo::from_schema(&schema, conditions, options))
 }
 
 /// Compares entry by entry, so a failure names the first difference.

@@ -1,19 +1,16 @@
-//! Introspection: the `query-qmp-schema` list built from a compiled schema
-//! exactly as QEMU's generator builds it (commands and events in schema
-//! order, then types in order of first use; type names masked as numbers
-//! assigned before conditions are applied; integer types folded into
-//! `int`), with conditions decided at generation time.
+//! [`SchemaInfo::from_schema`]: the `query-qmp-schema` list built from a
+//! compiled schema exactly as QEMU's generator builds it (commands and
+//! events in schema order, then types in order of first use; type names
+//! masked as numbers assigned before conditions are applied; integer types
+//! folded into `int`), with conditions decided at generation time.
 
 use std::collections::{HashMap, HashSet};
 
-use qapi_schema::introspect::{
-    Entry, EntryKind, EnumMemberInfo, MemberInfo, SchemaInfo, VariantInfo,
-};
-use qapi_schema::{Definition, DefinitionKind, EntityId, Feature, JsonType, Schema};
+use super::{Entry, EntryKind, EnumMemberInfo, MemberInfo, SchemaInfo, VariantInfo};
+use crate::{Conditions, Definition, DefinitionKind, EntityId, Feature, JsonType, Schema};
 
-use crate::conditions::Conditions;
-
-/// Choices beyond QEMU's defaults.
+/// How [`SchemaInfo::from_schema`] builds the list (the default is QEMU's
+/// output).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IntrospectOptions {
     /// Real type names instead of numbers (QEMU's `-u`).
@@ -28,6 +25,17 @@ pub struct IntrospectOptions {
     pub all_types: bool,
 }
 
+impl IntrospectOptions {
+    /// Real type names and integer widths kept: the list that argument
+    /// validation with QEMU's range checks, the simulator and the schema
+    /// diff use (not QEMU's wire output).
+    pub const VALIDATION: IntrospectOptions = IntrospectOptions {
+        unmask: true,
+        fold_integers: false,
+        all_types: false,
+    };
+}
+
 impl Default for IntrospectOptions {
     fn default() -> Self {
         IntrospectOptions {
@@ -38,45 +46,48 @@ impl Default for IntrospectOptions {
     }
 }
 
-/// Builds the `query-qmp-schema` list of `schema`.
-pub fn introspect(
-    schema: &Schema,
-    conditions: &Conditions,
-    options: IntrospectOptions,
-) -> SchemaInfo {
-    let mut gen = Generator {
-        schema,
-        conditions,
-        options,
-        used: Vec::new(),
-        used_set: HashSet::new(),
-        numbers: HashMap::new(),
-        entries: Vec::new(),
-    };
-    for module in &schema.modules {
-        for &id in &module.entities {
-            if let Some(def) = schema.definition(id) {
-                if !def.is_type() {
-                    gen.visit(def);
+impl SchemaInfo {
+    /// Builds the `query-qmp-schema` list of `schema`, with `if`
+    /// conditions decided by `conditions`.
+    pub fn from_schema(
+        schema: &Schema,
+        conditions: &Conditions,
+        options: IntrospectOptions,
+    ) -> SchemaInfo {
+        let mut gen = Generator {
+            schema,
+            conditions,
+            options,
+            used: Vec::new(),
+            used_set: HashSet::new(),
+            numbers: HashMap::new(),
+            entries: Vec::new(),
+        };
+        for module in &schema.modules {
+            for &id in &module.entities {
+                if let Some(def) = schema.definition(id) {
+                    if !def.is_type() {
+                        gen.visit(def);
+                    }
                 }
             }
         }
-    }
-    if options.all_types {
-        for def in schema.definitions().filter(|d| d.is_type()) {
-            if let Some(id) = schema.lookup_id(&def.name) {
-                gen.use_type(id);
+        if options.all_types {
+            for def in schema.definitions().filter(|d| d.is_type()) {
+                if let Some(id) = schema.lookup_id(&def.name) {
+                    gen.use_type(id);
+                }
             }
         }
-    }
-    let mut next = 0;
-    while let Some(&id) = gen.used.get(next) {
-        next += 1;
-        if let Some(def) = schema.definition(id) {
-            gen.visit(def);
+        let mut next = 0;
+        while let Some(&id) = gen.used.get(next) {
+            next += 1;
+            if let Some(def) = schema.definition(id) {
+                gen.visit(def);
+            }
         }
+        SchemaInfo::new(gen.entries)
     }
-    SchemaInfo::new(gen.entries)
 }
 
 /// One generation pass.
