@@ -112,11 +112,11 @@ pub fn validator_for(
 
 /// The member names of `command`'s argument type.
 fn declared_arguments(info: &SchemaInfo, command: &str) -> HashSet<String> {
-    let arg_type = match info.command(command).map(|e| &e.kind) {
-        Some(EntryKind::Command { arg_type, .. }) => arg_type,
-        _ => return HashSet::new(),
-    };
-    match info.get(arg_type).map(|e| &e.kind) {
+    match info
+        .arg_type(command)
+        .and_then(|t| info.get(t))
+        .map(|e| &e.kind)
+    {
         Some(EntryKind::Object { members, .. }) => members.iter().map(|m| m.name.clone()).collect(),
         _ => HashSet::new(),
     }

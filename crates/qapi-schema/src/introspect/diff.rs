@@ -73,6 +73,9 @@ fn reportable(name: &str, named: bool) -> bool {
     named && !name.starts_with("q_") && !name.starts_with('[')
 }
 
+/// One of the [`Entry`] lookups of a command's or event's types.
+type TypeOf = fn(&Entry) -> Option<&str>;
+
 struct Differ<'a> {
     old: &'a SchemaInfo,
     new: &'a SchemaInfo,
@@ -136,34 +139,32 @@ impl<'a> Differ<'a> {
                 continue;
             };
             self.features(&what, &before.features, &entry.features);
-            match (&before.kind, &entry.kind) {
-                (
+            let oob = |e: &Entry| {
+                matches!(
+                    e.kind,
                     EntryKind::Command {
-                        arg_type: a,
-                        ret_type: r,
-                        allow_oob: o,
-                    },
-                    EntryKind::Command {
-                        arg_type: a2,
-                        ret_type: r2,
-                        allow_oob: o2,
-                    },
-                ) => {
-                    if o != o2 {
-                        let detail = if *o2 {
-                            "now allows out-of-band"
-                        } else {
-                            "no longer allows out-of-band"
-                        };
-                        self.push(ChangeKind::Changed, what.clone(), Some(detail.into()));
+                        allow_oob: true,
+                        ..
                     }
-                    self.types(&format!("{what} argument"), a, a2);
-                    self.types(&format!("{what} return"), r, r2);
+                )
+            };
+            if oob(before) != oob(entry) {
+                let detail = if oob(entry) {
+                    "now allows out-of-band"
+                } else {
+                    "no longer allows out-of-band"
+                };
+                self.push(ChangeKind::Changed, what.clone(), Some(detail.into()));
+            }
+            let parts: &[(&str, TypeOf)] = if commands {
+                &[("argument", Entry::arg_type), ("return", Entry::ret_type)]
+            } else {
+                &[("data", Entry::arg_type)]
+            };
+            for (part, type_of) in parts {
+                if let (Some(a), Some(b)) = (type_of(before), type_of(entry)) {
+                    self.types(&format!("{what} {part}"), a, b);
                 }
-                (EntryKind::Event { arg_type: a }, EntryKind::Event { arg_type: a2 }) => {
-                    self.types(&format!("{what} data"), a, a2);
-                }
-                _ => {}
             }
         }
     }

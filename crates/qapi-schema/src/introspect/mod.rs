@@ -11,6 +11,7 @@
 pub mod diff;
 mod generate;
 mod json;
+mod lookup;
 mod validate;
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ pub use crate::model::JsonType;
 pub use diff::{diff, Change, ChangeKind};
 pub use generate::IntrospectOptions;
 pub use json::LoadError;
+pub use lookup::{BranchMembers, MAX_BRANCH_DEPTH};
 pub use validate::ValidationError;
 
 /// The list `query-qmp-schema` returns, with an index by name.

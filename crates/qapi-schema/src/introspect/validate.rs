@@ -65,20 +65,18 @@ impl SchemaInfo {
         name: &str,
         args: &Map,
     ) -> Result<(), ValidationError> {
-        let arg_type = match self.command(name).map(|e| &e.kind) {
-            Some(EntryKind::Command { arg_type, .. }) => arg_type,
-            _ => return Err(ValidationError::CommandNotFound(name.to_string())),
+        let Some(arg_type) = self.arg_type(name) else {
+            return Err(ValidationError::CommandNotFound(name.to_string()));
         };
         Visitor::new(self).root(arg_type, args)
     }
 
     /// Validates the `data` of event `name` (`{}` when absent).
     pub fn validate_event_data(&self, name: &str, data: &Map) -> Result<(), ValidationError> {
-        let arg_type = match self.event(name).map(|e| &e.kind) {
-            Some(EntryKind::Event { arg_type }) => arg_type,
-            _ => return Err(ValidationError::UnknownType(name.to_string())),
+        let Some(data_type) = self.event_data(name) else {
+            return Err(ValidationError::UnknownType(name.to_string()));
         };
-        Visitor::new(self).root(arg_type, data)
+        Visitor::new(self).root(data_type, data)
     }
 
     /// Validates `value` as a value of type `type_name` at the top level.
@@ -350,43 +348,19 @@ impl<'a> Visitor<'a> {
         }
     }
 
-    /// The members of an object (and of its union branch), then the check
-    /// for members it does not have.
+    /// The members of an object (and of the union branches its tag
+    /// selects), then the check for members it does not have.
     fn object_body(&mut self, entry: &'a Entry, map: &'a Map) -> Result<(), ValidationError> {
         let mut seen: HashSet<&str> = HashSet::new();
-        self.members_of(entry, map, &mut seen)?;
+        let info = self.info;
+        for level in info.branch_members(entry, Some(map)) {
+            let members = level.map_err(|name| ValidationError::UnknownType(name.to_string()))?;
+            for member in members {
+                self.member(member, map, &mut seen)?;
+            }
+        }
         match map.keys().find(|k| !seen.contains(k.as_str())) {
             Some(key) => Err(ValidationError::Unexpected(self.full_name(Some(key)))),
-            None => Ok(()),
-        }
-    }
-
-    fn members_of(
-        &mut self,
-        entry: &'a Entry,
-        map: &'a Map,
-        seen: &mut HashSet<&'a str>,
-    ) -> Result<(), ValidationError> {
-        let EntryKind::Object {
-            members,
-            tag,
-            variants,
-        } = &entry.kind
-        else {
-            return Err(ValidationError::UnknownType(entry.name.clone()));
-        };
-        for member in members {
-            self.member(member, map, seen)?;
-        }
-        let Some(tag) = tag else { return Ok(()) };
-        let Some(Value::String(case)) = map.get(tag) else {
-            return Ok(());
-        };
-        match variants.iter().find(|v| &v.case == case) {
-            Some(variant) => {
-                let branch = self.entry(&variant.ty)?;
-                self.members_of(branch, map, seen)
-            }
             None => Ok(()),
         }
     }

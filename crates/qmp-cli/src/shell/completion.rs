@@ -149,7 +149,7 @@ pub fn complete(schema: &SchemaInfo, line: &str, in_transaction: bool) -> Comple
     let actions = types::transaction_actions(schema);
     let root = match transaction {
         true => actions.iter().find(|(a, _)| a == name).map(|(_, ty)| *ty),
-        false => types::command_arg_type(schema, name),
+        false => schema.arg_type(name),
     };
     let Some(root) = root else {
         return Completion::default();
@@ -176,7 +176,7 @@ fn names(schema: &SchemaInfo, transaction: bool, current: &Word) -> Completion {
             &current.text,
             " ",
         );
-        if types::command_arg_type(schema, "transaction").is_some()
+        if schema.arg_type("transaction").is_some()
             && "transaction(".starts_with(current.text.as_str())
         {
             names.push("transaction( ".to_owned());

@@ -63,7 +63,7 @@ fn describe(schema: &SchemaInfo, name: &str, depth: usize) -> String {
 
 /// `help COMMAND`: one line per argument, or why there is none.
 pub fn command_help(schema: &SchemaInfo, command: &str) -> String {
-    let Some(arg_type) = types::command_arg_type(schema, command) else {
+    let Some(arg_type) = schema.arg_type(command) else {
         return format!("The command {command} has not been found");
     };
     let members = types::members(schema, arg_type, None);

@@ -5,17 +5,9 @@
 use qapi_schema::introspect::{EntryKind, JsonType, MemberInfo, SchemaInfo};
 use qmp_wire::{Map, Value};
 
-/// Deepest nesting followed (schemas are acyclic in practice; this keeps a
-/// malformed list from looping).
+/// Deepest nesting of alternates followed (schemas are acyclic in
+/// practice; this keeps a malformed list from looping).
 const MAX_DEPTH: usize = 32;
-
-/// The argument type of command `name`.
-pub fn command_arg_type<'a>(schema: &'a SchemaInfo, name: &str) -> Option<&'a str> {
-    match &schema.command(name)?.kind {
-        EntryKind::Command { arg_type, .. } => Some(arg_type),
-        _ => None,
-    }
-}
 
 /// The object type behind `name`: itself, or an alternate's object branch.
 fn object_type<'a>(schema: &'a SchemaInfo, name: &'a str) -> Option<&'a str> {
@@ -38,43 +30,14 @@ fn object_type<'a>(schema: &'a SchemaInfo, name: &'a str) -> Option<&'a str> {
 /// with those of the union branch that `given` (the arguments at this
 /// level) selects through the tag.
 pub fn members<'a>(schema: &'a SchemaInfo, name: &str, given: Option<&Map>) -> Vec<&'a MemberInfo> {
-    let mut out = Vec::new();
-    collect_members(schema, name, given, 0, &mut out);
-    out
-}
-
-fn collect_members<'a>(
-    schema: &'a SchemaInfo,
-    name: &str,
-    given: Option<&Map>,
-    depth: usize,
-    out: &mut Vec<&'a MemberInfo>,
-) {
-    if depth > MAX_DEPTH {
-        return;
-    }
-    let Some(entry) = schema.get(name) else {
-        return;
+    let Some(object) = object_type(schema, name).and_then(|object| schema.get(object)) else {
+        return Vec::new();
     };
-    let Some(object) = object_type(schema, &entry.name) else {
-        return;
-    };
-    let Some(EntryKind::Object {
-        members,
-        tag,
-        variants,
-    }) = schema.get(object).map(|e| &e.kind)
-    else {
-        return;
-    };
-    out.extend(members.iter());
-    let chosen = tag
-        .as_deref()
-        .and_then(|tag| given?.get(tag)?.as_str())
-        .and_then(|case| variants.iter().find(|v| v.case == case));
-    if let Some(variant) = chosen {
-        collect_members(schema, &variant.ty, given, depth + 1, out);
-    }
+    schema
+        .branch_members(object, given)
+        .map_while(Result::ok)
+        .flatten()
+        .collect()
 }
 
 /// The type of the member at dotted `path` below type `root`, using the
@@ -151,7 +114,7 @@ fn collect_values(schema: &SchemaInfo, name: &str, depth: usize, out: &mut Vec<S
 /// The actions `transaction` takes, and each one's data type: the
 /// branches of the union that `actions`' elements are.
 pub fn transaction_actions(schema: &SchemaInfo) -> Vec<(&str, &str)> {
-    let Some(arg_type) = command_arg_type(schema, "transaction") else {
+    let Some(arg_type) = schema.arg_type("transaction") else {
         return Vec::new();
     };
     let Some(actions) = members(schema, arg_type, None)
