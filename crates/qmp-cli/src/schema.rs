@@ -4,10 +4,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
-use qapi_schema::introspect::{diff, ChangeKind, IntrospectOptions, SchemaInfo};
-use qapi_schema::{load_with, Conditions, FsReader, LoadOptions};
+use qapi_schema::introspect::{diff, ApiSource, ChangeKind, SchemaInfo};
 use qmp_wire::{Encoder, LineEnding, Map, MemberOrder, Value};
 
 use crate::target::{runtime, TargetArgs};
@@ -83,27 +81,9 @@ fn dump(args: DumpArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// One side of a diff: a saved reply, or a QAPI schema (QEMU 10.0's doc
-/// syntax first, then QEMU 7.2's).
+/// One side of a diff: a saved reply, or a QAPI schema (see [`ApiSource`]).
 fn load_side(path: &str) -> anyhow::Result<SchemaInfo> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {path}"))?;
-    if let Ok(value) = qmp_wire::from_slice(&bytes) {
-        let list = value.get("return").cloned().unwrap_or(value);
-        if matches!(list, Value::Array(_)) {
-            return SchemaInfo::from_value(&list)
-                .map_err(|e| anyhow::anyhow!("{path}: not a query-qmp-schema reply: {e}"));
-        }
-    }
-    let schema = match load_with(path, LoadOptions::default(), &FsReader) {
-        Ok(schema) => schema,
-        Err(strict) => load_with(path, LoadOptions { relaxed_docs: true }, &FsReader)
-            .map_err(|_| anyhow::anyhow!("{strict}"))?,
-    };
-    Ok(SchemaInfo::from_schema(
-        &schema,
-        &Conditions::All,
-        IntrospectOptions::VALIDATION,
-    ))
+    Ok(ApiSource::Detect(path.into()).load()?.into_info())
 }
 
 fn report(args: DiffArgs) -> anyhow::Result<ExitCode> {

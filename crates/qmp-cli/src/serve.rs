@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use qapi_schema::introspect::ApiSource;
 use qmp_server::{Server, ServerConfig};
 use qmp_sim::machine::{Machine, MachineOptions};
 use qmp_sim::qemu::{build_scripted_server, default_version};
@@ -20,10 +21,11 @@ use crate::target::runtime;
 #[command(after_help = "Examples:
   qmp serve --unix /tmp/qmp.sock
   qmp serve --introspection reply.json --unix /tmp/qmp.sock -S
-  qmp serve --schema qapi/qapi-schema.json --relaxed-docs --tcp 127.0.0.1:4444
+  qmp serve --schema qapi/qapi-schema.json --tcp 127.0.0.1:4444
   qmp serve --unix /tmp/qmp.sock --script replies.json
 
-Serves until a client sends quit, or until SIGINT, SIGTERM or SIGHUP (which,
+A schema may use QEMU 10.0's or QEMU 7.2's doc comment syntax. Serves until
+a client sends quit, or until SIGINT, SIGTERM or SIGHUP (which,
 as in QEMU, send every client a SHUTDOWN event with reason host-signal);
 either way it exits 0 and removes its socket file. Without --schema or
 --introspection it serves the simulator's built-in API.")]
@@ -34,8 +36,9 @@ pub struct ServeArgs {
     /// With --schema: the `if` symbols that hold (default: all).
     #[arg(long, value_name = "FILE", requires = "schema")]
     conditions: Option<PathBuf>,
-    /// With --schema: accept QEMU 7.2's doc comment syntax.
-    #[arg(long, requires = "schema")]
+    /// Accepted for old command lines; changes nothing (QEMU 7.2's doc
+    /// comment syntax is always accepted).
+    #[arg(long, requires = "schema", hide = true)]
     relaxed_docs: bool,
     /// Serve the commands of this saved query-qmp-schema reply.
     #[arg(long, value_name = "FILE")]
@@ -66,12 +69,17 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.unix.is_none() && args.tcp.is_none() {
         bail!("give --unix PATH or --tcp ADDR");
     }
-    let api = match (&args.schema, &args.introspection) {
-        (Some(schema), _) => {
-            SimApi::from_schema(schema, args.conditions.as_deref(), args.relaxed_docs)?
-        }
-        (None, Some(reply)) => SimApi::from_introspection_file(reply)?,
-        (None, None) => SimApi::builtin()?,
+    let source = match (&args.schema, &args.introspection) {
+        (Some(path), _) => Some(ApiSource::Schema {
+            path: path.clone(),
+            conditions: args.conditions.clone(),
+        }),
+        (None, Some(reply)) => Some(ApiSource::Introspection(reply.clone())),
+        (None, None) => None,
+    };
+    let api = match &source {
+        Some(source) => SimApi::load(source)?,
+        None => SimApi::builtin()?,
     };
     let script = Arc::new(Script::default());
     if let Some(path) = &args.script {

@@ -1,11 +1,13 @@
-//! The API a simulator serves: a `query-qmp-schema` list (given as a saved
-//! reply, or generated from a QAPI schema), the list used to validate
-//! arguments, and which commands run before machine initialisation.
+//! The API a simulator serves: a `query-qmp-schema` list (from any
+//! [`ApiSource`]: a saved reply, or a QAPI schema it is generated from),
+//! the list used to validate arguments, and which commands run before
+//! machine initialisation.
 
 use std::collections::HashSet;
 use std::path::Path;
 
-use qapi_schema::introspect::{EntryKind, IntrospectOptions, SchemaInfo};
+pub use qapi_schema::introspect::ApiError;
+use qapi_schema::introspect::{Api, ApiSource, EntryKind, IntrospectOptions, SchemaInfo};
 use qapi_schema::Conditions;
 use qmp_wire::Value;
 
@@ -88,38 +90,6 @@ const QEMU_7_2_PRECONFIG: &[&str] = &[
     "query-command-line-options",
 ];
 
-/// Why an API could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The reply file is not QEMU's JSON.
-    #[error("{path}: {source}")]
-    Json {
-        /// The file.
-        path: String,
-        /// Why.
-        source: qmp_wire::JsonError,
-    },
-    /// The reply is not a `query-qmp-schema` list.
-    #[error("{path}: {message}")]
-    Introspection {
-        /// The file.
-        path: String,
-        /// Why.
-        message: String,
-    },
-    /// The QAPI schema has errors (QEMU's text).
-    #[error("{0}")]
-    Schema(String),
-}
-
 /// What a simulator serves.
 #[derive(Clone, Debug)]
 pub struct SimApi {
@@ -139,68 +109,40 @@ pub struct SimApi {
 pub const BUILTIN_SCHEMA: &str = include_str!("../schema/sim-schema.json");
 
 impl SimApi {
-    /// The API of a saved `query-qmp-schema` reply (its `return` value, or
-    /// the whole reply object).
-    pub fn from_introspection_file(path: &Path) -> Result<SimApi, ApiError> {
-        let shown = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| ApiError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-        let value = qmp_wire::from_slice(&bytes).map_err(|source| ApiError::Json {
-            path: shown.clone(),
-            source,
-        })?;
-        SimApi::from_introspection(value).map_err(|message| ApiError::Introspection {
-            path: shown,
-            message,
+    /// The API of `source` (see [`ApiSource`] for how schemas and
+    /// replies are read).
+    pub fn load(source: &ApiSource) -> Result<SimApi, ApiError> {
+        Ok(match source.load()? {
+            Api::Schema { schema, conditions } => SimApi::from_compiled(&schema, &conditions),
+            Api::Introspection { wire, info } => SimApi::from_reply(wire, info),
         })
     }
 
-    /// The API of a `query-qmp-schema` list value.
-    pub fn from_introspection(value: Value) -> Result<SimApi, String> {
-        let list = match value.get("return") {
-            Some(inner) => inner.clone(),
-            None => value,
-        };
-        let validation = SchemaInfo::from_value(&list).map_err(|e| e.to_string())?;
-        Ok(SimApi {
-            wire: list,
-            validation,
+    /// The API of a saved `query-qmp-schema` reply (its `return` value, or
+    /// the whole reply object).
+    pub fn from_introspection_file(path: &Path) -> Result<SimApi, ApiError> {
+        SimApi::load(&ApiSource::Introspection(path.to_path_buf()))
+    }
+
+    /// The API of a `query-qmp-schema` list, as sent (`wire`) and read
+    /// (`info`). A reply does not say which commands allow preconfig or
+    /// take open arguments; QEMU 7.2's are assumed.
+    pub fn from_reply(wire: Value, info: SchemaInfo) -> SimApi {
+        SimApi {
+            wire,
+            validation: info,
             preconfig: QEMU_7_2_PRECONFIG.iter().map(|s| s.to_string()).collect(),
             // QEMU 7.2's only `gen: false` command.
             open_arguments: ["device_add".to_string()].into_iter().collect(),
-        })
+        }
     }
 
     /// The simulator's built-in API ([`BUILTIN_SCHEMA`]): the heart of
     /// QEMU's interface with QEMU's names and shapes.
     pub fn builtin() -> Result<SimApi, ApiError> {
         let schema = qapi_schema::load_str("sim-schema.json", BUILTIN_SCHEMA, Default::default())
-            .map_err(|e| ApiError::Schema(e.to_string()))?;
+            .map_err(ApiError::Schema)?;
         Ok(SimApi::from_compiled(&schema, &Conditions::All))
-    }
-
-    /// The API of a QAPI schema, with `if` conditions decided by
-    /// `conditions` (all true when `None`); `relaxed_docs` accepts QEMU
-    /// 7.2's doc comment syntax.
-    pub fn from_schema(
-        path: &Path,
-        conditions: Option<&Path>,
-        relaxed_docs: bool,
-    ) -> Result<SimApi, ApiError> {
-        let options = qapi_schema::LoadOptions { relaxed_docs };
-        let shown = path.display().to_string();
-        let schema = qapi_schema::load_with(&shown, options, &qapi_schema::FsReader)
-            .map_err(|e| ApiError::Schema(e.to_string()))?;
-        let conditions = match conditions {
-            Some(file) => Conditions::from_file(file).map_err(|source| ApiError::Read {
-                path: file.display().to_string(),
-                source,
-            })?,
-            None => Conditions::All,
-        };
-        Ok(SimApi::from_compiled(&schema, &conditions))
     }
 
     /// The API of a compiled schema.

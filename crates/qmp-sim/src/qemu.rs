@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use qapi_schema::introspect::ApiSource;
 use qapi_schema::introspect::{EntryKind, SchemaInfo};
 use qmp_server::{CommandEntry, Reply, Server, ServerConfig};
 use qmp_wire::{Map, QemuVersion, QmpError, VersionInfo};
@@ -159,24 +160,6 @@ fn returning_minimal(name: &str, info: &Arc<SchemaInfo>, ret_type: &str) -> Comm
     })
 }
 
-/// Where the stand-in gets its API.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ApiSource {
-    /// The simulator's built-in schema.
-    Builtin,
-    /// A saved `query-qmp-schema` reply.
-    Introspection(PathBuf),
-    /// A QAPI schema, with an optional conditions file.
-    Schema {
-        /// The root schema file.
-        path: PathBuf,
-        /// The `if` symbols that hold (all, when `None`).
-        conditions: Option<PathBuf>,
-        /// Accept QEMU 7.2's doc comment syntax.
-        relaxed_docs: bool,
-    },
-}
-
 /// One monitor: a socket path and its layout.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Monitor {
@@ -244,8 +227,10 @@ fn is_on(value: Option<&String>) -> bool {
 }
 
 impl FakeQemuOptions {
-    /// Parses `[--introspection FILE | --schema FILE [--conditions FILE]
-    /// [--relaxed-docs]] [--script FILE] QEMU-OPTIONS...`. Of QEMU's options it accepts
+    /// Parses `[--introspection FILE | --schema FILE [--conditions FILE]]
+    /// [--script FILE] QEMU-OPTIONS...` (`--relaxed-docs` is accepted and
+    /// changes nothing: [`ApiSource`] reads QEMU 7.2's doc syntax too). Of
+    /// QEMU's options it accepts
     /// `-machine`/`-M none`, `-S`, `-nodefaults`, `-display none`,
     /// `--preconfig`, `-name`, `-qmp unix:PATH,server=on,wait=off`,
     /// `-chardev socket,id=ID,path=PATH,server=on,wait=off[,mux=on]` with
@@ -253,7 +238,6 @@ impl FakeQemuOptions {
     pub fn parse(args: &[String]) -> Result<FakeQemuOptions, OptionError> {
         let mut api = None;
         let mut conditions = None;
-        let mut relaxed_docs = false;
         let mut machine = MachineOptionsSpec::default();
         let mut monitors = Vec::new();
         let mut chardevs: HashMap<String, PathBuf> = HashMap::new();
@@ -274,12 +258,11 @@ impl FakeQemuOptions {
                     api = Some(ApiSource::Schema {
                         path: value(&mut args, arg)?.into(),
                         conditions: None,
-                        relaxed_docs: false,
                     })
                 }
                 "conditions" => conditions = Some(PathBuf::from(value(&mut args, arg)?)),
                 "script" => script = Some(PathBuf::from(value(&mut args, arg)?)),
-                "relaxed-docs" => relaxed_docs = true,
+                "relaxed-docs" => {}
                 "S" => machine.start_stopped = true,
                 "preconfig" => machine.preconfig = true,
                 "nodefaults" | "no-user-config" | "no-shutdown" => {}
@@ -349,11 +332,7 @@ impl FakeQemuOptions {
             }
         }
         let api = match api {
-            Some(ApiSource::Schema { path, .. }) => ApiSource::Schema {
-                path,
-                conditions,
-                relaxed_docs,
-            },
+            Some(ApiSource::Schema { path, .. }) => ApiSource::Schema { path, conditions },
             Some(other) => other,
             None => {
                 return Err(OptionError(
@@ -376,15 +355,7 @@ pub async fn run_fake_qemu(
     options: FakeQemuOptions,
 ) -> Result<crate::ending::Ending, Box<dyn std::error::Error>> {
     let mut signals = crate::ending::HostSignals::catch()?;
-    let api = match &options.api {
-        ApiSource::Builtin => SimApi::builtin()?,
-        ApiSource::Introspection(path) => SimApi::from_introspection_file(path)?,
-        ApiSource::Schema {
-            path,
-            conditions,
-            relaxed_docs,
-        } => SimApi::from_schema(path, conditions.as_deref(), *relaxed_docs)?,
-    };
+    let api = SimApi::load(&options.api)?;
     let machine = Machine::new(&options.machine.to_options());
     let config = ServerConfig {
         one_client_at_a_time: true,
@@ -441,13 +412,13 @@ mod tests {
                 pretty: true
             }]
         );
-        assert!(matches!(
+        assert_eq!(
             o.api,
             ApiSource::Schema {
-                relaxed_docs: true,
-                ..
+                path: "s.json".into(),
+                conditions: None
             }
-        ));
+        );
         assert!(FakeQemuOptions::parse(&args("--introspection r -M pc")).is_err());
         assert!(FakeQemuOptions::parse(&args("--introspection r -device foo")).is_err());
     }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use qapi_schema::introspect::ApiSource;
 use qmp_server::{CommandEntry, Reply, Server, ServerConfig};
 use qmp_wire::{Map, QmpError, Value};
 
@@ -188,7 +189,10 @@ pub fn build_agent(api: Option<&SimApi>) -> Server {
 /// Runs `qmp fake-qga` until the process ends.
 pub async fn run_fake_qga(options: FakeQgaOptions) -> Result<(), Box<dyn std::error::Error>> {
     let api = match &options.schema {
-        Some(path) => Some(SimApi::from_schema(path, None, true)?),
+        Some(path) => Some(SimApi::load(&ApiSource::Schema {
+            path: path.clone(),
+            conditions: None,
+        })?),
         None => None,
     };
     let server = build_agent(api.as_ref());

@@ -43,9 +43,9 @@ impl Simulator {
 
     /// Any API and machine options, on a fresh socket.
     pub async fn start_with(api: SimApi, options: MachineOptions) -> Result<Simulator, ApiError> {
-        let io = |source: std::io::Error| ApiError::Read {
+        let io = |error: std::io::Error| ApiError::Read {
             path: "the simulator's socket".into(),
-            source,
+            error,
         };
         let dir = tempfile::Builder::new()
             .prefix("qmp-sim-")

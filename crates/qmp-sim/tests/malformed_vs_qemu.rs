@@ -11,6 +11,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use qapi_schema::introspect::ApiSource;
 use qmp_server::{Server, ServerConfig};
 use qmp_sim::machine::{Machine, MachineOptions};
 use qmp_sim::qemu::{build_server, default_version};
@@ -197,6 +198,10 @@ async fn width_and_type_name_texts_come_from_the_qapi_schema() {
     ) else {
         return;
     };
-    let api = SimApi::from_schema(&schema, Some(&conditions), true).unwrap();
+    let source = ApiSource::Schema {
+        path: schema,
+        conditions: Some(conditions),
+    };
+    let api = SimApi::load(&source).unwrap();
     compare(&api, NEEDS_SCHEMA).await;
 }

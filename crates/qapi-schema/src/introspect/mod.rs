@@ -5,9 +5,13 @@
 //! This module is introspection's one owner: it builds a `SchemaInfo`
 //! from a compiled [`Schema`](crate::Schema) exactly as QEMU's generator
 //! does ([`SchemaInfo::from_schema`]; `qapi-gen` calls this), reads one
-//! from a live server's reply ([`SchemaInfo::from_value`]), and uses it
-//! ([`SchemaInfo::validate_command_arguments`], [`diff()`]).
+//! from a live server's reply ([`SchemaInfo::from_value`]), loads either
+//! from a file ([`ApiSource`]: a schema or a saved reply, with one policy
+//! for QEMU 7.2's doc syntax), and uses it (lookups such as
+//! [`SchemaInfo::arg_type`], [`SchemaInfo::validate_command_arguments`],
+//! [`diff()`]).
 
+mod api;
 pub mod diff;
 mod generate;
 mod json;
@@ -17,6 +21,7 @@ mod validate;
 use std::collections::HashMap;
 
 pub use crate::model::JsonType;
+pub use api::{Api, ApiError, ApiSource};
 pub use diff::{diff, Change, ChangeKind};
 pub use generate::IntrospectOptions;
 pub use json::LoadError;
