@@ -10,9 +10,11 @@
 //! introspection ([`introspect`]): the `query-qmp-schema` model
 //! ([`introspect::SchemaInfo`]), built from a compiled schema as QEMU's
 //! generator builds it or read from a server's reply, with a validator of
-//! argument values and the API diff. It does not generate code (that is
-//! `qapi-gen`'s job, which calls into this crate for introspection data),
-//! and does no I/O beyond reading schema and conditions files.
+//! argument values, the API diff, and [`introspect::ApiSource`], the one
+//! loader of "a schema or a saved reply" with one policy for QEMU 7.2's
+//! doc syntax. It does not generate code (that is `qapi-gen`'s job, which
+//! calls into this crate for introspection data), and does no I/O beyond
+//! reading schema, conditions and saved-reply files.
 //!
 //! ```no_run
 //! let schema = qapi_schema::load("qapi/qapi-schema.json").map_err(|e| e.to_string())?;
