@@ -18,8 +18,10 @@ pub enum QapiCommand {
     /// Check a schema; print the first error as QEMU does (exit 1) or
     /// nothing (exit 0).
     Check(SchemaArgs),
-    /// Print the schema in the format of QEMU's test-suite `.out` files.
-    Dump(SchemaArgs),
+    /// Print the schema in the format of QEMU's test-suite `.out` files
+    /// (`qmp qapi dump` still works).
+    #[command(name = "test-dump", alias = "dump")]
+    TestDump(SchemaArgs),
     /// Print the `query-qmp-schema` list QEMU builds from the schema.
     Introspect {
         #[command(flatten)]
@@ -109,7 +111,7 @@ fn print(bytes: &[u8]) -> anyhow::Result<()> {
 pub fn run(command: QapiCommand) -> anyhow::Result<ExitCode> {
     match command {
         QapiCommand::Check(args) => Ok(load(&args)?.err().unwrap_or(ExitCode::SUCCESS)),
-        QapiCommand::Dump(args) => match load(&args)? {
+        QapiCommand::TestDump(args) => match load(&args)? {
             Ok(schema) => print(dump(&schema).as_bytes()).map(|()| ExitCode::SUCCESS),
             Err(code) => Ok(code),
         },

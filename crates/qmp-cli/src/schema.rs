@@ -1,4 +1,4 @@
-//! `qmp schema dump` (a server's `query-qmp-schema`) and `qmp schema diff`
+//! `qmp schema fetch` (a server's `query-qmp-schema`) and `qmp schema diff`
 //! (the API change report between two schemas or saved replies).
 
 use std::io::Write;
@@ -13,11 +13,15 @@ use crate::target::{runtime, TargetArgs};
 /// `qmp schema` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum SchemaCommand {
-    /// Print a server's query-qmp-schema reply as JSON.
-    #[command(after_help = "Examples:
-  qmp schema dump /run/qemu/qmp.sock > qemu-schema.json
-  qmp schema dump --launch -- qemu-system-x86_64 -machine none")]
-    Dump(DumpArgs),
+    /// Fetch a server's query-qmp-schema reply and print it as JSON
+    /// (`qmp schema dump` still works).
+    #[command(
+        alias = "dump",
+        after_help = "Examples:
+  qmp schema fetch /run/qemu/qmp.sock > qemu-schema.json
+  qmp schema fetch --launch -- qemu-system-x86_64 -machine none"
+    )]
+    Fetch(FetchArgs),
     /// Report the API changes between two schemas: commands, events, types,
     /// members and enum values added, removed or changed, and items newly
     /// deprecated or unstable.
@@ -33,9 +37,9 @@ Examples:
     Diff(DiffArgs),
 }
 
-/// `qmp schema dump`
+/// `qmp schema fetch`
 #[derive(Debug, Args)]
-pub struct DumpArgs {
+pub struct FetchArgs {
     /// The target: a socket path, tcp:HOST:PORT or sim.
     #[arg(value_name = "TARGET")]
     target_word: Option<String>,
@@ -61,12 +65,12 @@ pub struct DiffArgs {
 /// Runs `qmp schema ...`.
 pub fn run(command: SchemaCommand) -> anyhow::Result<ExitCode> {
     match command {
-        SchemaCommand::Dump(args) => dump(args),
+        SchemaCommand::Fetch(args) => fetch(args),
         SchemaCommand::Diff(args) => report(args),
     }
 }
 
-fn dump(args: DumpArgs) -> anyhow::Result<ExitCode> {
+fn fetch(args: FetchArgs) -> anyhow::Result<ExitCode> {
     let target = args.target.target(args.target_word.as_deref())?;
     runtime()?.block_on(async move {
         let connection = target.connect(args.target.client_config()).await?;
