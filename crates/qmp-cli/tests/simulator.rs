@@ -4,70 +4,31 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-use qmp_test_support::{QEMU_HEADLESS, QEMU_NO_MACHINE};
+use qmp_test_support::{TestProcess, QEMU_HEADLESS, QEMU_NO_MACHINE};
 
 const QMP: &str = env!("CARGO_BIN_EXE_qmp");
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("qmp-cli-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-/// `qmp fake-qemu` on a fresh socket, killed on drop.
-struct FakeQemu {
-    child: Child,
-    socket: PathBuf,
-    dir: PathBuf,
-}
-
-impl FakeQemu {
-    /// `qmp fake-qemu` (QEMU's command line) or `qmp serve`, both stopped (-S).
-    fn start(tag: &str, introspection: &Path, serve: bool) -> FakeQemu {
-        let dir = temp_dir(tag);
-        let socket = dir.join("qmp.sock");
+/// `qmp fake-qemu` (QEMU's command line) or `qmp serve`, both stopped (-S),
+/// on a fresh socket, killed on drop.
+fn stand_in(introspection: &Path, serve: bool) -> TestProcess {
+    let started = if serve {
+        let path = introspection.to_str().expect("a UTF-8 path");
+        TestProcess::serve(QMP.as_ref(), &["-S", "--introspection", path])
+    } else {
         let mut command = Command::new(QMP);
-        if serve {
-            command
-                .args(["serve", "-S", "--introspection"])
-                .arg(introspection)
-                .arg("--unix")
-                .arg(&socket);
-        } else {
-            command
-                .arg("fake-qemu")
-                .arg("--introspection")
-                .arg(introspection)
-                .args(QEMU_NO_MACHINE)
-                .args(QEMU_HEADLESS)
-                .args(["-S", "-qmp"])
-                .arg(format!("unix:{},server=on,wait=off", socket.display()));
-        }
-        let child = command
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the simulator");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-            assert!(Instant::now() < deadline, "fake-qemu did not listen");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // That probe connection was a client; give it time to leave.
-        std::thread::sleep(Duration::from_millis(50));
-        FakeQemu { child, socket, dir }
-    }
-}
-
-impl Drop for FakeQemu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+        command
+            .arg("fake-qemu")
+            .arg("--introspection")
+            .arg(introspection)
+            .args(QEMU_NO_MACHINE)
+            .args(QEMU_HEADLESS)
+            .arg("-S")
+            .stderr(Stdio::null());
+        TestProcess::monitor(command)
+    };
+    started.expect("start the simulator")
 }
 
 fn introspection() -> Option<PathBuf> {
@@ -145,11 +106,11 @@ fn python_qemu_qmp_client_works_against_the_simulator() {
         return;
     };
     for (tag, serve) in [("pyclient", false), ("pyclient-serve", true)] {
-        let qemu = FakeQemu::start(tag, &reply, serve);
+        let qemu = stand_in(&reply, serve);
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/qemu_qmp_client.py");
         let output = Command::new(&python)
             .arg(script)
-            .arg(&qemu.socket)
+            .arg(qemu.socket())
             .output()
             .expect("run the qemu.qmp script");
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -176,9 +137,9 @@ fn python_qmp_shell_works_against_the_simulator() {
         return;
     };
     for (tag, serve) in [("pyshell", false), ("pyshell-serve", true)] {
-        let qemu = FakeQemu::start(tag, &reply, serve);
+        let qemu = stand_in(&reply, serve);
         let mut child = Command::new(&shell)
-            .arg(&qemu.socket)
+            .arg(qemu.socket())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
