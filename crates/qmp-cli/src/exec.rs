@@ -199,21 +199,16 @@ pub fn events(args: EventsArgs) -> anyhow::Result<ExitCode> {
             .context("the client made no early subscription")?;
         let deadline = args.timeout.map(|t| tokio::time::Instant::now() + t);
         let mut printer = EventPrinter::new(args.ignore_missed);
+        let enough = |printed: usize| args.count.is_some_and(|c| printed >= c);
         let ended = loop {
-            if args.count.is_some_and(|c| printer.printed >= c) {
+            if enough(printer.printed) {
                 break ExitCode::SUCCESS;
             }
             let next = match deadline {
                 Some(at) => match tokio::time::timeout_at(at, stream.next()).await {
                     Ok(next) => next,
-                    Err(_) => {
-                        let short = args.count.is_some_and(|c| printer.printed < c);
-                        break if short {
-                            ExitCode::FAILURE
-                        } else {
-                            ExitCode::SUCCESS
-                        };
-                    }
+                    Err(_) if args.count.is_some() => break ExitCode::FAILURE,
+                    Err(_) => break ExitCode::SUCCESS,
                 },
                 None => stream.next().await,
             };
@@ -222,7 +217,7 @@ pub fn events(args: EventsArgs) -> anyhow::Result<ExitCode> {
             };
             printer.print(&event, stream.missed())?;
             // Write out what is already here before flushing once.
-            while args.count.is_none_or(|c| printer.printed < c) {
+            while !enough(printer.printed) {
                 let Some(event) = stream.try_next() else {
                     break;
                 };

@@ -214,9 +214,7 @@ impl Target {
             _simulator: simulator,
         })
     }
-}
 
-impl Target {
     /// The client, or the error saying which target could not be reached
     /// (a connect error names it already).
     fn connected(&self, result: qmp_client::Result<Client>) -> anyhow::Result<Client> {

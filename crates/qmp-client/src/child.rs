@@ -103,16 +103,20 @@ impl ChildGuard {
 pub(crate) async fn abnormal_end(child: &SharedChild, timeout: Duration) -> Option<String> {
     let deadline = Instant::now() + timeout;
     loop {
-        let found = {
+        // Some(how it ended, or None for a clean exit) once it has ended.
+        let ended = {
             let mut guard = child.lock().ok()?;
             let child = guard.as_mut()?;
-            child
-                .try_status()
-                .map(|status| (status, child.exited_error(status, "the connection closed")))
+            child.try_status().map(|status| {
+                (!status.success()).then(|| {
+                    child
+                        .exited_error(status, "the connection closed")
+                        .to_string()
+                })
+            })
         };
-        match found {
-            Some((status, _)) if status.success() => return None,
-            Some((_, error)) => return Some(error.to_string()),
+        match ended {
+            Some(end) => return end,
             None if Instant::now() >= deadline => return None,
             None => tokio::time::sleep(Duration::from_millis(5)).await,
         }

@@ -38,6 +38,9 @@ pub(crate) struct Reader {
 /// be seen exiting, to say how it ended.
 const CHILD_EXIT_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
+/// Why the reader stopped when the server closed the stream.
+pub(crate) const END_OF_STREAM: &str = "the server closed the connection";
+
 impl Reader {
     /// Reads until EOF or an error, then closes the session.
     pub(crate) async fn run(mut self, shared: Arc<Shared>) {
@@ -74,31 +77,35 @@ impl Reader {
                     }
                     Handled::Invalid(error) => {
                         tracing::warn!("the server sent invalid JSON: {error}");
-                        break 'read format!(
+                        break 'read Some(format!(
                             "the server sent invalid JSON ({error}), so the connection was closed"
-                        );
+                        ));
                     }
                 }
             }
             match self.busy_poll.wait(self.read.read_buf(&mut self.buf)).await {
-                Ok(0) => {
-                    if let Some(end) = self.child_end().await {
-                        break format!("the server closed the connection: {end}");
-                    }
-                    tracing::debug!("reader stopped: the server closed the connection");
-                    shared.close_at_end();
-                    return;
-                }
+                Ok(0) => break None,
                 Ok(_) => {}
-                Err(e) => break format!("read failed: {e}"),
+                Err(e) => break Some(format!("read failed: {e}")),
             }
         };
-        let reason = match self.child_end().await {
-            Some(end) if !reason.contains(&end) => format!("{reason}: {end}"),
-            _ => reason,
-        };
-        tracing::debug!("reader stopped: {reason}");
-        shared.close(&reason);
+        // `None`: the stream ended, which is the server closing in good
+        // order unless a launched QEMU died, which then explains the end.
+        match (reason, self.child_end().await) {
+            (None, None) => {
+                tracing::debug!("reader stopped: {END_OF_STREAM}");
+                shared.close_at_end();
+            }
+            (reason, end) => {
+                let reason = reason.unwrap_or_else(|| END_OF_STREAM.to_owned());
+                let reason = match end {
+                    Some(end) => format!("{reason}: {end}"),
+                    None => reason,
+                };
+                tracing::debug!("reader stopped: {reason}");
+                shared.close(&reason);
+            }
+        }
     }
 
     /// How the launched QEMU ended, if it did so abnormally (the handle is

@@ -271,7 +271,7 @@ impl Shared {
     /// Closes the session because the server ended the stream.
     pub(crate) fn close_at_end(&self) {
         self.lock().ended_by_server = true;
-        self.close("the server closed the connection");
+        self.close(crate::reader::END_OF_STREAM);
     }
 
     /// True when the server ended the stream (not an error or the client).

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use qmp_wire::{Map, Value};
 
-use crate::{Arguments, Client, Error, EventFilter, Result};
+use crate::{Arguments, Client, Error, EventFilter, EventStream, Result};
 
 /// How often a waiter asks the server directly, in case an event was missed.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -35,34 +35,27 @@ impl Client {
         job_id: &str,
         within: Duration,
     ) -> Result<JobOutcome> {
-        let mut events =
+        let events =
             self.subscribe(EventFilter::name("JOB_STATUS_CHANGE").with_member("id", job_id));
+        let mut follow = Follower::new(events, "a job");
         let work = async {
             self.execute(command, arguments).await?;
-            let mut tick = tokio::time::interval(POLL_INTERVAL);
-            tick.tick().await;
             loop {
-                let concluded = tokio::select! {
-                    event = events.next_event() => match event {
-                        Some(event) => event
-                            .data
-                            .as_ref()
-                            .and_then(|d| d.get("status"))
-                            .and_then(Value::as_str)
-                            .is_some_and(|s| matches!(s, "concluded" | "null")),
-                        None => return Err(Error::disconnected("connection closed while waiting for a job")),
-                    },
-                    _ = tick.tick() => self.job_status(job_id).await?.is_none_or(|(status, _)| status == "concluded"),
+                let concluded = match follow.next().await? {
+                    Wake::Status(status) => {
+                        status.is_some_and(|s| matches!(s.as_str(), "concluded" | "null"))
+                    }
+                    Wake::Poll => self
+                        .job_status(job_id)
+                        .await?
+                        .is_none_or(|(status, _)| status == "concluded"),
                 };
                 if concluded {
                     return self.conclude_job(job_id).await;
                 }
             }
         };
-        match tokio::time::timeout(within, work).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(Error::reply_timeout(&format!("job {job_id}"), within)),
-        }
+        deadline(&format!("job {job_id}"), within, work).await
     }
 
     /// The job's status and its `query-jobs` entry, or `None` when the
@@ -120,25 +113,15 @@ impl Client {
         arguments: impl Into<Arguments>,
         within: Duration,
     ) -> Result<Value> {
-        let mut events = self.subscribe("MIGRATION");
+        let mut follow = Follower::new(self.subscribe("MIGRATION"), "a migration");
         let work = async {
             self.execute("migrate", arguments).await?;
-            let mut tick = tokio::time::interval(POLL_INTERVAL);
-            tick.tick().await;
             loop {
-                let ended = tokio::select! {
-                    event = events.next_event() => match event {
-                        Some(event) => event
-                            .data
-                            .as_ref()
-                            .and_then(|d| d.get("status"))
-                            .and_then(Value::as_str)
-                            .is_some_and(migration_ended),
-                        None => return Err(Error::disconnected("connection closed while waiting for a migration")),
-                    },
-                    _ = tick.tick() => true,
+                let check = match follow.next().await? {
+                    Wake::Status(status) => status.as_deref().is_some_and(migration_ended),
+                    Wake::Poll => true,
                 };
-                if !ended {
+                if !check {
                     continue;
                 }
                 let info = self.execute("query-migrate", ()).await?;
@@ -158,11 +141,64 @@ impl Client {
                 }
             }
         };
-        match tokio::time::timeout(within, work).await {
-            Ok(done) => done,
-            Err(_) => Err(Error::reply_timeout("migration", within)),
+        deadline("migration", within, work).await
+    }
+}
+
+/// What woke a waiter.
+enum Wake {
+    /// An event came, with this `status` in its data.
+    Status(Option<String>),
+    /// [`POLL_INTERVAL`] passed: time to ask the server directly.
+    Poll,
+}
+
+/// A waiter's events, and its polling clock.
+struct Follower {
+    events: EventStream,
+    tick: tokio::time::Interval,
+    what: &'static str,
+}
+
+impl Follower {
+    /// Follows `events` while waiting for `what`.
+    fn new(events: EventStream, what: &'static str) -> Follower {
+        let mut tick = tokio::time::interval(POLL_INTERVAL);
+        tick.reset();
+        Follower { events, tick, what }
+    }
+
+    /// The next event's status, or a poll.
+    async fn next(&mut self) -> Result<Wake> {
+        tokio::select! {
+            event = self.events.next_event() => match event {
+                Some(event) => Ok(Wake::Status(
+                    event
+                        .data
+                        .as_ref()
+                        .and_then(|d| d.get("status"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                )),
+                None => Err(Error::disconnected(format!(
+                    "connection closed while waiting for {}",
+                    self.what
+                ))),
+            },
+            _ = self.tick.tick() => Ok(Wake::Poll),
         }
     }
+}
+
+/// `work` within `within`; a timeout names `what`.
+async fn deadline<T>(
+    what: &str,
+    within: Duration,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::time::timeout(within, work)
+        .await
+        .unwrap_or_else(|_| Err(Error::reply_timeout(what, within)))
 }
 
 /// The statuses a migration does not leave by itself.

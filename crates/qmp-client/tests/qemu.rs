@@ -14,13 +14,9 @@ launcher_test!(RealQemu, sigkill_fails_pending_calls, Machine::None, |c| {
 /// QEMU listening on a unix socket (`server=on`), the client connecting.
 #[tokio::test]
 async fn connect_to_unix_socket() {
-    let Some(qemu) = qmp_test_support::qemu_system() else {
+    let Some((_qemu, client)) = common::qemu_on_socket(&[]).await else {
         return;
     };
-    let process = qmp_test_support::TestProcess::qemu(&qemu, &[]).expect("start QEMU");
-    let client = qmp_client::Client::connect_unix(process.socket())
-        .await
-        .expect("connect");
     scenarios::query_version(&client).await;
     scenarios::quit(&client).await;
 }
@@ -146,13 +142,9 @@ async fn a_launched_qemu_that_exits_is_reported_with_its_status_and_stderr() {
 /// A real migration (to a pipe that discards it) waited to `completed`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_migration_of_a_real_qemu_is_waited_to_its_end() {
-    let Some(qemu) = qmp_test_support::qemu_system() else {
+    let Some((_qemu, client)) = common::qemu_on_socket(&["-S"]).await else {
         return;
     };
-    let process = qmp_test_support::TestProcess::qemu(&qemu, &["-S"]).expect("start QEMU");
-    let client = qmp_client::Client::connect_unix(process.socket())
-        .await
-        .expect("connect");
     let mut args = qmp_client::Map::new();
     args.insert("uri", "exec:cat > /dev/null");
     let info = client
@@ -170,19 +162,11 @@ async fn a_migration_of_a_real_qemu_is_waited_to_its_end() {
 /// end and dismissed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_of_a_real_qemu_is_waited_to_its_end() {
-    let Some(qemu) = qmp_test_support::qemu_system() else {
+    let Some((_qemu, client)) = common::qemu_on_socket(&[]).await else {
         return;
     };
-    let process = qmp_test_support::TestProcess::qemu(&qemu, &[]).expect("start QEMU");
-    let client = qmp_client::Client::connect_unix(process.socket())
-        .await
-        .expect("connect");
     for name in ["src", "dst"] {
-        let mut node = qmp_client::Map::new();
-        node.insert("driver", "null-co");
-        node.insert("node-name", name);
-        node.insert("size", 1_048_576);
-        client.execute("blockdev-add", node).await.unwrap();
+        common::add_null_node(&client, name).await;
     }
     let mut backup = qmp_client::Map::new();
     backup.insert("job-id", "j0");
@@ -200,8 +184,7 @@ async fn a_job_of_a_real_qemu_is_waited_to_its_end() {
         .await
         .expect("the job concludes");
     assert_eq!(outcome.job_type.as_deref(), Some("backup"));
-    let jobs = client.execute("query-jobs", ()).await.unwrap();
-    assert_eq!(jobs.as_array().map(Vec::len), Some(0), "dismissed: {jobs}");
+    common::assert_no_jobs(&client).await;
 }
 
 /// TLS to a real QEMU monitor (`tls-creds-x509` on a TCP chardev), the

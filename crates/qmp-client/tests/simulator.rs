@@ -31,11 +31,7 @@ async fn builtin() -> (qmp_sim::Simulator, qmp_client::Client) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_is_waited_to_its_end_and_dismissed() {
     let (_sim, client) = builtin().await;
-    let mut node = qmp_client::Map::new();
-    node.insert("driver", "null-co");
-    node.insert("node-name", "disk0");
-    node.insert("size", 1_048_576);
-    client.execute("blockdev-add", node).await.unwrap();
+    common::add_null_node(&client, "disk0").await;
     let mut stream = qmp_client::Map::new();
     stream.insert("device", "disk0");
     stream.insert("job-id", "job0");
@@ -51,8 +47,7 @@ async fn a_job_is_waited_to_its_end_and_dismissed() {
         .expect("the job concludes");
     assert_eq!(outcome.id, "job0");
     assert_eq!(outcome.error, None);
-    let jobs = client.execute("query-jobs", ()).await.unwrap();
-    assert_eq!(jobs.as_array().map(Vec::len), Some(0), "dismissed: {jobs}");
+    common::assert_no_jobs(&client).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

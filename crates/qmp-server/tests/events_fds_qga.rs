@@ -358,19 +358,20 @@ async fn a_descriptor_flood_holds_only_the_latest_read_and_denies_no_one() {
     send_copies(&stream, b" ", read_end.as_fd(), 3);
     assert!(wait_until(|| copies_of(read_end.as_fd()) == ours + 3).await);
     // getfd takes the first and closes the rest; a second getfd has none.
-    let mut line = String::new();
-    (&stream)
-        .write_all(br#"{"execute": "getfd", "arguments": {"fdname": "a"}, "id": 2}"#)
-        .unwrap();
-    reader.read_line(&mut line).unwrap();
-    assert_eq!(line, "{\"return\": {}, \"id\": 2}\r\n");
+    assert_eq!(
+        ask(
+            &stream,
+            &mut reader,
+            br#"{"execute": "getfd", "arguments": {"fdname": "a"}, "id": 2}"#
+        ),
+        "{\"return\": {}, \"id\": 2}\r\n"
+    );
     assert_eq!(copies_of(read_end.as_fd()), ours + 1);
-    line.clear();
-    (&stream)
-        .write_all(br#"{"execute": "getfd", "arguments": {"fdname": "b"}, "id": 3}"#)
-        .unwrap();
-    reader.read_line(&mut line).unwrap();
-    assert_eq!(line, "{\"id\": 3, \"error\": {\"class\": \"GenericError\", \"desc\": \"No file descriptor supplied via SCM_RIGHTS\"}}\r\n");
+    let second = br#"{"execute": "getfd", "arguments": {"fdname": "b"}, "id": 3}"#;
+    assert_eq!(
+        ask(&stream, &mut reader, second),
+        "{\"id\": 3, \"error\": {\"class\": \"GenericError\", \"desc\": \"No file descriptor supplied via SCM_RIGHTS\"}}\r\n"
+    );
     // Unclaimed descriptors go with the connection.
     send_copies(&stream, b" ", read_end.as_fd(), 5);
     assert!(wait_until(|| copies_of(read_end.as_fd()) == ours + 1 + 5).await);
@@ -401,6 +402,18 @@ async fn unclaimed_descriptors_of_all_sessions_stay_within_the_budget() {
     assert!(wait_until(|| copies_of(read_end.as_fd()) == ours).await);
 }
 
+/// Sends `request` on a blocking connection and reads the reply line.
+fn ask(
+    stream: &std::os::unix::net::UnixStream,
+    reader: &mut std::io::BufReader<std::os::unix::net::UnixStream>,
+    request: &[u8],
+) -> String {
+    let mut line = String::new();
+    (&*stream).write_all(request).unwrap();
+    reader.read_line(&mut line).unwrap();
+    line
+}
+
 /// Names a pipe's read end `pipe` with getfd on a client that then leaves;
 /// returns the write end (writing to it fails once the server closes the
 /// read end).
@@ -424,12 +437,14 @@ async fn named_fds_belong_to_the_monitor_and_outlive_the_session() {
     // still has its reader, and a new client can close it by name.
     assert!(rustix::io::write(&write_end, b"x").is_ok());
     let (stream, mut reader) = blocking_negotiated(&running.socket);
-    let mut line = String::new();
-    (&stream)
-        .write_all(br#"{"execute": "closefd", "arguments": {"fdname": "pipe"}, "id": 2}"#)
-        .unwrap();
-    reader.read_line(&mut line).unwrap();
-    assert_eq!(line, "{\"return\": {}, \"id\": 2}\r\n");
+    assert_eq!(
+        ask(
+            &stream,
+            &mut reader,
+            br#"{"execute": "closefd", "arguments": {"fdname": "pipe"}, "id": 2}"#
+        ),
+        "{\"return\": {}, \"id\": 2}\r\n"
+    );
     assert_eq!(
         rustix::io::write(&write_end, b"x"),
         Err(rustix::io::Errno::PIPE)

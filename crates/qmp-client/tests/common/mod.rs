@@ -119,3 +119,33 @@ impl Launcher for RealQemu {
         })
     }
 }
+
+/// A real QEMU (`-machine none` plus `extra`) with its monitor on a unix
+/// socket, and a client connected to it; `None` after reporting QEMU
+/// missing.
+pub async fn qemu_on_socket(extra: &[&str]) -> Option<(qmp_test_support::TestProcess, Client)> {
+    let qemu = qmp_test_support::qemu_system()?;
+    let process = qmp_test_support::TestProcess::qemu(&qemu, extra).expect("start QEMU");
+    let client = Client::connect_unix(process.socket())
+        .await
+        .expect("connect");
+    Some((process, client))
+}
+
+/// Adds a 1 MiB `null-co` block node called `name`.
+pub async fn add_null_node(client: &Client, name: &str) {
+    let mut node = qmp_client::Map::new();
+    node.insert("driver", "null-co");
+    node.insert("node-name", name);
+    node.insert("size", 1_048_576);
+    client
+        .execute("blockdev-add", node)
+        .await
+        .expect("blockdev-add");
+}
+
+/// Asserts that the server lists no job (the waited one was dismissed).
+pub async fn assert_no_jobs(client: &Client) {
+    let jobs = client.execute("query-jobs", ()).await.expect("query-jobs");
+    assert_eq!(jobs.as_array().map(Vec::len), Some(0), "dismissed: {jobs}");
+}
