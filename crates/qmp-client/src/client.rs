@@ -197,7 +197,7 @@ impl Client {
         let arguments = command.arguments()?;
         if !C::SUCCESS_RESPONSE {
             let bytes = crate::request::encode(
-                &qmp_wire::Encoder::QMP,
+                &qmp_wire::Encoder::REQUEST,
                 C::NAME,
                 arguments,
                 None,
