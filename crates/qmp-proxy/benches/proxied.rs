@@ -86,10 +86,13 @@ fn main() {
     let dir = tempfile::tempdir().expect("a folder");
     let proxied = dir.path().join("proxy.sock");
     let proxy_runtime = runtime();
-    let config = ProxyConfig::new(
+    let mut config = ProxyConfig::new(
         Upstream::Unix(sim.socket().to_path_buf()),
         vec![ListenerConfig::new(ListenAddress::Unix(proxied.clone()))],
     );
+    if let Some(us) = std::env::var("QMP_BENCH_BUSY_POLL_US").ok().and_then(|v| v.parse().ok()) {
+        config.busy_poll = Duration::from_micros(us);
+    }
     let proxy = proxy_runtime
         .block_on(Proxy::start(config))
         .expect("the proxy");

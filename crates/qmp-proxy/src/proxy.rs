@@ -46,6 +46,9 @@ pub struct ProxyConfig {
     /// given), so that existing tools keep their path. QEMU's socket is
     /// moved back when the proxy ends.
     pub takeover: bool,
+    /// The longest the proxy busy-polls a socket before it sleeps, on both
+    /// sides (see `qmp_wire::io::busy_poll`); zero turns polling off.
+    pub busy_poll: Duration,
 }
 
 impl ProxyConfig {
@@ -58,6 +61,7 @@ impl ProxyConfig {
             redact: RedactRule::defaults(),
             reconnect: None,
             takeover: false,
+            busy_poll: qmp_wire::io::busy_poll::DEFAULT_MAX_WINDOW,
         }
     }
 }
@@ -90,7 +94,7 @@ impl Proxy {
             None => None,
         };
         let relay = Arc::new(OnceLock::new());
-        let client = config.upstream.connect(sink(&relay)).await?;
+        let client = config.upstream.connect(sink(&relay), config.busy_poll).await?;
         let takeover = match config.takeover {
             true => Some(Takeover::begin(&mut config)?),
             false => None,
@@ -213,6 +217,7 @@ impl Generation {
                 config.throttle = ThrottleTable::none();
                 config.serialize_in_band = false;
                 config.in_band_pipeline = listener.policy.max_in_flight;
+                config.busy_poll = self.config.busy_poll;
                 let forwarder = Arc::new(Forwarder {
                     upstream: client.clone(),
                     listener: listener.address.to_string(),
@@ -262,7 +267,7 @@ impl Generation {
             };
             let relay = Arc::new(OnceLock::new());
             client = tokio::select! {
-                client = self.config.upstream.connect_retrying(sink(&relay), interval) => client,
+                client = self.config.upstream.connect_retrying(sink(&relay), self.config.busy_poll, interval) => client,
                 _ = stop.wait_for(|stopped| *stopped) => return Ended::Stopped,
             };
             tracing::info!("upstream back");

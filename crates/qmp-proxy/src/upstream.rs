@@ -43,8 +43,9 @@ impl Upstream {
     }
 
     /// One attempt to connect and negotiate.
-    pub(crate) async fn connect(&self, sink: EventSink) -> Result<Client> {
+    pub(crate) async fn connect(&self, sink: EventSink, busy_poll: Duration) -> Result<Client> {
         let config = ClientConfig {
+            busy_poll,
             call_timeout: None,
             event_sink: Some(sink),
             in_band_ids: false,
@@ -65,9 +66,14 @@ impl Upstream {
 
     /// Connects, retrying every `interval` until it succeeds (for
     /// `--reconnect`, as QEMU's `reconnect-ms` does).
-    pub(crate) async fn connect_retrying(&self, sink: EventSink, interval: Duration) -> Client {
+    pub(crate) async fn connect_retrying(
+        &self,
+        sink: EventSink,
+        busy_poll: Duration,
+        interval: Duration,
+    ) -> Client {
         loop {
-            match self.connect(sink.clone()).await {
+            match self.connect(sink.clone(), busy_poll).await {
                 Ok(client) => return client,
                 Err(e) => {
                     tracing::debug!("upstream not back yet: {e}");
