@@ -70,6 +70,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Share one QEMU monitor among many clients, with policy and an audit log.
     Proxy(proxy::ProxyArgs),
+    /// A proxy that records QEMU's conversation as a replayable transcript.
+    Record(proxy::RecordArgs),
     /// Print a completion script for a shell.
     #[command(after_help = "Example:\n  qmp completions bash > /etc/bash_completion.d/qmp")]
     Completions {
@@ -113,6 +115,7 @@ fn main() -> ExitCode {
         Command::Events(args) => exec::events(args),
         Command::Serve(args) => serve::serve(args),
         Command::Proxy(args) => proxy::proxy(args),
+        Command::Record(args) => proxy::record(args),
         Command::Bench(args) => bench::bench(args),
         Command::Schema { command } => schema::run(command),
         Command::Completions { shell } => {

@@ -90,7 +90,10 @@ fn main() {
         Upstream::Unix(sim.socket().to_path_buf()),
         vec![ListenerConfig::new(ListenAddress::Unix(proxied.clone()))],
     );
-    if let Some(us) = std::env::var("QMP_BENCH_BUSY_POLL_US").ok().and_then(|v| v.parse().ok()) {
+    if let Some(us) = std::env::var("QMP_BENCH_BUSY_POLL_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         config.busy_poll = Duration::from_micros(us);
     }
     let proxy = proxy_runtime
