@@ -21,7 +21,9 @@ pub enum MessageDirection {
 /// or read (in the order read), from the task that does so; it must not
 /// block. For recording a conversation.
 #[derive(Clone)]
-pub struct TranscriptSink(Arc<dyn Fn(MessageDirection, &[u8]) + Send + Sync>);
+pub struct TranscriptSink(Arc<SinkFn>);
+
+type SinkFn = dyn Fn(MessageDirection, &[u8]) + Send + Sync;
 
 impl TranscriptSink {
     /// A sink calling `f`.
