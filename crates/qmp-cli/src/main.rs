@@ -12,6 +12,7 @@ mod exec;
 mod input;
 mod proxy;
 mod qapi;
+mod replay;
 mod schema;
 mod serve;
 mod setup;
@@ -72,6 +73,8 @@ enum Command {
     Proxy(proxy::ProxyArgs),
     /// A proxy that records QEMU's conversation as a replayable transcript.
     Record(proxy::RecordArgs),
+    /// Serve a recorded conversation as a fake QEMU.
+    Replay(replay::ReplayArgs),
     /// Print a completion script for a shell.
     #[command(after_help = "Example:\n  qmp completions bash > /etc/bash_completion.d/qmp")]
     Completions {
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::serve(args),
         Command::Proxy(args) => proxy::proxy(args),
         Command::Record(args) => proxy::record(args),
+        Command::Replay(args) => replay::replay(args),
         Command::Bench(args) => bench::bench(args),
         Command::Schema { command } => schema::run(command),
         Command::Completions { shell } => {

@@ -22,6 +22,7 @@ pub mod migration;
 pub mod minimal;
 pub mod qemu;
 pub mod qga;
+pub mod replay;
 pub mod script;
 mod shared;
 pub mod simulator;
