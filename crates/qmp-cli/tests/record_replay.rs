@@ -1,0 +1,295 @@
+//! `qmp record` in front of a real QEMU 7.2 and `qmp replay` of what it
+//! wrote: the same scenario gives the same results against both; the
+//! recording passes compare.py against the real QEMU and fake-qemu; a
+//! client that strays fails strict replay with a report; Python's qemu.qmp
+//! passes against a replay of its own recorded session.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use qmp_client::{Client, Value};
+use qmp_test_support::TestProcess;
+
+const QMP: &str = env!("CARGO_BIN_EXE_qmp");
+
+/// QEMU's command line for the recordings: stopped, no machine.
+const QEMU_ARGS: [&str; 6] = ["-machine", "none", "-nodefaults", "-display", "none", "-S"];
+
+fn wait_for_socket(child: &mut Child, path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !path.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "exited before listening"
+        );
+        assert!(Instant::now() < deadline, "no socket at {}", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `qmp record --launch` of a fresh QEMU, listening at `listen`.
+fn record(qemu: &Path, listen: &Path, output: &Path) -> TestProcess {
+    let mut child = Command::new(QMP)
+        .arg("record")
+        .arg("--listen")
+        .arg(format!("unix:{}", listen.display()))
+        .arg("-o")
+        .arg(output)
+        .arg("--launch")
+        .arg("--")
+        .arg(qemu)
+        .args(QEMU_ARGS)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start qmp record");
+    wait_for_socket(&mut child, listen);
+    TestProcess::adopt(child)
+}
+
+/// `qmp replay`, listening at `listen`.
+fn replay(recording: &Path, listen: &Path, strict: bool) -> Child {
+    let mut command = Command::new(QMP);
+    command
+        .arg("replay")
+        .arg(recording)
+        .arg("--listen")
+        .arg(listen);
+    if strict {
+        command.arg("--strict");
+    }
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start qmp replay");
+    wait_for_socket(&mut child, listen);
+    child
+}
+
+/// The client's scenario; what each step gave, as text.
+async fn scenario(socket: &Path) -> Vec<String> {
+    let client = Client::connect_unix(socket).await.expect("connect");
+    let mut events = client.subscribe(qmp_client::EventFilter::any());
+    let mut results = Vec::new();
+    let mut step = |result: qmp_client::Result<Value>| {
+        results.push(match result {
+            Ok(value) => value.to_string(),
+            Err(e) => format!("error: {e}"),
+        });
+    };
+    step(client.execute("query-status", ()).await);
+    step(client.execute("query-name", ()).await);
+    step(client.execute("cont", ()).await);
+    step(client.execute("query-status", ()).await);
+    step(client.execute("stop", ()).await);
+    step(
+        client
+            .execute(
+                "blockdev-add",
+                serde_json::json!({"driver": "null-co", "node-name": "n0", "size": 1048576}),
+            )
+            .await,
+    );
+    step(
+        client
+            .execute("blockdev-del", serde_json::json!({"node-name": "n0"}))
+            .await,
+    );
+    step(
+        client
+            .execute(
+                "qom-get",
+                serde_json::json!({"path": "/machine", "property": "type"}),
+            )
+            .await,
+    );
+    step(
+        client
+            .execute("device_del", serde_json::json!({"id": "nothing"}))
+            .await,
+    );
+    step(
+        client
+            .execute(
+                "human-monitor-command",
+                serde_json::json!({"command-line": "info status"}),
+            )
+            .await,
+    );
+    step(client.execute("quit", ()).await);
+    let mut names = Vec::new();
+    while let Some(event) = events.next_event().await {
+        names.push(event.name);
+    }
+    results.push(format!("events: {names:?}"));
+    results
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+fn compare(
+    python: &Path,
+    conformance: &Path,
+    qemu_option: Option<&str>,
+    recording: &Path,
+) -> String {
+    let mut command = Command::new(python);
+    command.arg(conformance.join("compare.py"));
+    if let Some(qemu) = qemu_option {
+        command.arg("--qemu").arg(qemu);
+    }
+    let output = command.arg(recording).output().expect("run compare.py");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn a_recorded_session_replays_to_the_same_results() {
+    let (Some(qemu), Some(conformance), Some(python), Some(reply)) = (
+        qmp_test_support::qemu_system(),
+        qmp_test_support::shared_path("conformance"),
+        qmp_test_support::program("python3", "install Python 3"),
+        qmp_test_support::shared_path("qemu/expected/7.2-x86_64-query-qmp-schema.json"),
+    ) else {
+        return;
+    };
+    let dir = qmp_test_support::temp_dir();
+    let recording = dir.path().join("session.jsonl");
+    let recorder = record(&qemu, &dir.path().join("rec.sock"), &recording);
+    let recorded = runtime().block_on(scenario(&dir.path().join("rec.sock")));
+    drop(recorder);
+    assert!(
+        recorded.iter().any(|r| r.contains("\"running\"")),
+        "{recorded:?}"
+    );
+    assert!(
+        recorded
+            .iter()
+            .any(|r| r.contains("Device 'nothing' not found")),
+        "{recorded:?}"
+    );
+
+    // The same client against the replay: the same results, nothing astray.
+    let listen = dir.path().join("replay.sock");
+    let replaying = replay(&recording, &listen, true);
+    let replayed = runtime().block_on(scenario(&listen));
+    let output = replaying.wait_with_output().expect("replay output");
+    let report = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(replayed, recorded);
+    assert!(output.status.success(), "{report}");
+    assert!(
+        report.contains("replay: 11 commands matched the recording"),
+        "{report}"
+    );
+    assert!(report.contains("replay: 0 out of order"), "{report}");
+    assert!(
+        report.contains("replay: 0 recorded but never sent"),
+        "{report}"
+    );
+
+    // compare.py: the recording against the real QEMU and against fake-qemu.
+    let against_qemu = compare(&python, &conformance, None, &recording);
+    assert!(
+        against_qemu.contains("1 passed, 0 failed"),
+        "{against_qemu}"
+    );
+    let fake = format!("{QMP} fake-qemu --introspection {}", reply.display());
+    let against_fake = compare(&python, &conformance, Some(&fake), &recording);
+    assert!(
+        against_fake.contains("1 passed, 0 failed"),
+        "{against_fake}"
+    );
+
+    // A client that strays from the recording fails strict replay.
+    let listen = dir.path().join("strict.sock");
+    let replaying = replay(&recording, &listen, true);
+    let strayed = runtime().block_on(async {
+        let client = Client::connect_unix(&listen).await.expect("connect");
+        let first = client.execute("query-version", ()).await;
+        let _ = client.execute("query-status", ()).await;
+        first
+    });
+    let error = strayed.expect_err("out of order").to_string();
+    assert!(
+        error.contains(
+            "qmp replay: expected 'query-status' (recorded command 1), got 'query-version'"
+        ),
+        "{error}"
+    );
+    let mut replaying = replaying;
+    let _ = rustix::process::kill_process(
+        rustix::process::Pid::from_raw(replaying.id() as i32).expect("pid"),
+        rustix::process::Signal::TERM,
+    );
+    let status = replaying.wait().expect("replay exit");
+    let mut report = String::new();
+    use std::io::Read;
+    replaying
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut report)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("replay: 1 out of order\n  query-version"),
+        "{report}"
+    );
+    assert!(
+        report.contains("replay: 10 recorded but never sent"),
+        "{report}"
+    );
+}
+
+#[test]
+fn python_qemu_qmp_against_a_replay_of_its_own_session() {
+    let (Some(qemu), Some(python)) = (
+        qmp_test_support::qemu_system(),
+        qmp_test_support::python_with_qemu_qmp(),
+    ) else {
+        return;
+    };
+    let script: PathBuf =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/qemu_qmp_client.py");
+    let run = |socket: &Path| {
+        let output = Command::new(&python)
+            .arg(&script)
+            .arg(socket)
+            .output()
+            .expect("run qemu.qmp");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    };
+    let dir = qmp_test_support::temp_dir();
+    let recording = dir.path().join("python.jsonl");
+    let recorder = record(&qemu, &dir.path().join("rec.sock"), &recording);
+    let live = run(&dir.path().join("rec.sock"));
+    drop(recorder);
+    let listen = dir.path().join("replay.sock");
+    let mut replaying = replay(&recording, &listen, false);
+    let replayed = run(&listen);
+    let _ = replaying.kill();
+    let _ = replaying.wait();
+    assert_eq!(replayed, live);
+    assert_eq!(
+        replayed.lines().filter(|l| l.starts_with("ok: ")).count(),
+        6,
+        "{replayed}"
+    );
+}
