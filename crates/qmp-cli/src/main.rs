@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod bench;
 mod exec;
+mod faults;
 mod input;
 mod proxy;
 mod qapi;

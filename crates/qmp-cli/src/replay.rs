@@ -36,6 +36,8 @@ pub struct ReplayArgs {
     /// Commands must come in the recorded order.
     #[arg(long)]
     strict: bool,
+    #[command(flatten)]
+    faults: crate::faults::FaultArgs,
 }
 
 /// Runs `qmp replay`.
@@ -49,7 +51,10 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
         let mut signals = qmp_sim::ending::HostSignals::catch().context("cannot catch signals")?;
         let replayer = Replayer::new(recording, order);
-        let config = ServerConfig::qmp(Default::default());
+        let config = ServerConfig {
+            faults: args.faults.faults()?,
+            ..ServerConfig::qmp(Default::default())
+        };
         let server = build_replay_server(&replayer, config).map_err(|e| anyhow!("{e}"))?;
         let listener = Server::bind_unix(&args.listen)
             .with_context(|| format!("cannot listen on {}", args.listen.display()))?;

@@ -49,12 +49,18 @@ fn record(qemu: &Path, listen: &Path, output: &Path) -> TestProcess {
 
 /// `qmp replay`, listening at `listen`.
 fn replay(recording: &Path, listen: &Path, strict: bool) -> Child {
+    replay_with(recording, listen, strict, &[])
+}
+
+/// `qmp replay` with extra options (fault injection).
+fn replay_with(recording: &Path, listen: &Path, strict: bool, extra: &[&str]) -> Child {
     let mut command = Command::new(QMP);
     command
         .arg("replay")
         .arg(recording)
         .arg("--listen")
-        .arg(listen);
+        .arg(listen)
+        .args(extra);
     if strict {
         command.arg("--strict");
     }
@@ -196,6 +202,41 @@ fn a_recorded_session_replays_to_the_same_results() {
     assert!(
         report.contains("replay: 0 recorded but never sent"),
         "{report}"
+    );
+
+    // The same again under each injected fault that a client must ride out.
+    for faults in [
+        &["--chunk", "1"][..],
+        &["--delay", "20"],
+        &["--jitter", "15", "--seed", "3"],
+        &[
+            "--chunk", "7", "--delay", "5", "--jitter", "5", "--seed", "9",
+        ],
+    ] {
+        let listen = dir.path().join("faults.sock");
+        let replaying = replay_with(&recording, &listen, true, faults);
+        let replayed = runtime().block_on(scenario(&listen));
+        let output = replaying.wait_with_output().expect("replay output");
+        assert_eq!(replayed, recorded, "{faults:?}");
+        assert!(
+            output.status.success(),
+            "{faults:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    // A connection dropped after the greeting and two replies: the client
+    // sees a clean disconnect, not a hang.
+    let listen = dir.path().join("dropped.sock");
+    let mut replaying = replay_with(&recording, &listen, false, &["--disconnect-after", "3"]);
+    let dropped = runtime()
+        .block_on(async { tokio::time::timeout(Duration::from_secs(20), scenario(&listen)).await });
+    let _ = replaying.kill();
+    let _ = replaying.wait();
+    let dropped = dropped.expect("no hang after an injected disconnect");
+    assert_eq!(dropped.get(..1), recorded.get(..1), "{dropped:?}");
+    assert!(
+        dropped.get(1).is_some_and(|r| r.starts_with("error: ")),
+        "{dropped:?}"
     );
 
     // compare.py: the recording against the real QEMU and against fake-qemu.
