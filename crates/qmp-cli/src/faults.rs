@@ -39,6 +39,9 @@ pub struct FaultArgs {
     /// Drop each connection after N messages to it (greeting included).
     #[arg(long, value_name = "N", help_heading = "Fault injection")]
     disconnect_after: Option<usize>,
+    /// Send an RTC_CHANGE event just before every reply.
+    #[arg(long, help_heading = "Fault injection")]
+    interleave_events: bool,
 }
 
 impl FaultArgs {
@@ -53,6 +56,7 @@ impl FaultArgs {
             jitter: Duration::from_millis(self.jitter),
             seed: self.seed,
             disconnect_after: self.disconnect_after,
+            interleave_events: self.interleave_events,
         })
     }
 }

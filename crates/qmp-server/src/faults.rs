@@ -1,6 +1,7 @@
 //! Faults a server can inject to test its clients: output cut into small
-//! writes, replies held back by a delay and a seeded jitter, and the
-//! connection dropped after some messages. Off by default; `qmp serve` and
+//! writes, replies held back by a delay and a seeded jitter, events
+//! interleaved before replies, and the connection dropped after some
+//! messages. Off by default; `qmp serve` and
 //! `qmp replay` expose each as a flag.
 
 use std::sync::Mutex;
@@ -21,6 +22,16 @@ pub struct Faults {
     /// Drop the connection after this many messages to it (the greeting,
     /// replies and events all count).
     pub disconnect_after: Option<usize>,
+    /// Send an event just before every reply (`RTC_CHANGE` with offset 0,
+    /// an event every QEMU has), as a busy QEMU interleaves them.
+    pub interleave_events: bool,
+}
+
+/// The event [`Faults::interleave_events`] sends.
+pub(crate) fn interleaved_event() -> qmp_wire::Event {
+    let mut data = qmp_wire::Map::new();
+    data.insert("offset", 0);
+    qmp_wire::Event::new("RTC_CHANGE", Some(data))
 }
 
 impl Faults {

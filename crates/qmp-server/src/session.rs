@@ -65,6 +65,8 @@ pub(crate) struct SessionShared {
     pub(crate) outbox: Outbox,
     /// Messages left before an injected disconnect.
     messages_left: Option<std::sync::atomic::AtomicUsize>,
+    /// An injected fault: an event before every reply.
+    interleave_events: bool,
 }
 
 impl SessionShared {
@@ -122,8 +124,12 @@ impl SessionShared {
         }
     }
 
-    /// Queues the reply for one request.
+    /// Queues the reply for one request (after an interleaved event, when
+    /// that fault is injected).
     fn send_reply(&self, outgoing: Outgoing) {
+        if self.interleave_events {
+            self.send_event(&crate::faults::interleaved_event().to_value());
+        }
         let mut bytes = Vec::with_capacity(64);
         if self.delimit_next.swap(false, Ordering::SeqCst) && outgoing.result.is_ok() {
             bytes.push(QGA_SENTINEL);
@@ -320,6 +326,7 @@ pub(crate) async fn run(
             .faults
             .disconnect_after
             .map(std::sync::atomic::AtomicUsize::new),
+        interleave_events: server.config.faults.interleave_events,
     });
     let session = SessionHandle(Arc::clone(&shared));
     let writer_task = tokio::spawn({
