@@ -91,6 +91,9 @@ async fn hundred_clients_with_clashing_ids_and_shared_events() {
     )
     .await;
     let path = path_of(&proxy.addresses()[0]);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the socket is private");
 
     let mut tasks = Vec::new();
     for client in 0..CLIENTS {
@@ -487,4 +490,23 @@ async fn reconnect_waits_for_the_upstream_to_come_back() {
     );
     proxy.stop();
     assert_eq!(proxy.ended().await, Ended::Stopped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_listeners_default_to_loopback() {
+    let sim = Simulator::start().await.unwrap();
+    let address: ListenAddress = "tcp:0".parse().unwrap();
+    let proxy = proxy_of(&sim, vec![ListenerConfig::new(address)]).await;
+    let ListenAddress::Tcp(bound) = proxy.addresses()[0] else {
+        panic!("a TCP address")
+    };
+    assert!(bound.ip().is_loopback(), "{bound}");
+    assert_ne!(bound.port(), 0, "the chosen port is reported");
+    let client = qmp_client::Client::connect_tcp(bound, Default::default())
+        .await
+        .unwrap();
+    let status = client.execute("query-status", ()).await.unwrap();
+    assert!(status.get("status").is_some());
+    proxy.stop();
+    proxy.ended().await;
 }
