@@ -40,10 +40,8 @@ wait $proxy
 "#;
 
 fn qemu_transcripts(conformance: &Path) -> Vec<PathBuf> {
-    let mut transcripts: Vec<PathBuf> = std::fs::read_dir(conformance.join("transcripts"))
-        .expect("transcripts folder")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+    qmp_test_support::checkers::transcripts(conformance)
+        .into_iter()
         .filter(|p| {
             let header = std::fs::read_to_string(p).unwrap_or_default();
             header
@@ -56,9 +54,7 @@ fn qemu_transcripts(conformance: &Path) -> Vec<PathBuf> {
             let name = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
             !NOT_FOR_A_PROXY.iter().any(|(skip, _)| *skip == name)
         })
-        .collect();
-    transcripts.sort();
-    transcripts
+        .collect()
 }
 
 #[test]
@@ -79,44 +75,9 @@ fn qemus_transcripts_pass_through_the_proxy() {
     for (name, why) in NOT_FOR_A_PROXY {
         println!("not replayed through the proxy: {name}: {why}");
     }
-    let halves: Vec<Vec<PathBuf>> = transcripts
-        .chunks(transcripts.len().div_ceil(2))
-        .map(<[PathBuf]>::to_vec)
-        .collect();
-    let runs: Vec<_> = halves
-        .iter()
-        .map(|half| {
-            Command::new(&python)
-                .arg(conformance.join("compare.py"))
-                .arg("--qemu")
-                .arg(&wrapper)
-                .args(half)
-                .env("QMP", QMP)
-                .env("QEMU", &qemu)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("run compare.py")
-        })
-        .collect();
-    let mut passed = 0;
-    for run in runs {
-        let output = run.wait_with_output().expect("compare.py output");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        println!("{stdout}");
-        let summary = stdout.lines().last().unwrap_or_default();
-        assert!(
-            output.status.success() && summary.contains(" passed, 0 failed"),
-            "failures through the proxy:\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        passed += summary
-            .split_whitespace()
-            .next()
-            .and_then(|n| n.parse::<usize>().ok())
-            .unwrap_or(0);
-    }
-    assert_eq!(passed, transcripts.len());
+    let args = ["--qemu".as_ref(), wrapper.as_os_str()];
+    let env = [("QMP", QMP.as_ref()), ("QEMU", qemu.as_os_str())];
+    qmp_test_support::checkers::compare_all(&python, &conformance, &transcripts, &args, &env);
 }
 
 /// A real QEMU started with -S, and the proxy in front of it.
@@ -136,17 +97,7 @@ fn python_qemu_qmp_through_the_proxy() {
         return;
     };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/qemu_qmp_client.py");
-    let output = Command::new(&python)
-        .arg(script)
-        .arg(proxy.socket())
-        .output()
-        .expect("run the qemu.qmp script");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = qmp_test_support::checkers::run_python_script(&python, &script, proxy.socket());
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with("ok: ")).count(),
         6,

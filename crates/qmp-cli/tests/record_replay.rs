@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use qmp_client::{Client, Value};
+use qmp_client::Client;
 use qmp_test_support::TestProcess;
 
 const QMP: &str = env!("CARGO_BIN_EXE_qmp");
@@ -73,57 +73,41 @@ fn replay_with(recording: &Path, listen: &Path, strict: bool, extra: &[&str]) ->
     child
 }
 
-/// The client's scenario; what each step gave, as text.
+/// The client's scenario: commands and their arguments.
+fn steps() -> Vec<(&'static str, serde_json::Value)> {
+    use serde_json::json;
+    vec![
+        ("query-status", json!({})),
+        ("query-name", json!({})),
+        ("cont", json!({})),
+        ("query-status", json!({})),
+        ("stop", json!({})),
+        (
+            "blockdev-add",
+            json!({"driver": "null-co", "node-name": "n0", "size": 1048576}),
+        ),
+        ("blockdev-del", json!({"node-name": "n0"})),
+        ("qom-get", json!({"path": "/machine", "property": "type"})),
+        ("device_del", json!({"id": "nothing"})),
+        (
+            "human-monitor-command",
+            json!({"command-line": "info status"}),
+        ),
+        ("quit", json!({})),
+    ]
+}
+
+/// The client's scenario; what each step gave, as text, then the events.
 async fn scenario(socket: &Path) -> Vec<String> {
     let client = Client::connect_unix(socket).await.expect("connect");
     let mut events = client.subscribe(qmp_client::EventFilter::any());
     let mut results = Vec::new();
-    let mut step = |result: qmp_client::Result<Value>| {
-        results.push(match result {
+    for (command, arguments) in steps() {
+        results.push(match client.execute(command, arguments).await {
             Ok(value) => value.to_string(),
             Err(e) => format!("error: {e}"),
         });
-    };
-    step(client.execute("query-status", ()).await);
-    step(client.execute("query-name", ()).await);
-    step(client.execute("cont", ()).await);
-    step(client.execute("query-status", ()).await);
-    step(client.execute("stop", ()).await);
-    step(
-        client
-            .execute(
-                "blockdev-add",
-                serde_json::json!({"driver": "null-co", "node-name": "n0", "size": 1048576}),
-            )
-            .await,
-    );
-    step(
-        client
-            .execute("blockdev-del", serde_json::json!({"node-name": "n0"}))
-            .await,
-    );
-    step(
-        client
-            .execute(
-                "qom-get",
-                serde_json::json!({"path": "/machine", "property": "type"}),
-            )
-            .await,
-    );
-    step(
-        client
-            .execute("device_del", serde_json::json!({"id": "nothing"}))
-            .await,
-    );
-    step(
-        client
-            .execute(
-                "human-monitor-command",
-                serde_json::json!({"command-line": "info status"}),
-            )
-            .await,
-    );
-    step(client.execute("quit", ()).await);
+    }
     let mut names = Vec::new();
     while let Some(event) = events.next_event().await {
         names.push(event.name);
@@ -310,20 +294,8 @@ fn python_qemu_qmp_against_a_replay_of_its_own_session() {
     };
     let script: PathBuf =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/qemu_qmp_client.py");
-    let run = |socket: &Path| {
-        let output = Command::new(&python)
-            .arg(&script)
-            .arg(socket)
-            .output()
-            .expect("run qemu.qmp");
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(
-            output.status.success(),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        stdout
-    };
+    let run =
+        |socket: &Path| qmp_test_support::checkers::run_python_script(&python, &script, socket);
     let dir = qmp_test_support::temp_dir();
     let recording = dir.path().join("python.jsonl");
     let recorder = record(&qemu, &dir.path().join("rec.sock"), &recording);

@@ -24,6 +24,7 @@ pub mod qemu;
 pub mod qga;
 pub mod replay;
 pub mod script;
+mod served;
 mod shared;
 pub mod simulator;
 

@@ -463,10 +463,7 @@ pub fn build_replay_server(
 /// A replay served on a fresh unix socket, for tests.
 pub struct Replay {
     replayer: Arc<Replayer>,
-    server: Server,
-    socket: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-    listener: tokio::task::JoinHandle<std::io::Result<()>>,
+    served: crate::served::Served,
 }
 
 impl Replay {
@@ -476,32 +473,17 @@ impl Replay {
         order: Order,
         config: ServerConfig,
     ) -> Result<Replay, ApiError> {
-        let io = |error: std::io::Error| ApiError::Read {
-            path: "the replay's socket".into(),
-            error,
-        };
-        let dir = tempfile::Builder::new()
-            .prefix("qmp-replay-")
-            .tempdir()
-            .map_err(io)?;
-        let socket = dir.path().join("qmp.sock");
         let replayer = Replayer::new(recording, order);
         let server = build_replay_server(&replayer, config)?;
-        let listener = Server::bind_unix(&socket).map_err(io)?;
-        let serving = server.clone();
-        let listener = tokio::spawn(async move { serving.serve_unix_listener(listener).await });
         Ok(Replay {
             replayer,
-            server,
-            socket,
-            _dir: dir,
-            listener,
+            served: crate::served::Served::start(server, "qmp-replay-")?,
         })
     }
 
     /// The socket to connect to.
     pub fn socket(&self) -> &Path {
-        &self.socket
+        self.served.socket()
     }
 
     /// The replayer (its report, its end).
@@ -511,8 +493,7 @@ impl Replay {
 
     /// Stops serving and returns the report.
     pub async fn stop(self) -> ReplayReport {
-        self.listener.abort();
-        self.server.shutdown().await;
+        self.served.stop().await;
         self.replayer.report()
     }
 }
