@@ -5,21 +5,24 @@
 
 use std::path::PathBuf;
 
-/// (module file, schema path under the shared folder, conditions file).
-const SCHEMAS: [(&str, &str, Option<&str>); 4] = [
+/// (module file, schema path under the shared folder, conditions file,
+/// with the server part).
+const SCHEMAS: [(&str, &str, Option<&str>, bool); 4] = [
     // Every condition true, so every type of the schema is generated
     // (the storage daemon below is generated for an x86_64 build).
-    ("qmp.rs", "qemu/10.0/qapi/qapi-schema.json", None),
-    ("qga.rs", "qemu/10.0/qga/qapi-schema.json", None),
+    ("qmp.rs", "qemu/10.0/qapi/qapi-schema.json", None, true),
+    ("qga.rs", "qemu/10.0/qga/qapi-schema.json", None, true),
     (
         "storage_daemon.rs",
         "qemu/10.0/storage-daemon/qapi/qapi-schema.json",
         Some("qemu/expected/10.0-x86_64-conditions.txt"),
+        false,
     ),
     (
         "test_schema.rs",
         "qemu/10.0/tests/qapi-schema/qapi-schema-test.json",
         None,
+        true,
     ),
 ];
 
@@ -37,7 +40,7 @@ fn main() {
     let shared = qmp_test_support::shared_dir();
     let missing: Vec<PathBuf> = SCHEMAS
         .iter()
-        .flat_map(|(_, schema, conds)| std::iter::once(*schema).chain(*conds))
+        .flat_map(|(_, schema, conds, _)| std::iter::once(*schema).chain(*conds))
         .map(|p| shared.join(p))
         .filter(|p| !p.exists())
         .collect();
@@ -54,8 +57,10 @@ fn main() {
         println!("cargo:rerun-if-changed={}", first.display());
         return;
     }
-    for (file, schema, conds) in SCHEMAS {
-        let mut builder = qapi_gen::Builder::new(shared.join(schema)).file_name(file);
+    for (file, schema, conds, server) in SCHEMAS {
+        let mut builder = qapi_gen::Builder::new(shared.join(schema))
+            .file_name(file)
+            .server(server);
         if let Some(conds) = conds {
             builder = builder
                 .conditions_file(shared.join(conds))
@@ -73,7 +78,7 @@ fn main() {
 /// with a function that reads a JSON value into it and writes it back
 /// (for the round-trip tests).
 fn write_type_table(shared: &std::path::Path, out_dir: &std::path::Path) {
-    let (_, schema, conds) = SCHEMAS[0];
+    let (_, schema, conds, server) = SCHEMAS[0];
     let schema = shared.join(schema);
     let schema = qapi_schema::load(&schema.to_string_lossy()).unwrap_or_else(|e| panic!("{e}"));
     let conds = conds.map(|c| shared.join(c)).map(|c| {
@@ -81,7 +86,7 @@ fn write_type_table(shared: &std::path::Path, out_dir: &std::path::Path) {
     });
     let options = qapi_gen::RustOptions {
         conditions: conds.unwrap_or_default(),
-        server: true,
+        server,
     };
     let mut table = String::from(
         "/// (QAPI type name, JSON -> Rust -> JSON) for every generated QMP type.\n#[allow(deprecated)]\npub const QMP_TYPES: &[(&str, RoundTrip)] = &[\n",

@@ -2,6 +2,11 @@
 //! `qapi-schema-test.json`, compiled without warnings and exercised by this
 //! crate's tests. Owns no code of its own; the modules are absent (and the
 //! tests skip) when the shared reference schemas are missing.
+//!
+//! Missing docs are denied here: the generated modules allow them
+//! themselves, so a client crate's `#![warn(missing_docs)]` stays quiet.
+
+#![deny(missing_docs)]
 
 /// QEMU 10.0's QMP schema (every condition true).
 #[cfg(qapi_generated)]

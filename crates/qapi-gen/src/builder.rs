@@ -1,16 +1,21 @@
 //! The `build.rs` API in the style of prost-build: `Builder::new(schema)`,
 //! options, then `compile(out_dir)` writes the generated module and tells
 //! Cargo to rerun when any schema file changes.
+//!
+//! Errors print the way QEMU prints them (`file:line:col: message`, after
+//! the include chain), through `Display` and `Debug` alike, so a build
+//! script's `fn main() -> Result<(), Box<dyn std::error::Error>>` shows
+//! QEMU's text rather than a dump of the error's fields.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use qapi_schema::{load_with, Conditions, FsReader, LoadOptions};
+use qapi_schema::{load_detecting, load_with, Conditions, FsReader, LoadOptions};
 
 use crate::rust::{generate, RustOptions};
 
-/// Why generation failed.
-#[derive(Debug, thiserror::Error)]
+/// Why generation failed. `Debug` shows the same text as `Display`.
+#[derive(thiserror::Error)]
 pub enum BuildError {
     /// The schema has an error (QEMU's message).
     #[error("{0}")]
@@ -28,12 +33,19 @@ pub enum BuildError {
     Rustfmt(String),
 }
 
+impl std::fmt::Debug for BuildError {
+    /// The `Display` text: what `fn main() -> Result<..>` prints.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 /// Generates Rust code for one schema (see the crate docs).
 #[derive(Clone, Debug)]
 pub struct Builder {
     schema: PathBuf,
     options: RustOptions,
-    relaxed_docs: bool,
+    relaxed_docs: Option<bool>,
     format: bool,
     file_name: String,
     emit_rerun: bool,
@@ -45,7 +57,7 @@ impl Builder {
         Builder {
             schema: schema.into(),
             options: RustOptions::default(),
-            relaxed_docs: false,
+            relaxed_docs: None,
             format: true,
             file_name: "qapi.rs".to_string(),
             emit_rerun: true,
@@ -71,15 +83,19 @@ impl Builder {
         Ok(self.conditions(conditions))
     }
 
-    /// Generates the `server` module too (default: yes; needs `qapi-schema`).
+    /// Generates the `server` module too: a trait with one method per
+    /// command and a dispatcher (default: no; it needs `qapi-schema`).
     pub fn server(mut self, on: bool) -> Builder {
         self.options.server = on;
         self
     }
 
-    /// Accepts QEMU 7.2's older doc-comment syntax.
+    /// Reads doc comments in QEMU 7.2's older syntax (`true`) or QEMU
+    /// 10.0's (`false`). By default the syntax is detected: QEMU 10.0's,
+    /// else QEMU 7.2's when that one reads the schema
+    /// ([`qapi_schema::load_detecting`]).
     pub fn relaxed_docs(mut self, on: bool) -> Builder {
-        self.relaxed_docs = on;
+        self.relaxed_docs = Some(on);
         self
     }
 
@@ -104,10 +120,10 @@ impl Builder {
     /// The generated code, without writing it anywhere.
     pub fn generate(&self) -> Result<String, BuildError> {
         let path = self.schema.to_string_lossy();
-        let options = LoadOptions {
-            relaxed_docs: self.relaxed_docs,
+        let schema = match self.relaxed_docs {
+            Some(relaxed_docs) => load_with(&path, LoadOptions { relaxed_docs }, &FsReader)?,
+            None => load_detecting(&path, &FsReader)?.0,
         };
-        let schema = load_with(&path, options, &FsReader)?;
         if self.emit_rerun {
             for file in schema.sources.files() {
                 println!("cargo:rerun-if-changed={}", file.path);

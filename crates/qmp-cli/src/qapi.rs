@@ -36,7 +36,7 @@ pub enum QapiCommand {
         pretty: bool,
     },
     /// Generate the Rust module for the schema (types, commands, events,
-    /// server trait), for code that is checked in.
+    /// and with --server the server trait), for code that is checked in.
     Rust {
         #[command(flatten)]
         schema: SchemaArgs,
@@ -45,8 +45,12 @@ pub enum QapiCommand {
         /// Where to write the module (`-` for standard output).
         #[arg(short, long, value_name = "FILE")]
         output: String,
-        /// Leave out the server module (and its qapi-schema dependency).
+        /// Generate the server module too: a trait with one method per
+        /// command and a dispatcher (it needs the qapi-schema crate).
         #[arg(long)]
+        server: bool,
+        /// Leave out the server module (the default; kept for old scripts).
+        #[arg(long, hide = true, conflicts_with = "server")]
         no_server: bool,
         /// Do not run rustfmt over the output.
         #[arg(long)]
@@ -59,7 +63,9 @@ pub enum QapiCommand {
 pub struct SchemaArgs {
     /// The root schema file.
     schema: String,
-    /// Accept QEMU 7.2's older doc-comment syntax.
+    /// Read doc comments in QEMU 7.2's older syntax. Without it, check and
+    /// test-dump read QEMU 10.0's syntax (and say when the older one would
+    /// have worked), introspect and rust detect the syntax.
     #[arg(long)]
     relaxed_docs: bool,
 }
@@ -86,13 +92,37 @@ impl ConditionArgs {
     }
 }
 
-/// Loads the schema, or prints QEMU's error and gives the exit code.
+/// What the hint after a doc-syntax error says.
+pub const RELAXED_DOCS_HINT: &str =
+    "note: the schema reads in QEMU 7.2's older doc syntax; pass --relaxed-docs";
+
+/// Loads the schema in the dialect `--relaxed-docs` chooses, or prints
+/// QEMU's error (with a hint when the other dialect reads the schema) and
+/// gives the exit code.
 fn load(args: &SchemaArgs) -> anyhow::Result<Result<Schema, ExitCode>> {
-    let options = LoadOptions {
-        relaxed_docs: args.relaxed_docs,
-    };
-    match load_with(&args.schema, options, &FsReader) {
+    let with = |relaxed_docs| load_with(&args.schema, LoadOptions { relaxed_docs }, &FsReader);
+    match with(args.relaxed_docs) {
         Ok(schema) => Ok(Ok(schema)),
+        Err(err) => {
+            let mut stderr = std::io::stderr().lock();
+            writeln!(stderr, "{err}").context("writing the error")?;
+            if !args.relaxed_docs && with(true).is_ok() {
+                writeln!(stderr, "{RELAXED_DOCS_HINT}").context("writing the error")?;
+            }
+            Ok(Err(ExitCode::FAILURE))
+        }
+    }
+}
+
+/// Loads the schema in the dialect `--relaxed-docs` chooses or, without
+/// it, the one that reads it; or prints QEMU's error and gives the exit
+/// code.
+fn load_detecting(args: &SchemaArgs) -> anyhow::Result<Result<Schema, ExitCode>> {
+    if args.relaxed_docs {
+        return load(args);
+    }
+    match qapi_schema::load_detecting(&args.schema, &FsReader) {
+        Ok((schema, _)) => Ok(Ok(schema)),
         Err(err) => {
             writeln!(std::io::stderr(), "{err}").context("writing the error")?;
             Ok(Err(ExitCode::FAILURE))
@@ -122,7 +152,7 @@ pub fn run(command: QapiCommand) -> anyhow::Result<ExitCode> {
             pretty,
         } => {
             let conditions = conditions.read()?;
-            let schema = match load(&schema)? {
+            let schema = match load_detecting(&schema)? {
                 Ok(schema) => schema,
                 Err(code) => return Ok(code),
             };
@@ -143,15 +173,18 @@ pub fn run(command: QapiCommand) -> anyhow::Result<ExitCode> {
             schema,
             conditions,
             output,
-            no_server,
+            server,
+            no_server: _,
             no_format,
         } => {
-            let builder = Builder::new(&schema.schema)
+            let mut builder = Builder::new(&schema.schema)
                 .conditions(conditions.read()?)
-                .relaxed_docs(schema.relaxed_docs)
-                .server(!no_server)
+                .server(server)
                 .format(!no_format)
                 .emit_rerun_if_changed(false);
+            if schema.relaxed_docs {
+                builder = builder.relaxed_docs(true);
+            }
             let code = match builder.generate() {
                 Ok(code) => code,
                 Err(qapi_gen::BuildError::Schema(err)) => {

@@ -58,6 +58,29 @@ fn relaxed_docs_accept_qemu_7_2() {
     };
     let strict = qmp_in(&dir, &["qapi", "check", "qapi-schema.json"]);
     assert_eq!(strict.status.code(), Some(1));
+    // QEMU's text, then what to do about it.
+    let stderr = String::from_utf8_lossy(&strict.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines.last(),
+        Some(&"note: the schema reads in QEMU 7.2's older doc syntax; pass --relaxed-docs"),
+        "{stderr}"
+    );
+    assert!(
+        lines.len() >= 2 && lines[lines.len() - 2].starts_with("qapi-schema.json:"),
+        "{stderr}"
+    );
+    // The generator detects the syntax by itself.
+    let rust = qmp_in(
+        &dir,
+        &["qapi", "rust", "qapi-schema.json", "-o", "-", "--no-format"],
+    );
+    assert!(
+        rust.status.success() && rust.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&rust.stderr)
+    );
+    assert!(String::from_utf8_lossy(&rust.stdout).contains("pub struct GuestShutdown"));
     let relaxed = qmp_in(
         &dir,
         &["qapi", "check", "--relaxed-docs", "qapi-schema.json"],
@@ -126,5 +149,13 @@ fn rust_writes_the_generated_module() {
     );
     let code = std::fs::read_to_string(&file).expect("generated file");
     assert!(code.contains("impl ::qmp_wire::Command for GuestShutdown"));
-    assert!(code.contains("pub trait Server"));
+    // The server part is opt-in.
+    assert!(!code.contains("pub trait Server"));
+    let out = qmp()
+        .args(["qapi", "rust", "--server", "--no-format", "-o", "-"])
+        .arg(&schema)
+        .output()
+        .expect("run qmp");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("pub trait Server"));
 }
