@@ -4,8 +4,11 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use std::path::Path;
+
+use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use qapi_schema::introspect::{diff, ApiSource, ChangeKind, SchemaInfo};
+use qapi_schema::introspect::{diff, query, ApiSource, ChangeKind, SchemaInfo};
 use qmp_wire::{Encoder, LineEnding, Map, MemberOrder, Value};
 
 use crate::target::{runtime, TargetArgs};
@@ -35,6 +38,39 @@ Examples:
   qmp schema diff old-reply.json new-reply.json --json"
     )]
     Diff(DiffArgs),
+    /// Answer schema paths in libvirt's syntax: does the server, saved
+    /// reply or schema have this command, member, branch, enum value or
+    /// feature?
+    #[command(
+        after_help = "TARGET is a saved query-qmp-schema reply or a QAPI schema (an existing
+file), or a server: a socket path, unix:PATH, tcp:HOST:PORT or sim; with
+--tcp, --launch or --sim every word is a PATH.
+
+PATH: COMMAND-OR-EVENT/arg-type|ret-type/MEMBER/... with *MEMBER (an optional
+member), +CASE (a union branch), ^VALUE (an enum value, may be followed by
+$FEATURE), !JSON-TYPE (a built-in's JSON type), $FEATURE (a feature of the
+command, event or object); a leading space escapes a name.
+
+Prints 'yes PATH' or 'no PATH' for each. Exit status: 0 when every PATH
+exists, 1 when one does not, 2 for a malformed PATH or an unreachable or
+unreadable TARGET.
+
+Examples:
+  qmp schema query /run/qemu/qmp.sock blockdev-add/arg-type/+file/aio/^io_uring
+  qmp schema query reply.json query-machines/ret-type/deprecated 'migrate/$deprecated'
+  qmp schema query qemu-10.0/qapi/qapi-schema.json BLOCK_JOB_COMPLETED/arg-type/error"
+    )]
+    Query(QueryArgs),
+}
+
+/// `qmp schema query`
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// TARGET (unless a flag chose it), then one or more paths.
+    #[arg(value_name = "TARGET PATH", required = true, num_args = 1..)]
+    words: Vec<String>,
+    #[command(flatten)]
+    target: TargetArgs,
 }
 
 /// `qmp schema fetch`
@@ -67,6 +103,7 @@ pub fn run(command: SchemaCommand) -> anyhow::Result<ExitCode> {
     match command {
         SchemaCommand::Fetch(args) => fetch(args),
         SchemaCommand::Diff(args) => report(args),
+        SchemaCommand::Query(args) => query(args),
     }
 }
 
@@ -82,6 +119,50 @@ fn fetch(args: FetchArgs) -> anyhow::Result<ExitCode> {
         };
         std::io::stdout().write_all(&encoder.message_bytes(&schema))?;
         Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The API of `word`: an existing file is a saved reply or a schema
+/// ([`ApiSource::Detect`]); anything else (or a target flag) names a
+/// server, whose `query-qmp-schema` is asked.
+pub fn target_info(word: Option<&str>, args: &TargetArgs) -> anyhow::Result<SchemaInfo> {
+    if let Some(file) = word.filter(|w| !args.chosen_by_flag() && Path::new(w).is_file()) {
+        return load_side(file);
+    }
+    let target = args.target(word)?;
+    let config = args.client_config();
+    runtime()?.block_on(async move {
+        let connection = target.connect(config).await?;
+        let reply = connection.client.execute("query-qmp-schema", ()).await?;
+        SchemaInfo::from_value(&reply)
+            .with_context(|| format!("{target} sent a query-qmp-schema reply that does not read"))
+    })
+}
+
+fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
+    let (word, paths) = match args.words.split_first() {
+        Some((first, rest)) if !args.target.chosen_by_flag() => (Some(first.as_str()), rest),
+        _ => (None, args.words.as_slice()),
+    };
+    if paths.is_empty() {
+        bail!("give a TARGET and at least one PATH");
+    }
+    // A malformed path is refused before the target is reached.
+    for path in paths {
+        query::check(path)?;
+    }
+    let info = target_info(word, &args.target)?;
+    let mut out = std::io::stdout().lock();
+    let mut all = true;
+    for path in paths {
+        let found = info.query(path)?;
+        all &= found;
+        writeln!(out, "{} {path}", if found { "yes" } else { "no" })?;
+    }
+    Ok(if all {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
 }
 

@@ -16,6 +16,7 @@ pub mod diff;
 mod generate;
 mod json;
 mod lookup;
+pub mod query;
 mod validate;
 
 use std::collections::HashMap;
@@ -26,6 +27,7 @@ pub use diff::{diff, Change, ChangeKind};
 pub use generate::IntrospectOptions;
 pub use json::LoadError;
 pub use lookup::{BranchMembers, MAX_BRANCH_DEPTH};
+pub use query::{QueryError, MAX_QUERY_DEPTH};
 pub use validate::ValidationError;
 
 /// The list `query-qmp-schema` returns, with an index by name.
