@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use qapi_schema::introspect::{diff, query, ApiSource, ChangeKind, SchemaInfo};
+use qapi_schema::introspect::{diff, query, ApiSource, ChangeKind, Compat, SchemaInfo};
 use qmp_wire::{Encoder, LineEnding, Map, MemberOrder, Value};
 
 use crate::target::{runtime, TargetArgs};
@@ -33,9 +33,18 @@ pub enum SchemaCommand {
 query-qmp-schema reply. Saved replies mask type names, so their changes are
 reported under the command or event that reaches them.
 
+Each change is classified for clients, breaking ones first: breaking (a
+command, event, argument, enum value or branch a client could send removed;
+an argument added as or made mandatory; a type changed; a member a client
+receives removed or made optional; out-of-band use withdrawn), compatible,
+or a type renamed (type names are not on the wire; the renamed type's
+contents are compared too). --breaking prints only the breaking changes and
+exits 1 when there is one, 0 otherwise.
+
 Examples:
   qmp schema diff qemu-7.2/qapi/qapi-schema.json qemu-10.0/qapi/qapi-schema.json
-  qmp schema diff old-reply.json new-reply.json --json"
+  qmp schema diff old-reply.json new-reply.json --json
+  qmp schema diff --breaking old-reply.json new-reply.json || echo breaks clients"
     )]
     Diff(DiffArgs),
     /// Answer schema paths in libvirt's syntax: does the server, saved
@@ -96,6 +105,9 @@ pub struct DiffArgs {
     /// Print the changes as a JSON list.
     #[arg(long)]
     json: bool,
+    /// Print only the breaking changes, and exit 1 when there is one.
+    #[arg(long)]
+    breaking: bool,
 }
 
 /// Runs `qmp schema ...`.
@@ -174,7 +186,13 @@ fn load_side(path: &str) -> anyhow::Result<SchemaInfo> {
 fn report(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let old = load_side(&args.old)?;
     let new = load_side(&args.new)?;
-    let changes = diff(&old, &new);
+    let mut changes = diff(&old, &new);
+    let breaking = changes.iter().any(|c| c.compat == Compat::Breaking);
+    if args.breaking {
+        changes.retain(|c| c.compat == Compat::Breaking);
+    }
+    // Grouped by class, worst first; in found order within a class.
+    changes.sort_by_key(|c| c.compat);
     let mut out = std::io::stdout().lock();
     if args.json {
         let list: Vec<Value> = changes
@@ -182,6 +200,7 @@ fn report(args: DiffArgs) -> anyhow::Result<ExitCode> {
             .map(|c| {
                 let mut m = Map::new();
                 m.insert("change", c.kind.word());
+                m.insert("class", c.compat.word());
                 m.insert("what", c.what.as_str());
                 if let Some(detail) = &c.detail {
                     m.insert("detail", detail.as_str());
@@ -196,20 +215,43 @@ fn report(args: DiffArgs) -> anyhow::Result<ExitCode> {
         };
         out.write_all(&encoder.message_bytes(&Value::Array(list)))?;
     } else {
+        let mut class = None;
         for change in &changes {
+            if class != Some(change.compat) {
+                class = Some(change.compat);
+                writeln!(out, "{}", class_heading(change.compat))?;
+            }
             writeln!(out, "{change}")?;
         }
         let count = |kind| changes.iter().filter(|c| c.kind == kind).count();
+        let class = |compat| changes.iter().filter(|c| c.compat == compat).count();
         writeln!(
             out,
-            "{} changes: {} added, {} removed, {} changed, {} newly deprecated, {} newly unstable",
+            "{} changes: {} added, {} removed, {} changed, {} renamed, {} newly deprecated, {} newly unstable; {} breaking, {} compatible, {} renames",
             changes.len(),
             count(ChangeKind::Added),
             count(ChangeKind::Removed),
             count(ChangeKind::Changed),
+            count(ChangeKind::Renamed),
             count(ChangeKind::Deprecated),
-            count(ChangeKind::Unstable)
+            count(ChangeKind::Unstable),
+            class(Compat::Breaking),
+            class(Compat::Compatible),
+            class(Compat::Rename),
         )?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if args.breaking && breaking {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The line before the changes of one class (`#` lines are headings).
+fn class_heading(compat: Compat) -> &'static str {
+    match compat {
+        Compat::Breaking => "# breaking: a client of the older API may fail",
+        Compat::Compatible => "# compatible: a client of the older API works unchanged",
+        Compat::Rename => "# renamed types: the same on the wire",
+    }
 }

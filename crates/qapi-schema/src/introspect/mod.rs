@@ -23,7 +23,7 @@ use std::collections::HashMap;
 
 pub use crate::model::JsonType;
 pub use api::{Api, ApiError, ApiSource};
-pub use diff::{diff, Change, ChangeKind};
+pub use diff::{diff, Change, ChangeKind, Compat};
 pub use generate::IntrospectOptions;
 pub use json::LoadError;
 pub use lookup::{BranchMembers, MAX_BRANCH_DEPTH};
