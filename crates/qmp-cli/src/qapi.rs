@@ -1,6 +1,7 @@
-//! `qmp qapi check|dump|introspect|rust`: loads a schema and prints QEMU's
-//! errors, the test-suite dump, the `query-qmp-schema` list, or the
-//! generated Rust module.
+//! `qmp qapi check|dump|introspect|conditions|rust`: loads a schema and
+//! prints QEMU's errors, the test-suite dump, the `query-qmp-schema` list,
+//! the conditions a QEMU binary was built with, or the generated Rust
+//! module.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -8,9 +9,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use qapi_gen::Builder;
-use qapi_schema::introspect::{IntrospectOptions, SchemaInfo};
+use qapi_schema::introspect::{infer_conditions, IntrospectOptions, SchemaInfo};
 use qapi_schema::{dump, load_with, Conditions, FsReader, LoadOptions, Schema};
 use qmp_wire::{Encoder, MemberOrder};
+
+use crate::target::TargetArgs;
 
 /// `qmp qapi` subcommands.
 #[derive(Debug, Subcommand)]
@@ -34,6 +37,24 @@ pub enum QapiCommand {
         /// QEMU's pretty layout instead of one line.
         #[arg(long)]
         pretty: bool,
+    },
+    /// Find the conditions a QEMU binary was built with: the `if` symbols
+    /// under which the schema gives that QEMU's query-qmp-schema reply,
+    /// as a conditions file for --conditions (exit 1 when no set of
+    /// symbols gives the reply exactly; the differences end the file).
+    #[command(after_help = "Examples:
+  qmp qapi conditions --server /run/qemu/qmp.sock qemu-7.2/qapi/qapi-schema.json > conditions.txt
+  qmp qapi rust qemu-7.2/qapi/qapi-schema.json --conditions conditions.txt -o src/qapi.rs")]
+    Conditions {
+        #[command(flatten)]
+        schema: SchemaArgs,
+        /// The QEMU: a socket path, unix:PATH or tcp:HOST:PORT, or a
+        /// saved query-qmp-schema reply.
+        #[arg(long, value_name = "TARGET")]
+        server: String,
+        /// Where to write the conditions file (default: standard output).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<String>,
     },
     /// Generate the Rust module for the schema (types, commands, events,
     /// and with --server the server trait), for code that is checked in.
@@ -168,6 +189,30 @@ pub fn run(command: QapiCommand) -> anyhow::Result<ExitCode> {
             encoder.write_value(&info.to_value(), &mut out);
             out.push(b'\n');
             print(&out).map(|()| ExitCode::SUCCESS)
+        }
+        QapiCommand::Conditions {
+            schema,
+            server,
+            output,
+        } => {
+            let schema = match load_detecting(&schema)? {
+                Ok(schema) => schema,
+                Err(code) => return Ok(code),
+            };
+            let reply = crate::schema::target_info(Some(&server), &TargetArgs::default())?;
+            let found = infer_conditions(&schema, &reply);
+            let text = found.to_file();
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, text).with_context(|| format!("writing {path}"))?
+                }
+                None => print(text.as_bytes())?,
+            }
+            Ok(if found.exact {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         QapiCommand::Rust {
             schema,

@@ -159,3 +159,63 @@ fn rust_writes_the_generated_module() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("pub trait Server"));
 }
+
+#[test]
+fn conditions_of_the_running_qemu_7_2_match_its_conditions_file() {
+    let (Some(binary), Some(schema), Some(expected)) = (
+        qmp_test_support::qemu_system(),
+        qmp_test_support::shared_path("qemu/7.2/qapi/qapi-schema.json"),
+        qmp_test_support::shared_path("qemu/expected/7.2-x86_64-conditions.txt"),
+    ) else {
+        return;
+    };
+    let qemu = qmp_test_support::TestProcess::qemu(&binary, &[]).expect("start QEMU");
+    let dir = qmp_test_support::temp_dir();
+    let file = dir.path().join("conditions.txt");
+    let out = qmp()
+        .args(["qapi", "conditions", "--server"])
+        .arg(qemu.socket())
+        .arg(&schema)
+        .arg("-o")
+        .arg(&file)
+        .output()
+        .expect("run qmp");
+    // 0: the schema gives the reply exactly with the symbols found.
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&file).expect("conditions file");
+    let defined = |text: &str| match qapi_schema::Conditions::parse(text) {
+        qapi_schema::Conditions::Defined(set) => set,
+        qapi_schema::Conditions::All => panic!("no sections"),
+    };
+    let want = std::fs::read_to_string(expected).expect("expected file");
+    // The hand-made file's '(inferred)' symbols are ones the reply cannot
+    // tell; here they are marked '(no effect)' and may differ.
+    let unknowable: std::collections::HashSet<String> = text
+        .lines()
+        .filter_map(|l| l.strip_suffix(" (no effect)"))
+        .map(String::from)
+        .collect();
+    let differ: Vec<String> = defined(&text)
+        .symmetric_difference(&defined(&want))
+        .filter(|s| !unknowable.contains(*s))
+        .cloned()
+        .collect();
+    assert!(differ.is_empty(), "{differ:?}\n{text}");
+    assert!(defined(&text).contains("TARGET_I386") && defined(&text).contains("CONFIG_SPICE"));
+    // The same from the saved reply, written to standard output.
+    let reply = qmp_test_support::shared_path("qemu/expected/7.2-x86_64-query-qmp-schema.json")
+        .expect("saved reply");
+    let saved = qmp()
+        .args(["qapi", "conditions", "--server"])
+        .arg(&reply)
+        .arg(&schema)
+        .output()
+        .expect("run qmp");
+    assert_eq!(saved.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&saved.stdout), text);
+}

@@ -14,6 +14,7 @@
 mod api;
 pub mod diff;
 mod generate;
+mod infer;
 mod json;
 mod lookup;
 pub mod query;
@@ -25,6 +26,7 @@ pub use crate::model::JsonType;
 pub use api::{Api, ApiError, ApiSource};
 pub use diff::{diff, Change, ChangeKind, Compat};
 pub use generate::IntrospectOptions;
+pub use infer::{infer_conditions, schema_symbols, InferredConditions};
 pub use json::LoadError;
 pub use lookup::{BranchMembers, MAX_BRANCH_DEPTH};
 pub use query::{QueryError, MAX_QUERY_DEPTH};
