@@ -1,5 +1,6 @@
 //! Generates Rust code for QEMU 10.0's qapi, qga and storage-daemon
-//! schemas and for qapi-schema-test.json, from `$QMP_SHARED`. When the
+//! schemas, for qapi-schema-test.json, and from the real QEMU 7.2's saved
+//! query-qmp-schema reply, from `$QMP_SHARED`. When the
 //! schemas are absent the crate builds without them and its tests skip
 //! with the reason (or the build fails under `QMP_TEST_STRICT=1`).
 
@@ -26,6 +27,9 @@ const SCHEMAS: [(&str, &str, Option<&str>, bool); 4] = [
     ),
 ];
 
+/// The real QEMU 7.2 binary's query-qmp-schema reply, under the shared folder.
+const REPLY_7_2: &str = "qemu/expected/7.2-x86_64-query-qmp-schema.json";
+
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(qapi_generated)");
     println!(
@@ -41,6 +45,7 @@ fn main() {
     let missing: Vec<PathBuf> = SCHEMAS
         .iter()
         .flat_map(|(_, schema, conds, _)| std::iter::once(*schema).chain(*conds))
+        .chain([REPLY_7_2])
         .map(|p| shared.join(p))
         .filter(|p| !p.exists())
         .collect();
@@ -70,6 +75,12 @@ fn main() {
             .compile(&out_dir)
             .unwrap_or_else(|e| panic!("{schema}: {e}"));
     }
+    // From the real QEMU 7.2's saved reply alone (no schema source).
+    let reply = shared.join(REPLY_7_2);
+    qapi_gen::Builder::from_introspection(&reply)
+        .file_name("qmp_7_2_reply.rs")
+        .compile(&out_dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", reply.display()));
     write_type_table(&shared, &out_dir);
     println!("cargo:rustc-cfg=qapi_generated");
 }

@@ -26,6 +26,13 @@ pub mod storage_daemon {
     include!(concat!(env!("OUT_DIR"), "/storage_daemon.rs"));
 }
 
+/// The real QEMU 7.2's API, generated from its saved `query-qmp-schema`
+/// reply alone (type names derived from command and member paths).
+#[cfg(qapi_generated)]
+pub mod qmp_7_2_reply {
+    include!(concat!(env!("OUT_DIR"), "/qmp_7_2_reply.rs"));
+}
+
 /// QEMU's QAPI test schema, with every corner of the language.
 #[cfg(qapi_generated)]
 pub mod test_schema {

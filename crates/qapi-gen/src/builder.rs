@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use qapi_schema::introspect::ApiSource;
 use qapi_schema::{load_detecting, load_with, Conditions, FsReader, LoadOptions};
 
 use crate::rust::{generate, RustOptions};
@@ -31,6 +32,12 @@ pub enum BuildError {
     /// `rustfmt` ran but rejected the generated code.
     #[error("rustfmt failed: {0}")]
     Rustfmt(String),
+    /// The saved `query-qmp-schema` reply could not be read.
+    #[error("{0}")]
+    Reply(#[from] qapi_schema::introspect::ApiError),
+    /// The reply could not be turned into a schema.
+    #[error("{0}")]
+    Rebuild(#[from] qapi_schema::introspect::SourceError),
 }
 
 impl std::fmt::Debug for BuildError {
@@ -40,10 +47,19 @@ impl std::fmt::Debug for BuildError {
     }
 }
 
+/// What the code is generated from.
+#[derive(Clone, Debug)]
+enum Input {
+    /// A QAPI schema's root file.
+    Schema(PathBuf),
+    /// A saved `query-qmp-schema` reply.
+    Reply(PathBuf),
+}
+
 /// Generates Rust code for one schema (see the crate docs).
 #[derive(Clone, Debug)]
 pub struct Builder {
-    schema: PathBuf,
+    input: Input,
     options: RustOptions,
     relaxed_docs: Option<bool>,
     format: bool,
@@ -54,8 +70,23 @@ pub struct Builder {
 impl Builder {
     /// A builder for the schema whose root file is `schema`.
     pub fn new(schema: impl Into<PathBuf>) -> Builder {
+        Builder::with_input(Input::Schema(schema.into()))
+    }
+
+    /// A builder for a saved `query-qmp-schema` reply (its `return`
+    /// value, or the whole reply), for a QEMU whose schema source one does
+    /// not have: the schema is rebuilt from the reply
+    /// ([`SchemaInfo::to_schema_source`](qapi_schema::introspect::SchemaInfo::to_schema_source)),
+    /// with type names derived from the command and member paths where
+    /// QEMU masks them (`QueryStatusRet`, `BlockdevAddArg`), and without
+    /// docs. The reply already has the build's conditions.
+    pub fn from_introspection(reply: impl Into<PathBuf>) -> Builder {
+        Builder::with_input(Input::Reply(reply.into()))
+    }
+
+    fn with_input(input: Input) -> Builder {
         Builder {
-            schema: schema.into(),
+            input,
             options: RustOptions::default(),
             relaxed_docs: None,
             format: true,
@@ -119,14 +150,31 @@ impl Builder {
 
     /// The generated code, without writing it anywhere.
     pub fn generate(&self) -> Result<String, BuildError> {
-        let path = self.schema.to_string_lossy();
-        let schema = match self.relaxed_docs {
-            Some(relaxed_docs) => load_with(&path, LoadOptions { relaxed_docs }, &FsReader)?,
-            None => load_detecting(&path, &FsReader)?.0,
+        let schema = match &self.input {
+            Input::Schema(path) => {
+                let path = path.to_string_lossy();
+                match self.relaxed_docs {
+                    Some(relaxed_docs) => {
+                        load_with(&path, LoadOptions { relaxed_docs }, &FsReader)?
+                    }
+                    None => load_detecting(&path, &FsReader)?.0,
+                }
+            }
+            Input::Reply(path) => {
+                let info = ApiSource::Introspection(path.clone()).load()?.into_info();
+                let text = info.to_schema_source()?;
+                let name = format!("{} (rebuilt)", path.display());
+                qapi_schema::load_str(&name, &text, LoadOptions::default())?
+            }
         };
         if self.emit_rerun {
-            for file in schema.sources.files() {
-                println!("cargo:rerun-if-changed={}", file.path);
+            match &self.input {
+                Input::Schema(_) => {
+                    for file in schema.sources.files() {
+                        println!("cargo:rerun-if-changed={}", file.path);
+                    }
+                }
+                Input::Reply(path) => println!("cargo:rerun-if-changed={}", path.display()),
             }
         }
         let code = generate(&schema, &self.options);

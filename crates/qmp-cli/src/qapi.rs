@@ -58,9 +58,28 @@ pub enum QapiCommand {
     },
     /// Generate the Rust module for the schema (types, commands, events,
     /// and with --server the server trait), for code that is checked in.
+    #[command(
+        after_help = "Without the schema source: --introspection REPLY.json generates the
+bindings from a saved query-qmp-schema reply alone (qmp schema fetch saves
+one), which matches that QEMU exactly; type names QEMU masks are derived from
+the command and member paths (QueryStatusRet, BlockdevAddArg), and there are
+no docs.
+
+Examples:
+  qmp qapi rust qemu-10.0/qapi/qapi-schema.json -o src/qapi.rs
+  qmp schema fetch /run/qemu/qmp.sock > reply.json
+  qmp qapi rust --introspection reply.json -o src/qapi.rs"
+    )]
     Rust {
-        #[command(flatten)]
-        schema: SchemaArgs,
+        /// The root schema file (or --introspection).
+        #[arg(required_unless_present = "introspection")]
+        schema: Option<String>,
+        /// Read doc comments in QEMU 7.2's older syntax (detected otherwise).
+        #[arg(long)]
+        relaxed_docs: bool,
+        /// Generate from a saved query-qmp-schema reply instead of a schema.
+        #[arg(long, value_name = "REPLY", conflicts_with_all = ["schema", "relaxed_docs", "conditions", "all_conditions"])]
+        introspection: Option<String>,
         #[command(flatten)]
         conditions: ConditionArgs,
         /// Where to write the module (`-` for standard output).
@@ -216,18 +235,24 @@ pub fn run(command: QapiCommand) -> anyhow::Result<ExitCode> {
         }
         QapiCommand::Rust {
             schema,
+            relaxed_docs,
+            introspection,
             conditions,
             output,
             server,
             no_server: _,
             no_format,
         } => {
-            let mut builder = Builder::new(&schema.schema)
-                .conditions(conditions.read()?)
+            let builder = match (introspection, schema) {
+                (Some(reply), _) => Builder::from_introspection(reply),
+                (None, Some(schema)) => Builder::new(schema).conditions(conditions.read()?),
+                (None, None) => anyhow::bail!("give a SCHEMA or --introspection REPLY"),
+            };
+            let mut builder = builder
                 .server(server)
                 .format(!no_format)
                 .emit_rerun_if_changed(false);
-            if schema.relaxed_docs {
+            if relaxed_docs {
                 builder = builder.relaxed_docs(true);
             }
             let code = match builder.generate() {

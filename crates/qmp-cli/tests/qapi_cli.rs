@@ -8,6 +8,17 @@ fn qmp() -> Command {
 }
 
 /// Runs `qmp ARGS...` in `dir` (schemas name their includes relative to it).
+/// Runs `command`; the test fails (showing its stderr) unless it exits 0.
+fn run_ok(command: &mut Command) -> std::process::Output {
+    let out = command.output().expect("run qmp");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn qmp_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     qmp().args(args).current_dir(dir).output().expect("run qmp")
 }
@@ -106,17 +117,12 @@ fn introspect_reproduces_the_qemu_7_2_reply() {
     else {
         return;
     };
-    let out = qmp()
-        .args(["qapi", "introspect", "qapi-schema.json", "--relaxed-docs"])
-        .arg("--conditions")
-        .arg(conditions)
-        .current_dir(&dir)
-        .output()
-        .expect("run qmp");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        qmp()
+            .args(["qapi", "introspect", "qapi-schema.json", "--relaxed-docs"])
+            .arg("--conditions")
+            .arg(conditions)
+            .current_dir(&dir),
     );
     let want = std::fs::read(expected).expect("expected reply");
     let mut got = b"{\"return\": ".to_vec();
@@ -135,17 +141,12 @@ fn rust_writes_the_generated_module() {
     };
     let dir = qmp_test_support::temp_dir();
     let file = dir.path().join("qga.rs");
-    let out = qmp()
-        .args(["qapi", "rust"])
-        .arg(&schema)
-        .arg("-o")
-        .arg(&file)
-        .output()
-        .expect("run qmp");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        qmp()
+            .args(["qapi", "rust"])
+            .arg(&schema)
+            .arg("-o")
+            .arg(&file),
     );
     let code = std::fs::read_to_string(&file).expect("generated file");
     assert!(code.contains("impl ::qmp_wire::Command for GuestShutdown"));
@@ -218,4 +219,29 @@ fn conditions_of_the_running_qemu_7_2_match_its_conditions_file() {
         .expect("run qmp");
     assert_eq!(saved.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&saved.stdout), text);
+}
+
+#[test]
+fn rust_from_a_saved_reply_alone() {
+    let Some(reply) =
+        qmp_test_support::shared_path("qemu/expected/7.2-x86_64-query-qmp-schema.json")
+    else {
+        return;
+    };
+    let out = run_ok(
+        qmp()
+            .args(["qapi", "rust", "--no-format", "-o", "-", "--introspection"])
+            .arg(&reply),
+    );
+    let code = String::from_utf8_lossy(&out.stdout);
+    // Masked type names are derived from the paths that reach them.
+    assert!(code.contains("pub struct QueryStatusRet {"));
+    assert!(code.contains("    type Returns = super::QueryStatusRet;"));
+    // A schema and a reply are one or the other.
+    let both = qmp()
+        .args(["qapi", "rust", "-o", "-", "x.json", "--introspection"])
+        .arg(&reply)
+        .output()
+        .expect("run qmp");
+    assert_eq!(both.status.code(), Some(2));
 }

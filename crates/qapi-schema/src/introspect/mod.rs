@@ -18,6 +18,7 @@ mod infer;
 mod json;
 mod lookup;
 pub mod query;
+pub mod source;
 mod validate;
 
 use std::collections::HashMap;
@@ -30,6 +31,7 @@ pub use infer::{infer_conditions, schema_symbols, InferredConditions};
 pub use json::LoadError;
 pub use lookup::{BranchMembers, MAX_BRANCH_DEPTH};
 pub use query::{QueryError, MAX_QUERY_DEPTH};
+pub use source::SourceError;
 pub use validate::ValidationError;
 
 /// The list `query-qmp-schema` returns, with an index by name.
