@@ -12,7 +12,9 @@
 //!
 //! `cargo bench -p qmp-proxy --bench proxied`. Environment: `QMP_BENCH_N`
 //! round trips per measurement (default 20000), `QMP_BENCH_ROUNDS`
-//! (default 3; the best round of each cell is kept).
+//! (default 3; the best round of each cell is kept),
+//! `QMP_BENCH_BUSY_POLL_US` and `QMP_BENCH_UPSTREAM_BUSY_POLL_US` (the
+//! proxy's polling windows, downstream and upstream).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
