@@ -42,6 +42,12 @@ macro_rules! shared_scenarios {
         launcher_test!($launcher, getfd_closefd, Machine::None, |c| {
             scenarios::getfd_closefd(&c)
         });
+        launcher_test!(
+            $launcher,
+            typed_call_with_fd_and_deadline,
+            Machine::None,
+            |c| { scenarios::typed_call_with_fd_and_deadline(&c) }
+        );
         launcher_test!($launcher, oob_migrate_pause, Machine::None, |c| {
             scenarios::oob_migrate_pause(&c)
         });
@@ -115,7 +121,13 @@ impl Launcher for RealQemu {
             let launcher = QemuLauncher::new(program)
                 .args(args.iter().copied())
                 .args(QEMU_HEADLESS);
-            Some(launcher.launch(config).await.expect("launch QEMU"))
+            Some(
+                Client::builder()
+                    .config(config)
+                    .launch(&launcher)
+                    .await
+                    .expect("launch QEMU"),
+            )
         })
     }
 }
