@@ -1,5 +1,5 @@
-//! The examples in `examples/`, run against the simulator, so that what
-//! they show keeps working.
+//! The examples in `examples/`, run against the simulator (over TLS for
+//! the TLS one), so that what they show keeps working.
 
 #[path = "../examples/quickstart.rs"]
 #[allow(dead_code)]
@@ -8,6 +8,12 @@ mod quickstart;
 #[path = "../examples/blocking.rs"]
 #[allow(dead_code)]
 mod blocking;
+
+#[path = "../examples/tls.rs"]
+#[allow(dead_code)]
+mod tls;
+
+mod common;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quickstart_runs() {
@@ -27,4 +33,15 @@ async fn blocking_runs() {
         .unwrap()
         .unwrap();
     assert_eq!(seen, ["STOP", "RESUME"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_runs() {
+    let certs = qmp_test_support::temp_dir();
+    let Some((_sim, address)) = common::simulator_over_tls(certs.path()).await else {
+        return;
+    };
+    let ca = certs.path().join("ca-cert.pem");
+    let version = tls::run(&address.to_string(), &ca).await.unwrap();
+    assert!(version.starts_with("7.2."), "{version}");
 }
