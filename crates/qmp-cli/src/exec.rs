@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use futures_util::StreamExt;
 use qmp_client::{ClientConfig, Error as ClientError, EventFilter};
-use qmp_wire::{Encoder, LineEnding, MemberOrder, Value};
+use qmp_wire::{Encoder, Value};
 
 use crate::input::{add_pairs, parse_line, CommandLine};
 use crate::target::{reply_deadline, runtime, seconds, TargetArgs};
@@ -93,11 +93,7 @@ fn command_line(words: &[String]) -> anyhow::Result<CommandLine> {
 
 /// The JSON layout for output: QEMU's pretty layout or one line, LF endings.
 pub(crate) fn encoder(compact: bool) -> Encoder {
-    Encoder {
-        pretty: !compact,
-        order: MemberOrder::Insertion,
-        line_ending: LineEnding::Lf,
-    }
+    Encoder::QGA.with_pretty(!compact)
 }
 
 /// Runs `qmp exec`.

@@ -1,5 +1,5 @@
 //! The `qmp` command line: the shell, exec, events, serve, the schema tools
-//! (`qmp qapi check|dump`) and the QEMU stand-ins; the proxy comes later.
+//! (`qmp qapi check|dump`), the QEMU stand-ins and the proxy.
 //! It owns argument parsing and output, not the behaviour behind it.
 
 use std::io::Write;
@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 mod bench;
 mod exec;
 mod input;
+mod proxy;
 mod qapi;
 mod schema;
 mod serve;
@@ -67,6 +68,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Serve the simulator (or any schema's API) over QMP.
     Serve(serve::ServeArgs),
+    /// Share one QEMU monitor among many clients, with policy and an audit log.
+    Proxy(proxy::ProxyArgs),
     /// Print a completion script for a shell.
     #[command(after_help = "Example:\n  qmp completions bash > /etc/bash_completion.d/qmp")]
     Completions {
@@ -109,6 +112,7 @@ fn main() -> ExitCode {
         Command::Exec(args) => exec::exec(args),
         Command::Events(args) => exec::events(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Proxy(args) => proxy::proxy(args),
         Command::Bench(args) => bench::bench(args),
         Command::Schema { command } => schema::run(command),
         Command::Completions { shell } => {

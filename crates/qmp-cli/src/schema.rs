@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use qapi_schema::introspect::{diff, ApiSource, ChangeKind, SchemaInfo};
-use qmp_wire::{Encoder, LineEnding, Map, MemberOrder, Value};
+use qmp_wire::{Encoder, Map, Value};
 
 use crate::target::{runtime, TargetArgs};
 
@@ -75,11 +75,7 @@ fn fetch(args: FetchArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
         let connection = target.connect(args.target.client_config()).await?;
         let schema = connection.client.execute("query-qmp-schema", ()).await?;
-        let encoder = Encoder {
-            pretty: !args.compact,
-            order: MemberOrder::Insertion,
-            line_ending: LineEnding::Lf,
-        };
+        let encoder = Encoder::QGA.with_pretty(!args.compact);
         std::io::stdout().write_all(&encoder.message_bytes(&schema))?;
         Ok(ExitCode::SUCCESS)
     })
@@ -108,11 +104,7 @@ fn report(args: DiffArgs) -> anyhow::Result<ExitCode> {
                 Value::Object(m)
             })
             .collect();
-        let encoder = Encoder {
-            pretty: true,
-            order: MemberOrder::Insertion,
-            line_ending: LineEnding::Lf,
-        };
+        let encoder = Encoder::QGA.with_pretty(true);
         out.write_all(&encoder.message_bytes(&Value::Array(list)))?;
     } else {
         for change in &changes {

@@ -14,7 +14,7 @@ use tokio::net::{ToSocketAddrs, UnixStream};
 use crate::config::{Capabilities, ClientConfig, Handshake};
 use crate::connect::establish;
 use crate::transport::{ByteStream, Transport};
-use crate::{Client, EventFilter, QemuLauncher, QmpListener, Result, TlsOptions};
+use crate::{Client, EventFilter, EventSink, QemuLauncher, QmpListener, Result, TlsOptions};
 
 /// Setters that store their argument (wrapped in `Some` where the field
 /// is optional) in the [`ClientConfig`] field of the same name.
@@ -102,6 +102,11 @@ impl<M> ClientBuilder<M> {
         event_buffer: usize;
         /// The reader's longest busy-poll window (`Duration::ZERO`: off).
         busy_poll: Duration;
+        /// Calls this with every event as the reader decodes it.
+        event_sink: EventSink => Some;
+        /// Whether in-band requests carry ids (see
+        /// [`ClientConfig::in_band_ids`]).
+        in_band_ids: bool;
     }
 
     /// The deadline of every call of `command` (overrides `call_timeout`).

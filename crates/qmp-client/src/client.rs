@@ -140,7 +140,7 @@ impl Client {
             }
             self.check_band(B::OUT_OF_BAND)?;
             let bytes = crate::request::encode(
-                &qmp_wire::Encoder::QMP,
+                &qmp_wire::Encoder::REQUEST,
                 C::NAME,
                 arguments,
                 None,

@@ -76,6 +76,15 @@ pub struct ClientConfig {
     /// arrive the moment it completes are missed; take the stream with
     /// [`Client::take_early_events`](crate::Client::take_early_events).
     pub early_events: Option<crate::EventFilter>,
+    /// Called with every event as the reader decodes it, before anything
+    /// read after it is routed (see [`EventSink`](crate::EventSink)).
+    pub event_sink: Option<crate::EventSink>,
+    /// Give in-band requests ids (the default). Off, in-band requests go
+    /// without one and their replies are matched in order, which QEMU
+    /// keeps for in-band commands (out-of-band requests always carry an
+    /// id): a proxy forwards a request exactly as its client wrote it,
+    /// without the four tokens an id adds.
+    pub in_band_ids: bool,
 }
 
 impl Default for ClientConfig {
@@ -93,6 +102,8 @@ impl Default for ClientConfig {
             transcript: None,
             busy_poll: qmp_wire::io::busy_poll::DEFAULT_MAX_WINDOW,
             early_events: None,
+            event_sink: None,
+            in_band_ids: true,
         }
     }
 }

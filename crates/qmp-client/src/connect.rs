@@ -59,12 +59,16 @@ pub(crate) async fn establish(
     let (outbox, writer) = Outbox::new(transport.write, transcript);
     let shared = Shared::new(
         outbox,
-        Encoder::QMP,
+        Encoder::REQUEST,
         config.inband_limit,
         config.event_buffer,
         config.slow_command_warning,
+        config.in_band_ids,
     );
     tokio::spawn(writer.run(Arc::downgrade(&shared)));
+    if let Some(sink) = &config.event_sink {
+        shared.events.attach_sink(sink.clone());
+    }
     let early_events = config
         .early_events
         .clone()

@@ -101,6 +101,26 @@ impl From<&str> for EventFilter {
     }
 }
 
+/// A callback the reader calls with each event as it is decoded, before
+/// it reads anything after it: for a program that must keep events and
+/// replies in the order the server sent them (a proxy relaying both).
+/// It runs on the reader's task, so it must not block.
+#[derive(Clone)]
+pub struct EventSink(Arc<dyn Fn(&Event) + Send + Sync>);
+
+impl EventSink {
+    /// A sink calling `f`.
+    pub fn new(f: impl Fn(&Event) + Send + Sync + 'static) -> EventSink {
+        EventSink(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for EventSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventSink")
+    }
+}
+
 struct Subscriber {
     filter: EventFilter,
     tx: mpsc::Sender<Event>,
@@ -109,6 +129,7 @@ struct Subscriber {
 
 /// The fan-out: every subscriber whose filter matches gets its own copy.
 pub(crate) struct EventBus {
+    sink: std::sync::OnceLock<EventSink>,
     subscribers: Mutex<Vec<Subscriber>>,
     closed: std::sync::atomic::AtomicBool,
     buffer: usize,
@@ -118,6 +139,7 @@ impl EventBus {
     /// A bus buffering up to `buffer` events per subscriber.
     pub(crate) fn new(buffer: usize) -> EventBus {
         EventBus {
+            sink: std::sync::OnceLock::new(),
             subscribers: Mutex::new(Vec::new()),
             closed: false.into(),
             buffer: buffer.max(1),
@@ -140,9 +162,18 @@ impl EventBus {
         EventStream { rx, missed }
     }
 
-    /// Hands `event` to every matching subscriber; forgets subscribers
-    /// that went away. A subscriber whose buffer is full misses the event.
+    /// Sets the sink called with every event (once, before reading starts).
+    pub(crate) fn attach_sink(&self, sink: EventSink) {
+        let _ = self.sink.set(sink);
+    }
+
+    /// Hands `event` to the sink and every matching subscriber; forgets
+    /// subscribers that went away. A subscriber whose buffer is full misses
+    /// the event.
     pub(crate) fn publish(&self, event: &Event) {
+        if let Some(sink) = self.sink.get() {
+            (sink.0)(event);
+        }
         let Ok(mut subs) = self.subscribers.lock() else {
             return;
         };

@@ -70,7 +70,7 @@ pub use config::{Capabilities, ClientConfig, Handshake};
 pub use connect::SUPPORTED_CAPABILITIES;
 pub use diagnostics::{Diagnostic, DiagnosticStream};
 pub use error::{Error, Result};
-pub use events::{decode_event, EventFilter, EventStream, TypedEventStream};
+pub use events::{decode_event, EventFilter, EventSink, EventStream, TypedEventStream};
 pub use fdpass::MAX_FDS_PER_MESSAGE;
 pub use launch::{QemuLauncher, QmpListener, MONITOR_CHARDEV_ID};
 pub use qemu::QemuExt;

@@ -3,7 +3,7 @@
 //! (`exec-oob` for out of band). Byte for byte what encoding
 //! `qmp_wire::Request::to_value` gives.
 
-use qmp_wire::{Encoder, Map, Value};
+use qmp_wire::{Encoder, Map, Style, Value};
 
 /// One request as bytes, without a line ending: QEMU needs none, and a line
 /// ending it has not read when it exits (after `quit`) would make the kernel
@@ -16,11 +16,14 @@ pub(crate) fn encode(
     oob: bool,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(48 + command.len());
-    out.extend_from_slice(if oob {
-        b"{\"exec-oob\": "
-    } else {
-        b"{\"execute\": "
-    });
+    let tight = encoder.style == Style::Request;
+    let (execute, with_arguments, with_id): (&[u8], &[u8], &[u8]) = match (oob, tight) {
+        (false, false) => (b"{\"execute\": ", b", \"arguments\": ", b", \"id\": "),
+        (true, false) => (b"{\"exec-oob\": ", b", \"arguments\": ", b", \"id\": "),
+        (false, true) => (b"{\"execute\":", b",\"arguments\":", b",\"id\":"),
+        (true, true) => (b"{\"exec-oob\":", b",\"arguments\":", b",\"id\":"),
+    };
+    out.extend_from_slice(execute);
     if is_plain(command) {
         out.push(b'"');
         out.extend_from_slice(command.as_bytes());
@@ -29,11 +32,11 @@ pub(crate) fn encode(
         encoder.write_value(&Value::from(command), &mut out);
     }
     if let Some(arguments) = arguments {
-        out.extend_from_slice(b", \"arguments\": ");
+        out.extend_from_slice(with_arguments);
         encoder.write_value(&Value::Object(arguments), &mut out);
     }
     if let Some(id) = id {
-        out.extend_from_slice(b", \"id\": ");
+        out.extend_from_slice(with_id);
         out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
     }
     out.push(b'}');
@@ -51,7 +54,13 @@ mod tests {
     use super::*;
     use qmp_wire::Request;
 
-    fn reference(command: &str, arguments: Option<Map>, id: Option<i64>, oob: bool) -> Vec<u8> {
+    fn reference(
+        encoder: &Encoder,
+        command: &str,
+        arguments: Option<Map>,
+        id: Option<i64>,
+        oob: bool,
+    ) -> Vec<u8> {
         let request = Request {
             command: command.to_owned(),
             arguments,
@@ -59,7 +68,7 @@ mod tests {
             oob,
         };
         let mut out = Vec::new();
-        Encoder::QMP.write_value(&request.to_value(), &mut out);
+        encoder.write_value(&request.to_value(), &mut out);
         out
     }
 
@@ -68,18 +77,33 @@ mod tests {
         let mut args = Map::new();
         args.insert("id", "dev\u{e9}\"0");
         args.insert("n", -3);
-        for (command, arguments, id, oob) in [
-            ("query-name", None, Some(1), false),
-            ("migrate-pause", None, Some(-42), true),
-            ("device_del", Some(args.clone()), Some(i64::MAX), false),
-            ("qmp_capabilities", Some(Map::new()), None, false),
-            ("odd \"name\"\u{e9}", Some(args), Some(0), true),
-        ] {
-            assert_eq!(
-                encode(&Encoder::QMP, command, arguments.clone(), id, oob),
-                reference(command, arguments, id, oob),
-                "{command}"
-            );
+        args.insert("ratio", 2.0);
+        for encoder in [Encoder::QMP, Encoder::REQUEST] {
+            for (command, arguments, id, oob) in [
+                ("query-name", None, Some(1), false),
+                ("migrate-pause", None, Some(-42), true),
+                ("device_del", Some(args.clone()), Some(i64::MAX), false),
+                ("qmp_capabilities", Some(Map::new()), None, false),
+                ("odd \"name\"\u{e9}", Some(args.clone()), Some(0), true),
+            ] {
+                assert_eq!(
+                    encode(&encoder, command, arguments.clone(), id, oob),
+                    reference(&encoder, command, arguments, id, oob),
+                    "{command}"
+                );
+            }
         }
+    }
+
+    #[test]
+    fn requests_are_tight_and_keep_doubles() {
+        let mut args = Map::new();
+        args.insert("cpu-index", 1.0);
+        args.insert("list", Value::Array(vec![Value::Int(0), Value::Int(0)]));
+        let bytes = encode(&Encoder::REQUEST, "x", Some(args), Some(7), false);
+        assert_eq!(
+            String::from_utf8_lossy(&bytes),
+            r#"{"execute":"x","arguments":{"cpu-index":1.0,"list":[0,0]},"id":7}"#
+        );
     }
 }

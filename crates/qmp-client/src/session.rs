@@ -2,7 +2,7 @@
 //! writer: pending calls by id, the in-band limit, the event bus, and
 //! closing (which fails every pending call at once).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -56,6 +56,9 @@ impl Hasher for IdHasher {
 #[derive(Default)]
 struct State {
     pending: HashMap<i64, Pending, BuildHasherDefault<IdHasher>>,
+    /// Without in-band ids: the in-band calls in the order they were
+    /// written, which is the order QEMU answers them in.
+    in_band_order: VecDeque<i64>,
     closed: Option<Arc<str>>,
     /// The server ended the stream (rather than an error ending it).
     ended_by_server: bool,
@@ -73,6 +76,8 @@ pub(crate) struct Shared {
     pub(crate) diagnostics: Diagnostics,
     /// Replies slower than this are reported.
     slow_warning: Option<Duration>,
+    /// Send in-band requests with ids (see [`ClientConfig::in_band_ids`](crate::ClientConfig::in_band_ids)).
+    in_band_ids: bool,
 }
 
 /// A request registered and sent; await [`Call::reply`].
@@ -96,6 +101,7 @@ impl Shared {
         inband_limit: usize,
         event_buffer: usize,
         slow_warning: Option<Duration>,
+        in_band_ids: bool,
     ) -> Arc<Shared> {
         Arc::new(Shared {
             outbox,
@@ -107,6 +113,7 @@ impl Shared {
             encoder,
             diagnostics: Diagnostics::default(),
             slow_warning,
+            in_band_ids,
         })
     }
 
@@ -135,10 +142,12 @@ impl Shared {
             )
         };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let bytes = request::encode(&self.encoder, command, arguments, Some(id), oob);
+        let by_order = !oob && !self.in_band_ids;
+        let wire_id = (!by_order).then_some(id);
+        let bytes = request::encode(&self.encoder, command, arguments, wire_id, oob);
         let (tx, rx) = oneshot::channel();
+        let mut state = self.lock();
         let route = {
-            let mut state = self.lock();
             if let Some(reason) = &state.closed {
                 return Err(Error::Disconnected(reason.clone()));
             }
@@ -164,7 +173,17 @@ impl Shared {
             id,
             rx: Some(rx),
         };
-        self.submit(Outgoing { bytes, fds }, route)?;
+        if by_order {
+            // Registered and written under one lock, so that the order of
+            // `in_band_order` is the order on the wire.
+            state.in_band_order.push_back(id);
+            let submitted = self.outbox.submit(Outgoing { bytes, fds }, route);
+            drop(state);
+            self.after_submit(submitted)?;
+        } else {
+            drop(state);
+            self.submit(Outgoing { bytes, fds }, route)?;
+        }
         Ok(call)
     }
 
@@ -181,7 +200,12 @@ impl Shared {
 
     /// Hands `message` to the outbox; a failed write closes the session.
     fn submit(&self, message: Outgoing, route: Route) -> Result<()> {
-        if let Err(e) = self.outbox.submit(message, route) {
+        self.after_submit(self.outbox.submit(message, route))
+    }
+
+    /// Closes the session when a write failed.
+    fn after_submit(&self, submitted: std::io::Result<()>) -> Result<()> {
+        if let Err(e) = submitted {
             if e.kind() != std::io::ErrorKind::NotConnected {
                 tracing::debug!("write failed: {e}");
                 self.close(&format!("write failed: {e}"));
@@ -195,7 +219,11 @@ impl Shared {
     /// with an id no call is waiting for, are logged and dropped (the
     /// spec's rule), never given to another caller.
     pub(crate) fn route(&self, response: Response) {
-        let Some(id) = response.id.as_ref().and_then(Value::as_i64) else {
+        let id = match &response.id {
+            None if !self.in_band_ids => self.lock().in_band_order.pop_front(),
+            id => id.as_ref().and_then(Value::as_i64),
+        };
+        let Some(id) = id else {
             match &response.result {
                 Err(e) => tracing::warn!("dropped an error reply without a known id: {e}"),
                 Ok(v) => {

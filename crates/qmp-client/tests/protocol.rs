@@ -528,13 +528,14 @@ async fn transcript_logs_both_directions() {
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].contains(" <- {\"QMP\""), "{text}");
     assert!(
-        lines[1].contains(" -> {\"execute\": \"qmp_capabilities\""),
+        // Requests go in the compact request style (Encoder::REQUEST).
+        lines[1].contains(" -> {\"execute\":\"qmp_capabilities\""),
         "{text}"
     );
     assert!(
         lines
             .iter()
-            .any(|l| l.contains("-> {\"execute\": \"query-name\"")),
+            .any(|l| l.contains("-> {\"execute\":\"query-name\"")),
         "{text}"
     );
     assert!(

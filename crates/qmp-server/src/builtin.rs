@@ -15,14 +15,16 @@ use crate::Mode;
 const KNOWN_CAPABILITIES: &[&str] = &["oob"];
 
 /// Adds the built-in commands to `commands` (without replacing any the
-/// caller registered under the same names).
-pub(crate) fn install(commands: &mut CommandSet, config: &ServerConfig) {
+/// caller registered under the same names). A forwarding server keeps only
+/// negotiation (and the guest agent's sync) for itself.
+pub(crate) fn install(commands: &mut CommandSet, config: &ServerConfig, forwarding: bool) {
     let mut add = |entry: CommandEntry| {
         if commands.get(&entry.name).is_none() {
             commands.add(entry);
         }
     };
     match config.mode {
+        Mode::Qmp if forwarding => add(qmp_capabilities(config.offer_oob)),
         Mode::Qmp => {
             add(qmp_capabilities(config.offer_oob));
             for entry in fd_commands() {
@@ -57,7 +59,7 @@ pub(crate) fn install(commands: &mut CommandSet, config: &ServerConfig) {
         .map(|c| c.name.clone())
         .chain(std::iter::once("query-commands".to_string()))
         .collect();
-    if config.mode == Mode::Qmp && commands.get("query-commands").is_none() {
+    if config.mode == Mode::Qmp && !forwarding && commands.get("query-commands").is_none() {
         // QEMU lists commands newest first.
         let list: Vec<Value> = names
             .iter()

@@ -18,8 +18,12 @@ use crate::session::SessionHandle;
 pub enum Reply {
     /// A value, encoded when the reply is sent.
     Value(Value),
-    /// Pre-encoded JSON.
+    /// Pre-encoded JSON, sent as it was encoded to sessions with the
+    /// compact layout (a `pretty` session gets the value re-encoded).
     Encoded(Arc<crate::encoded::EncodedJson>),
+    /// No reply at all: the request is dropped as a closing QEMU drops it
+    /// (a forwarding handler whose upstream went away mid-call).
+    Nothing,
 }
 
 impl From<Value> for Reply {
@@ -48,6 +52,14 @@ pub type Validator = Arc<dyn Fn(&Map) -> Result<(), QmpError> + Send + Sync>;
 pub struct Call {
     /// The command name.
     pub command: String,
+    /// The request's `id`, as the client sent it (the server echoes it in
+    /// the reply; a handler may log it).
+    pub id: Option<Value>,
+    /// True for `exec-oob`. Only a forwarding handler (see
+    /// [`ServerBuilder::forward_unknown`](crate::ServerBuilder::forward_unknown))
+    /// sees `true` for a command without `allow_oob`: the server leaves the
+    /// check to the peer it forwards to.
+    pub out_of_band: bool,
     /// The arguments (`{}` when the request had none), already validated.
     pub arguments: Map,
     /// The session the request came from.

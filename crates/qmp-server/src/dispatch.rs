@@ -3,9 +3,9 @@
 //! `qmp_capabilities`), disabled, out-of-band, preconfig, arguments, then
 //! the handler.
 
-use qmp_wire::{Decoded, ErrorClass, QmpError, Request, Value};
+use qmp_wire::{Decoded, ErrorClass, Map, QmpError, Request, Value};
 
-use crate::commands::{Call, CommandResult};
+use crate::commands::{Call, CommandResult, Reply};
 use crate::server::ServerShared;
 use crate::session::SessionHandle;
 use crate::Mode;
@@ -68,7 +68,7 @@ pub(crate) async fn dispatch(
 }
 
 /// Lookup, checks and the handler. `None` for a successful command that
-/// sends no reply.
+/// sends no reply, and for a handler that answers [`Reply::Nothing`].
 async fn run(
     server: &ServerShared,
     session: &SessionHandle,
@@ -82,10 +82,15 @@ async fn run(
         server.commands.get(name)
     };
     let Some(entry) = entry else {
-        return Some(Err(QmpError::new(
-            ErrorClass::CommandNotFound,
-            format!("The command {name} has not been found"),
-        )));
+        return match &server.forward {
+            Some(forward) if !negotiating => {
+                finish(forward(call(server, session, request)).await, true)
+            }
+            _ => Some(Err(QmpError::new(
+                ErrorClass::CommandNotFound,
+                format!("The command {name} has not been found"),
+            ))),
+        };
     };
     if let Some(reason) = &entry.disabled {
         let reason = if reason.is_empty() {
@@ -108,21 +113,33 @@ async fn run(
             "The command '{name}' is permitted only after machine initialization has completed"
         ))));
     }
-    let arguments = request.arguments.unwrap_or_default();
     if let Some(validate) = &entry.validator {
-        if let Err(e) = validate(&arguments) {
+        let none = Map::new();
+        if let Err(e) = validate(request.arguments.as_ref().unwrap_or(&none)) {
             return Some(Err(e));
         }
     }
-    let call = Call {
-        command: request.command.clone(),
-        arguments,
+    let result = (entry.handler)(call(server, session, request)).await;
+    finish(result, entry.success_response)
+}
+
+/// What a handler sees of `request`.
+fn call(server: &ServerShared, session: &SessionHandle, request: Request) -> Call {
+    Call {
+        command: request.command,
+        id: request.id,
+        out_of_band: request.oob,
+        arguments: request.arguments.unwrap_or_default(),
         session: session.clone(),
         events: server.emitter(),
-    };
-    let result = (entry.handler)(call).await;
-    if result.is_ok() && !entry.success_response {
-        return None;
     }
-    Some(result)
+}
+
+/// The reply due for a handler's `result`, if any.
+fn finish(result: CommandResult, success_response: bool) -> Option<CommandResult> {
+    match result {
+        Ok(Reply::Nothing) => None,
+        Ok(_) if !success_response => None,
+        result => Some(result),
+    }
 }

@@ -144,6 +144,17 @@ impl EventBus {
         });
     }
 
+    /// Sends a pre-encoded event to every subscribed session, now.
+    fn deliver_encoded(&self, event: &crate::EncodedJson) {
+        let Ok(mut sessions) = self.sessions.lock() else {
+            return;
+        };
+        sessions.retain(|weak| match weak.upgrade() {
+            Some(session) => session.send_encoded_event(event),
+            None => false,
+        });
+    }
+
     fn emit(self: &Arc<Self>, event: Event) {
         let Some((name, discriminator)) = self.throttle.key_of(&event) else {
             return self.deliver(&event);
@@ -221,6 +232,14 @@ impl Emitter {
     /// Emits a prepared event (its timestamp is kept).
     pub fn emit_event(&self, event: Event) {
         self.bus.emit(event);
+    }
+
+    /// Relays an event encoded elsewhere, byte for byte as `event` encodes
+    /// it (to sessions with QEMU's compact layout; a `pretty` session gets
+    /// it re-encoded), unthrottled: for a proxy passing on what its QEMU
+    /// already throttled.
+    pub fn relay_encoded(&self, event: &crate::EncodedJson) {
+        self.bus.deliver_encoded(event);
     }
 }
 

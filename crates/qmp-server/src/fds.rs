@@ -118,6 +118,14 @@ impl ReceivedFds {
         held.next().and_then(HeldFd::claim)
     }
 
+    /// Takes every held descriptor.
+    pub(crate) fn take_all(&mut self) -> Vec<OwnedFd> {
+        std::mem::take(&mut self.latest)
+            .into_iter()
+            .filter_map(HeldFd::claim)
+            .collect()
+    }
+
     /// How many are held.
     pub(crate) fn len(&self) -> usize {
         self.latest.len()

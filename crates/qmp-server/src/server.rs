@@ -15,7 +15,7 @@ use qmp_wire::{Encoder, Greeting, LineEnding, MemberOrder, Request, Value, Versi
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::{watch, Notify};
 
-use crate::commands::{CommandEntry, CommandSet};
+use crate::commands::{Call, CommandEntry, CommandResult, CommandSet, Handler};
 use crate::conn::Connection;
 use crate::events::{Emitter, EventBus, ThrottleTable};
 use crate::fds::FdBudget;
@@ -59,6 +59,12 @@ pub struct ServerConfig {
     /// Each session holds at most [`MAX_FDS_PER_READ`](crate::MAX_FDS_PER_READ)
     /// anyway, as QEMU does; this bounds many sessions together.
     pub max_unclaimed_fds: usize,
+    /// In-band commands of one session that may run at once, their replies
+    /// sent in request order. QEMU runs one (the default, `1`); a server
+    /// that forwards commands to a QEMU (a proxy) runs several, so that a
+    /// client's pipelined requests reach the QEMU pipelined. Handlers are
+    /// started in request order.
+    pub in_band_pipeline: usize,
 }
 
 impl ServerConfig {
@@ -76,6 +82,7 @@ impl ServerConfig {
             schema: None,
             busy_poll: qmp_wire::io::busy_poll::DEFAULT_MAX_WINDOW,
             max_unclaimed_fds: crate::fds::default_unclaimed_fd_budget(),
+            in_band_pipeline: 1,
         }
     }
 
@@ -94,6 +101,7 @@ impl ServerConfig {
 pub(crate) struct ServerShared {
     pub(crate) config: ServerConfig,
     pub(crate) commands: CommandSet,
+    pub(crate) forward: Option<Handler>,
     pub(crate) main_loop: tokio::sync::Mutex<()>,
     pub(crate) fd_budget: Arc<FdBudget>,
     trimmer: Arc<crate::memory::Trimmer>,
@@ -154,6 +162,7 @@ impl ServerShared {
 pub struct ServerBuilder {
     config: ServerConfig,
     commands: CommandSet,
+    forward: Option<Handler>,
     observer: Option<RequestObserver>,
 }
 
@@ -169,6 +178,21 @@ impl ServerBuilder {
         for entry in set.iter() {
             self.commands.add((**entry).clone());
         }
+        self
+    }
+
+    /// Hands every command the server does not know, after negotiation, to
+    /// `handler`, unchecked: no `allow_oob` or argument check (the handler
+    /// sees [`Call::out_of_band`](crate::Call::out_of_band) and answers as
+    /// the peer it forwards to answers). Only `qmp_capabilities` stays
+    /// built in; `query-version`, `query-commands` and the descriptor
+    /// commands go to the handler too. For a proxy in front of a QEMU.
+    pub fn forward_unknown<F, Fut>(mut self, handler: F) -> ServerBuilder
+    where
+        F: Fn(Call) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = CommandResult> + Send + 'static,
+    {
+        self.forward = Some(Arc::new(move |call| Box::pin(handler(call))));
         self
     }
 
@@ -191,9 +215,10 @@ impl ServerBuilder {
         let ServerBuilder {
             config,
             mut commands,
+            forward,
             observer,
         } = self;
-        crate::builtin::install(&mut commands, &config);
+        crate::builtin::install(&mut commands, &config, forward.is_some());
         let capabilities = if config.offer_oob {
             vec!["oob".to_string()]
         } else {
@@ -213,6 +238,7 @@ impl ServerBuilder {
                 trimmer: Arc::default(),
                 config,
                 commands,
+                forward,
                 main_loop: tokio::sync::Mutex::new(()),
                 preconfig: AtomicBool::new(false),
                 next_id: AtomicU64::new(1),
@@ -275,6 +301,7 @@ impl Server {
         ServerBuilder {
             config,
             commands: CommandSet::new(),
+            forward: None,
             observer: None,
         }
     }

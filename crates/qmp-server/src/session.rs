@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
+use futures_util::stream::{FuturesOrdered, StreamExt};
 use qmp_wire::io::BusyPoll;
 use qmp_wire::{Decoded, Decoder, Encoder, Response, Value};
 
@@ -72,6 +73,24 @@ impl SessionShared {
         self.outbox.push(&bytes)
     }
 
+    /// Queues a pre-encoded event as it is (re-encoded for a pretty session).
+    pub(crate) fn send_encoded_event(&self, event: &crate::EncodedJson) -> bool {
+        if self.encoder.pretty {
+            return self.send_event(event.value());
+        }
+        let mut bytes = Vec::with_capacity(event.compact().len() + 2);
+        bytes.extend_from_slice(event.compact());
+        bytes.extend_from_slice(self.line_ending());
+        self.outbox.push(&bytes)
+    }
+
+    fn line_ending(&self) -> &'static [u8] {
+        match self.encoder.line_ending {
+            qmp_wire::LineEnding::CrLf => b"\r\n",
+            qmp_wire::LineEnding::Lf => b"\n",
+        }
+    }
+
     /// Holds the descriptors of the latest read in place of the earlier ones.
     fn hold_received_fds(&self, fds: Vec<OwnedFd>, server: &ServerShared) {
         let Ok(mut received) = self.received_fds.lock() else {
@@ -95,9 +114,7 @@ impl SessionShared {
             bytes.push(QGA_SENTINEL);
         }
         match outgoing.result {
-            Ok(Reply::Encoded(encoded))
-                if !self.encoder.pretty && encoded.order() == self.encoder.order =>
-            {
+            Ok(Reply::Encoded(encoded)) if !self.encoder.pretty => {
                 // {"return": <pre-encoded>, "id": ...} without re-encoding the value.
                 bytes.extend_from_slice(b"{\"return\": ");
                 bytes.extend_from_slice(encoded.compact());
@@ -106,15 +123,14 @@ impl SessionShared {
                     self.encoder.write_value(id, &mut bytes);
                 }
                 bytes.push(b'}');
-                bytes.extend_from_slice(match self.encoder.line_ending {
-                    qmp_wire::LineEnding::CrLf => b"\r\n",
-                    qmp_wire::LineEnding::Lf => b"\n",
-                });
+                bytes.extend_from_slice(self.line_ending());
             }
             result => {
                 let result = result.map(|reply| match reply {
                     Reply::Value(value) => value,
                     Reply::Encoded(encoded) => encoded.value().clone(),
+                    // Dispatch sends nothing for it; never reached.
+                    Reply::Nothing => Value::Object(qmp_wire::Map::new()),
                 });
                 let response = Response {
                     result,
@@ -163,6 +179,16 @@ impl SessionHandle {
         self.0.received_fds.lock().ok()?.claim()
     }
 
+    /// Takes every descriptor of the latest input that carried any (a
+    /// forwarding handler passes them on with the command).
+    pub fn take_received_fds(&self) -> Vec<OwnedFd> {
+        self.0
+            .received_fds
+            .lock()
+            .map(|mut fds| fds.take_all())
+            .unwrap_or_default()
+    }
+
     /// Number of received, unclaimed descriptors (at most
     /// [`MAX_FDS_PER_READ`](crate::MAX_FDS_PER_READ)).
     pub fn received_fd_count(&self) -> usize {
@@ -206,31 +232,50 @@ impl std::fmt::Debug for SessionHandle {
     }
 }
 
-/// Whether QEMU would stop reading this session's input now.
-fn suspended(oob: bool, queued: usize, running: bool) -> bool {
-    if oob {
-        queued >= MAX_QUEUED_REQUESTS
-    } else {
-        running || queued > 0
+/// The in-band commands a session runs: one for QEMU, up to
+/// [`ServerConfig::in_band_pipeline`](crate::ServerConfig::in_band_pipeline)
+/// for a forwarding server. Started in request order, answered in request
+/// order.
+struct InBand {
+    running: FuturesOrdered<BoxFuture<'static, Option<Outgoing>>>,
+    limit: usize,
+}
+
+impl InBand {
+    fn full(&self) -> bool {
+        self.running.len() >= self.limit
+    }
+
+    /// The next command's reply (`None` inside when it sends none); pending
+    /// while nothing runs.
+    async fn next_done(&mut self) -> Option<Outgoing> {
+        match self.running.next().await {
+            Some(outgoing) => outgoing,
+            None => std::future::pending().await,
+        }
     }
 }
 
-async fn run_in_band(server: Arc<ServerShared>, session: SessionHandle, item: Decoded) {
+/// Whether QEMU would stop reading this session's input now.
+fn suspended(oob: bool, queued: usize, in_band: &InBand) -> bool {
+    if oob {
+        queued >= MAX_QUEUED_REQUESTS
+    } else {
+        in_band.full() || queued > 0
+    }
+}
+
+async fn run_in_band(
+    server: Arc<ServerShared>,
+    session: SessionHandle,
+    item: Decoded,
+) -> Option<Outgoing> {
     // QEMU runs in-band commands of all monitors one at a time in its main loop.
     let _main_loop = match server.config.serialize_in_band {
         true => Some(server.main_loop.lock().await),
         false => None,
     };
-    if let Some(outgoing) = dispatch(&server, &session, item).await {
-        session.0.send_reply(outgoing);
-    }
-}
-
-async fn until_done(running: &mut Option<BoxFuture<'static, ()>>) {
-    match running {
-        Some(future) => future.await,
-        None => std::future::pending().await,
-    }
+    dispatch(&server, &session, item).await
 }
 
 /// Runs a session on `conn` until the client leaves, the session is closed
@@ -269,16 +314,22 @@ pub(crate) async fn run(
     let (mut start, mut end) = (0, 0);
     let mut fds = Vec::new();
     let mut queue: VecDeque<Decoded> = VecDeque::new();
-    let mut running: Option<BoxFuture<'static, ()>> = None;
+    let mut in_band = InBand {
+        running: FuturesOrdered::new(),
+        limit: server.config.in_band_pipeline.max(1),
+    };
     let mut draining = false;
     let mut shutdown = server.shutdown_signal();
     let mut busy_poll = BusyPoll::new(server.config.busy_poll);
     loop {
         // Take in buffered input as far as QEMU would.
-        while start < end && !suspended(session.oob_enabled(), queue.len(), running.is_some()) {
+        while start < end && !suspended(session.oob_enabled(), queue.len(), &in_band) {
             start += decoder.feed_until_message(buf.get(start..end).unwrap_or_default());
             while let Some(item) = decoder.next() {
-                if is_out_of_band(&item) {
+                // Without oob QEMU reads nothing while a command runs, so
+                // an exec-oob (refused) never overtakes one: in a pipeline
+                // it must wait its turn.
+                if is_out_of_band(&item) && (session.oob_enabled() || in_band.limit == 1) {
                     if let Some(outgoing) = dispatch(&server, &session, item).await {
                         shared.send_reply(outgoing);
                     }
@@ -287,22 +338,22 @@ pub(crate) async fn run(
                 }
             }
         }
-        if running.is_none() {
-            if let Some(item) = queue.pop_front() {
-                let future = run_in_band(Arc::clone(&server), session.clone(), item);
-                running = Some(Box::pin(future));
-            }
+        while !in_band.full() {
+            let Some(item) = queue.pop_front() else { break };
+            let future = run_in_band(Arc::clone(&server), session.clone(), item);
+            in_band.running.push_back(Box::pin(future));
         }
-        if draining && running.is_none() && queue.is_empty() {
+        if draining && in_band.running.is_empty() && queue.is_empty() {
             break;
         }
-        let can_read = !draining
-            && start == end
-            && !suspended(session.oob_enabled(), queue.len(), running.is_some());
+        let can_read =
+            !draining && start == end && !suspended(session.oob_enabled(), queue.len(), &in_band);
         tokio::select! {
             biased;
-            () = until_done(&mut running), if running.is_some() => {
-                running = None;
+            done = in_band.next_done(), if !in_band.running.is_empty() => {
+                if let Some(outgoing) = done {
+                    shared.send_reply(outgoing);
+                }
                 if shared.close_requested.load(Ordering::SeqCst) {
                     break;
                 }
@@ -321,9 +372,9 @@ pub(crate) async fn run(
             _ = shutdown.changed(), if !draining => draining = true,
         }
     }
-    if let Some(future) = running.take() {
-        // A running command finishes; its reply goes nowhere.
-        tokio::spawn(future);
+    if !in_band.running.is_empty() {
+        // Running commands finish; their replies go nowhere.
+        tokio::spawn(in_band.running.for_each(|_| async {}));
     }
     shared.outbox.close();
     if shared.outbox.overflowed() {

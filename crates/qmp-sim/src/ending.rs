@@ -44,11 +44,19 @@ impl HostSignals {
         let mut quit = machine.quit_requested();
         let signal = tokio::select! {
             _ = quit.wait_for(|q| *q) => return Ending::Quit,
+            signal = self.next() => signal,
+        };
+        machine.host_signal();
+        Ending::Signal(signal)
+    }
+
+    /// The next of the signals to come (its number).
+    pub async fn next(&mut self) -> i32 {
+        let signal = tokio::select! {
             _ = self.interrupt.recv() => SignalKind::interrupt(),
             _ = self.terminate.recv() => SignalKind::terminate(),
             _ = self.hangup.recv() => SignalKind::hangup(),
         };
-        machine.host_signal();
-        Ending::Signal(signal.as_raw_value())
+        signal.as_raw_value()
     }
 }

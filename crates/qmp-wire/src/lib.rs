@@ -30,7 +30,7 @@ pub mod codec;
 pub mod io;
 
 pub use decode::{from_slice, from_str, Decoded, Decoder, JsonError, Limits, ParseError};
-pub use encode::{Encoder, LineEnding, MemberOrder};
+pub use encode::{Encoder, LineEnding, MemberOrder, Style};
 pub use map::Map;
 pub use message::{
     Command, Empty, ErrorClass, Event, EventData, FramingError, Greeting, MessageError, OobCommand,

@@ -53,6 +53,7 @@ fn encoders() -> Vec<Encoder> {
                     pretty,
                     order,
                     line_ending,
+                    style: qmp_wire::Style::Output,
                 });
             }
         }

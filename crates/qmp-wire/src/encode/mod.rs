@@ -59,6 +59,21 @@ pub struct Encoder {
     pub order: MemberOrder,
     /// Line ending.
     pub line_ending: LineEnding,
+    /// What the bytes are for: QEMU's output, or requests to QEMU.
+    pub style: Style,
+}
+
+/// Output as QEMU writes it, or requests as a client should send them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// QEMU's own output: `, ` and `: ` separators, doubles as `%.17g`.
+    Output,
+    /// Requests: no space after `,` and `:` (QEMU reads its monitor a byte
+    /// at a time, and counts no whitespace), and every double spelled so
+    /// that it reads back as a double (`1.0`, `-0.0`; `%.17g`'s `1` would
+    /// reach a parameter of type `int` as an integer). Applies to the
+    /// compact layout.
+    Request,
 }
 
 impl Default for Encoder {
@@ -73,6 +88,7 @@ impl Encoder {
         pretty: false,
         order: MemberOrder::Insertion,
         line_ending: LineEnding::CrLf,
+        style: Style::Output,
     };
 
     /// The guest agent: compact, insertion order, LF.
@@ -80,6 +96,14 @@ impl Encoder {
         pretty: false,
         order: MemberOrder::Insertion,
         line_ending: LineEnding::Lf,
+        style: Style::Output,
+    };
+
+    /// A client's requests: compact without spaces, insertion order,
+    /// doubles that stay doubles ([`Style::Request`]).
+    pub const REQUEST: Encoder = Encoder {
+        style: Style::Request,
+        ..Encoder::QMP
     };
 
     /// The same encoder with pretty layout on or off.
@@ -131,6 +155,9 @@ impl Writer<'_> {
             Value::Bool(false) => self.out.extend_from_slice(b"false"),
             Value::Int(i) => number::write_i64(self.out, *i),
             Value::UInt(u) => number::write_u64(self.out, *u),
+            Value::Double(d) if self.encoder.style == Style::Request => {
+                number::write_exact_f64(self.out, *d)
+            }
             Value::Double(d) => number::write_f64(self.out, *d),
             Value::String(s) => string::write_str(self.out, s),
             Value::Array(items) => self.array(items),
@@ -146,7 +173,7 @@ impl Writer<'_> {
         }
         if self.encoder.pretty {
             self.newline();
-        } else if !first {
+        } else if !first && self.encoder.style == Style::Output {
             self.out.push(b' ');
         }
     }
@@ -198,7 +225,10 @@ impl Writer<'_> {
     fn member(&mut self, first: bool, key: &str, value: &Value) {
         self.separator(first);
         string::write_str(self.out, key);
-        self.out.extend_from_slice(b": ");
+        self.out.extend_from_slice(match self.encoder.style {
+            Style::Output => b": ",
+            Style::Request => b":",
+        });
         self.value(value);
     }
 }

@@ -29,6 +29,19 @@ pub(crate) fn write_f64(out: &mut Vec<u8>, d: f64) {
     }
 }
 
+/// Appends a double spelled so that it reads back as a double: `%.17g`
+/// with `.0` added where that spelling has no `.` or exponent (`1.0`,
+/// `-0.0`); non-finite values as for [`write_f64`].
+pub(crate) fn write_exact_f64(out: &mut Vec<u8>, d: f64) {
+    let start = out.len();
+    write_f64(out, d);
+    let spelled = out.get(start..).unwrap_or_default();
+    let integral = spelled.iter().all(|b| b.is_ascii_digit() || *b == b'-');
+    if d.is_finite() && integral {
+        out.extend_from_slice(b".0");
+    }
+}
+
 /// C's `%.17g` for a finite, non-zero double.
 fn format_g17(d: f64) -> String {
     const PRECISION: i32 = 17;
@@ -111,6 +124,28 @@ mod tests {
         ];
         for (d, want) in cases {
             assert_eq!(g(d), want, "{d:e}");
+        }
+    }
+
+    #[test]
+    fn exact_doubles_read_back_as_doubles() {
+        let exact = |d: f64| {
+            let mut out = Vec::new();
+            write_exact_f64(&mut out, d);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(exact(1.0), "1.0");
+        assert_eq!(exact(-0.0), "-0.0");
+        assert_eq!(exact(0.0), "0.0");
+        assert_eq!(exact(1e20), "1e+20");
+        assert_eq!(exact(0.5), "0.5");
+        assert_eq!(exact(f64::INFINITY), "1e999");
+        for d in [1.0, -0.0, 3.0e15, 123456789.0, 0.1] {
+            let text = exact(d);
+            assert!(
+                matches!(crate::from_str(&text), Ok(crate::Value::Double(_))),
+                "{text}"
+            );
         }
     }
 
