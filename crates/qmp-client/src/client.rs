@@ -82,7 +82,9 @@ impl Client {
     /// `return` value; a QMP error reply is [`Error::Qmp`]. Shorthand for
     /// [`execute_with`](Client::execute_with) with default options.
     pub async fn execute(&self, command: &str, arguments: impl Into<Arguments>) -> Result<Value> {
-        self.execute_with(command, arguments, CallOptions::new())
+        // The request path itself, without building options to take apart.
+        let arguments = arguments.into().into_map()?;
+        self.request(command, arguments, false, None, Vec::new())
             .await
     }
 
