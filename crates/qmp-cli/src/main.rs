@@ -9,9 +9,11 @@ use clap::{Args, Parser, Subcommand};
 
 mod bench;
 mod exec;
+mod faults;
 mod input;
 mod proxy;
 mod qapi;
+mod replay;
 mod schema;
 mod serve;
 mod setup;
@@ -70,6 +72,10 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Share one QEMU monitor among many clients, with policy and an audit log.
     Proxy(proxy::ProxyArgs),
+    /// A proxy that records QEMU's conversation as a replayable transcript.
+    Record(proxy::RecordArgs),
+    /// Serve a recorded conversation as a fake QEMU.
+    Replay(replay::ReplayArgs),
     /// Print a completion script for a shell.
     #[command(after_help = "Example:\n  qmp completions bash > /etc/bash_completion.d/qmp")]
     Completions {
@@ -113,6 +119,8 @@ fn main() -> ExitCode {
         Command::Events(args) => exec::events(args),
         Command::Serve(args) => serve::serve(args),
         Command::Proxy(args) => proxy::proxy(args),
+        Command::Record(args) => proxy::record(args),
+        Command::Replay(args) => replay::replay(args),
         Command::Bench(args) => bench::bench(args),
         Command::Schema { command } => schema::run(command),
         Command::Completions { shell } => {

@@ -61,9 +61,42 @@ pub struct ProxyArgs {
     qemu: Vec<String>,
 }
 
+/// `qmp record`
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  qmp record /run/vm1/qmp.sock --listen unix:/tmp/rec.sock -o session.jsonl
+  qmp record --listen unix:/tmp/rec.sock -o session.jsonl --launch -- qemu-system-x86_64 -machine none -nodefaults -display none
+
+A proxy (see qmp help proxy) that writes QEMU's side of the conversation
+(what QEMU received and sent, with timing) in the transcript format of the
+conformance kit: compare.py replays it against any server, qmp replay serves
+it as a fake QEMU. Secret arguments are redacted as in the audit log. With
+--launch the header's argv is QEMU's command line; otherwise it is a guess
+to edit.")]
+pub struct RecordArgs {
+    /// The transcript to write.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: PathBuf,
+    #[command(flatten)]
+    proxy: ProxyArgs,
+}
+
+/// Runs `qmp record`.
+pub fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
+    if args.proxy.reconnect.is_some() {
+        bail!("a recording holds one upstream session: --reconnect does not apply");
+    }
+    let mut config = proxy_config(args.proxy)?;
+    config.record = Some(args.output);
+    run(config)
+}
+
 /// Runs `qmp proxy`.
 pub fn proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
-    let config = proxy_config(args)?;
+    run(proxy_config(args)?)
+}
+
+fn run(config: ProxyConfig) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
         let mut signals = qmp_sim::ending::HostSignals::catch().context("cannot catch signals")?;
         let proxy = Proxy::start(config).await?;

@@ -75,6 +75,8 @@ pub struct ServeArgs {
     /// in microseconds; the window adapts below this (0: never poll).
     #[arg(long, value_name = "MICROSECONDS", default_value_t = crate::DEFAULT_BUSY_POLL_US)]
     busy_poll: u64,
+    #[command(flatten)]
+    faults: crate::faults::FaultArgs,
 }
 
 /// Runs `qmp serve`.
@@ -110,6 +112,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let config = ServerConfig {
             pretty: args.pretty,
             busy_poll: Duration::from_micros(args.busy_poll),
+            faults: args.faults.faults()?,
             ..ServerConfig::qmp(default_version())
         };
         let server = build_scripted_server(&api, &machine, config, &script, None);

@@ -44,59 +44,16 @@ fn fake_qemu_passes_qemus_transcripts() {
     ) else {
         return;
     };
-    let mut transcripts: Vec<PathBuf> = std::fs::read_dir(conformance.join("transcripts"))
-        .expect("transcripts folder")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .collect();
-    transcripts.sort();
-    // Two checkers side by side: each transcript starts its own stand-in.
-    let halves: Vec<Vec<PathBuf>> = transcripts
-        .chunks(transcripts.len().div_ceil(2))
-        .map(<[PathBuf]>::to_vec)
-        .collect();
-    let runs: Vec<_> = halves
-        .iter()
-        .map(|half| {
-            Command::new(&python)
-                .arg(conformance.join("compare.py"))
-                .arg("--qemu")
-                .arg(format!(
-                    "{QMP} fake-qemu --introspection {}",
-                    reply.display()
-                ))
-                .arg("--qga")
-                .arg(format!("{QMP} fake-qga"))
-                .args(half)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("run compare.py")
-        })
-        .collect();
-    let mut passed = 0;
-    for run in runs {
-        let output = run.wait_with_output().expect("compare.py output");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        println!("{stdout}");
-        assert!(
-            output.status.success(),
-            "conformance failures:\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let summary = stdout.lines().last().unwrap_or_default();
-        assert!(summary.contains(" passed, 0 failed"), "{summary}");
-        passed += summary
-            .split_whitespace()
-            .next()
-            .and_then(|n| n.parse::<usize>().ok())
-            .unwrap_or(0);
-    }
-    assert_eq!(passed, transcripts.len());
-    println!(
-        "conformance: {passed} of {} transcripts pass",
-        transcripts.len()
-    );
+    let transcripts = qmp_test_support::checkers::transcripts(&conformance);
+    let qemu = format!("{QMP} fake-qemu --introspection {}", reply.display());
+    let qga = format!("{QMP} fake-qga");
+    let args = [
+        "--qemu".as_ref(),
+        qemu.as_ref(),
+        "--qga".as_ref(),
+        qga.as_ref(),
+    ];
+    qmp_test_support::checkers::compare_all(&python, &conformance, &transcripts, &args, &[]);
 }
 
 #[test]
@@ -108,17 +65,7 @@ fn python_qemu_qmp_client_works_against_the_simulator() {
     for (tag, serve) in [("pyclient", false), ("pyclient-serve", true)] {
         let qemu = stand_in(&reply, serve);
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/qemu_qmp_client.py");
-        let output = Command::new(&python)
-            .arg(script)
-            .arg(qemu.socket())
-            .output()
-            .expect("run the qemu.qmp script");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "{tag}: {stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let stdout = qmp_test_support::checkers::run_python_script(&python, &script, qemu.socket());
         assert_eq!(
             stdout.lines().filter(|l| l.starts_with("ok: ")).count(),
             6,

@@ -65,6 +65,9 @@ pub struct ClientConfig {
     pub event_buffer: usize,
     /// Where to log every message in and out, timestamped.
     pub transcript: Option<PathBuf>,
+    /// Hand every message in and out to this callback instead (see
+    /// [`TranscriptSink`](crate::TranscriptSink)); it wins over `transcript`.
+    pub transcript_sink: Option<crate::TranscriptSink>,
     /// The longest the reader polls the socket before it lets the runtime
     /// park, waiting for the next message. The window adapts between zero
     /// and this (see [`qmp_wire::io::busy_poll`]): it stays open against a
@@ -100,6 +103,7 @@ impl Default for ClientConfig {
             inband_limit: QMP_REQ_QUEUE_LEN_MAX,
             event_buffer: DEFAULT_EVENT_BUFFER,
             transcript: None,
+            transcript_sink: None,
             busy_poll: qmp_wire::io::busy_poll::DEFAULT_MAX_WINDOW,
             early_events: None,
             event_sink: None,

@@ -13,7 +13,7 @@ use crate::client::{Client, Inner};
 use crate::config::{Capabilities, ClientConfig, Handshake};
 use crate::reader::Reader;
 use crate::session::Shared;
-use crate::transcript::{self, Direction};
+use crate::transcript::{self, MessageDirection};
 use crate::transport::Transport;
 use crate::writer::Outbox;
 use crate::{Error, Result};
@@ -36,7 +36,10 @@ pub(crate) async fn establish(
     config: ClientConfig,
     mut child: Option<ChildGuard>,
 ) -> Result<Client> {
-    let transcript = transcript::open(config.transcript.as_deref())?;
+    let transcript = transcript::open(
+        config.transcript.as_deref(),
+        config.transcript_sink.as_ref(),
+    )?;
     let mut reader = Reader {
         read: transport.read,
         decoder: Decoder::with_limits(config.limits()),
@@ -52,9 +55,6 @@ pub(crate) async fn establish(
         },
         Handshake::Skip => None,
     };
-    if let (Some(t), Some(greeting)) = (&transcript, &greeting) {
-        t.record(Direction::In, greeting.to_value().to_string().as_bytes());
-    }
     let can_pass_fds = transport.write.can_pass_fds();
     let (outbox, writer) = Outbox::new(transport.write, transcript);
     let shared = Shared::new(
@@ -191,6 +191,10 @@ async fn read_greeting_into(
         }
         if let Some(item) = reader.decoder.next() {
             let value = item.map_err(|e| excerpt.error(&format!("bad greeting ({e})")))?;
+            if let Some(t) = &reader.transcript {
+                // As the server wrote it (its member order), not rebuilt.
+                t.record(MessageDirection::Received, value.to_string().as_bytes());
+            }
             return match ServerMessage::from_value(value) {
                 Ok(ServerMessage::Greeting(greeting)) => Ok(greeting),
                 Ok(other) => Err(Error::Protocol(format!(

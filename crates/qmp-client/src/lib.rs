@@ -78,6 +78,7 @@ pub use qga::{AgentConfig, GuestAgent};
 pub use qga_workflows::{ExecOutput, GuestProgram, FILE_CHUNK};
 pub use ready::READY_TRY_TIMEOUT;
 pub use tls::TlsOptions;
+pub use transcript::{MessageDirection, TranscriptSink};
 pub use transport::ByteStream;
 pub use waiters::{JobOutcome, POLL_INTERVAL};
 

@@ -21,7 +21,7 @@ use tokio::net::UnixStream;
 use tokio::sync::Mutex;
 
 use crate::reader::skip_line;
-use crate::transcript::{self, Direction, Transcript};
+use crate::transcript::{self, MessageDirection, Transcript};
 use crate::transport::{ByteStream, ReadHalf, Transport, WriteHalf};
 use crate::{Arguments, Error, Result};
 
@@ -126,7 +126,7 @@ impl GuestAgent {
                 buf: BytesMut::with_capacity(4096),
                 in_sync: false,
                 next_id: 1,
-                transcript: transcript::open(config.transcript.as_deref())?,
+                transcript: transcript::open(config.transcript.as_deref(), None)?,
             }),
             config,
         })
@@ -308,7 +308,7 @@ impl Conn {
             match self.decoder.next() {
                 Some(Ok(value)) => {
                     if let Some(t) = &self.transcript {
-                        t.record(Direction::In, value.to_string().as_bytes());
+                        t.record(MessageDirection::Received, value.to_string().as_bytes());
                     }
                     return Ok(value);
                 }
@@ -343,7 +343,7 @@ impl Conn {
 
     async fn send(&mut self, bytes: &[u8]) -> Result<()> {
         if let Some(t) = &self.transcript {
-            t.record(Direction::Out, bytes);
+            t.record(MessageDirection::Sent, bytes);
         }
         self.write
             .write_all(bytes)

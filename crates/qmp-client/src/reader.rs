@@ -14,7 +14,7 @@ use qmp_wire::io::BusyPoll;
 use qmp_wire::{Decoded, Decoder, JsonError, ServerMessage};
 
 use crate::session::Shared;
-use crate::transcript::{Direction, Transcript};
+use crate::transcript::{MessageDirection, Transcript};
 use crate::transport::ReadHalf;
 use crate::Error;
 
@@ -126,7 +126,7 @@ impl Reader {
             Err(e) => return Handled::Invalid(e),
         };
         if let Some(t) = &self.transcript {
-            t.record(Direction::In, value.to_string().as_bytes());
+            t.record(MessageDirection::Received, value.to_string().as_bytes());
         }
         match ServerMessage::from_value(value) {
             Ok(ServerMessage::Response(response)) => shared.route(response),

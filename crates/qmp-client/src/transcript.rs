@@ -1,44 +1,70 @@
-//! The optional transcript: every message in and out, timestamped, to a file.
+//! The optional transcript: every message in and out, timestamped, to a
+//! file, or handed to a callback (a recorder) as it goes by.
 
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The direction of a logged message.
+/// Which way a message went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Direction {
-    /// Sent by the client.
-    Out,
-    /// Received from the server (re-encoded from the decoded value).
-    In,
+pub enum MessageDirection {
+    /// Sent by the client (the request's bytes).
+    Sent,
+    /// Received from the server (re-encoded from the decoded value, in the
+    /// server's member order, without the line ending).
+    Received,
 }
 
-/// An open transcript file. Each line is
+/// A callback given every message as it is written (in the order written)
+/// or read (in the order read), from the task that does so; it must not
+/// block. For recording a conversation.
+#[derive(Clone)]
+pub struct TranscriptSink(Arc<SinkFn>);
+
+type SinkFn = dyn Fn(MessageDirection, &[u8]) + Send + Sync;
+
+impl TranscriptSink {
+    /// A sink calling `f`.
+    pub fn new(f: impl Fn(MessageDirection, &[u8]) + Send + Sync + 'static) -> TranscriptSink {
+        TranscriptSink(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for TranscriptSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TranscriptSink")
+    }
+}
+
+/// Where the transcript goes. A file's lines are
 /// `SECONDS.MICROSECONDS -> TEXT` (sent) or `... <- TEXT` (received).
-#[derive(Debug)]
-pub(crate) struct Transcript {
-    file: Mutex<File>,
+pub(crate) enum Transcript {
+    File(Mutex<File>),
+    Sink(TranscriptSink),
+}
+
+impl std::fmt::Debug for Transcript {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Transcript")
+    }
 }
 
 impl Transcript {
-    /// Creates (or truncates) the file.
-    pub(crate) fn create(path: &Path) -> std::io::Result<Transcript> {
-        Ok(Transcript {
-            file: Mutex::new(File::create(path)?),
-        })
-    }
-
     /// Appends one message; write errors are logged, not returned, so a
     /// full disk never breaks the connection.
-    pub(crate) fn record(&self, direction: Direction, message: &[u8]) {
+    pub(crate) fn record(&self, direction: MessageDirection, message: &[u8]) {
+        let file = match self {
+            Transcript::Sink(sink) => return (sink.0)(direction, message),
+            Transcript::File(file) => file,
+        };
         let since = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         let arrow = match direction {
-            Direction::Out => "->",
-            Direction::In => "<-",
+            MessageDirection::Sent => "->",
+            MessageDirection::Received => "<-",
         };
         let text = String::from_utf8_lossy(message);
         let line = format!(
@@ -47,7 +73,7 @@ impl Transcript {
             since.subsec_micros(),
             text.trim_end_matches(['\r', '\n'])
         );
-        let Ok(mut file) = self.file.lock() else {
+        let Ok(mut file) = file.lock() else {
             return;
         };
         if let Err(e) = file.write_all(line.as_bytes()) {
@@ -56,8 +82,15 @@ impl Transcript {
     }
 }
 
-/// Opens the configured transcript, if any.
-pub(crate) fn open(path: Option<&Path>) -> std::io::Result<Option<std::sync::Arc<Transcript>>> {
-    path.map(|p| Transcript::create(p).map(std::sync::Arc::new))
+/// The configured transcript, if any: the sink, else the file (created or
+/// truncated).
+pub(crate) fn open(
+    path: Option<&Path>,
+    sink: Option<&TranscriptSink>,
+) -> std::io::Result<Option<Arc<Transcript>>> {
+    if let Some(sink) = sink {
+        return Ok(Some(Arc::new(Transcript::Sink(sink.clone()))));
+    }
+    path.map(|p| Ok(Arc::new(Transcript::File(Mutex::new(File::create(p)?)))))
         .transpose()
 }

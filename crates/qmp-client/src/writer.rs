@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use tokio::sync::Notify;
 
 use crate::session::Shared;
-use crate::transcript::{Direction, Transcript};
+use crate::transcript::{MessageDirection, Transcript};
 use crate::transport::{self, SocketWriter, WriteHalf};
 
 /// Bytes gathered into one write at most.
@@ -117,7 +117,7 @@ impl Outbox {
             return Err(io::ErrorKind::NotConnected.into());
         }
         if let Some(t) = &self.transcript {
-            t.record(Direction::Out, &message.bytes);
+            t.record(MessageDirection::Sent, &message.bytes);
         }
         let mut message = message;
         if let (Route::Direct, Some(socket), false, true) =

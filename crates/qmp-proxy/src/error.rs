@@ -31,6 +31,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The recording could not be created.
+    #[error("recording {}: {source}", path.display())]
+    Record {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// `--takeover` found nothing to take over.
     #[error("cannot take over {}: {message}", path.display())]
     Takeover {

@@ -42,6 +42,7 @@ mod forward;
 mod listen;
 mod policy;
 mod proxy;
+mod record;
 mod upstream;
 
 pub use audit::{redact, AuditLog, Direction, RedactRule, REDACTED};
@@ -50,4 +51,5 @@ pub use error::{Error, Result};
 pub use listen::ListenAddress;
 pub use policy::{is_query, Policy, DEFAULT_MAX_IN_FLIGHT};
 pub use proxy::{Ended, Proxy, ProxyConfig, TAKEOVER_SUFFIX};
+pub use record::Recorder;
 pub use upstream::Upstream;

@@ -18,7 +18,8 @@ use crate::config::ListenerConfig;
 use crate::error::{Error, Result};
 use crate::forward::Forwarder;
 use crate::listen::{Accepted, ListenAddress, Listener};
-use crate::upstream::Upstream;
+use crate::record::Recorder;
+use crate::upstream::{Upstream, UpstreamOptions};
 
 /// How long an accept loop pauses after a failed accept (out of fds).
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
@@ -46,6 +47,12 @@ pub struct ProxyConfig {
     /// given), so that existing tools keep their path. QEMU's socket is
     /// moved back when the proxy ends.
     pub takeover: bool,
+    /// The longest the proxy busy-polls a socket before it sleeps, on both
+    /// sides (see `qmp_wire::io::busy_poll`); zero turns polling off.
+    pub busy_poll: Duration,
+    /// Record the upstream conversation to this file (QEMU's transcript
+    /// format; see [`Recorder`](crate::Recorder)).
+    pub record: Option<PathBuf>,
 }
 
 impl ProxyConfig {
@@ -58,6 +65,8 @@ impl ProxyConfig {
             redact: RedactRule::defaults(),
             reconnect: None,
             takeover: false,
+            busy_poll: qmp_wire::io::busy_poll::DEFAULT_MAX_WINDOW,
+            record: None,
         }
     }
 }
@@ -89,8 +98,24 @@ impl Proxy {
             Some(path) => Some(Arc::new(AuditLog::open(path)?)),
             None => None,
         };
+        let recorder = match &config.record {
+            Some(path) => {
+                let argv = match &config.upstream {
+                    Upstream::Launch(argv) => Some(argv.as_slice()),
+                    _ => None,
+                };
+                Some(Recorder::create(path, argv, config.redact.clone())?)
+            }
+            None => None,
+        };
+        let transcript = recorder.as_ref().map(Recorder::sink);
         let relay = Arc::new(OnceLock::new());
-        let client = config.upstream.connect(sink(&relay)).await?;
+        let options = UpstreamOptions {
+            events: sink(&relay),
+            busy_poll: config.busy_poll,
+            transcript,
+        };
+        let client = config.upstream.connect(&options).await?;
         let takeover = match config.takeover {
             true => Some(Takeover::begin(&mut config)?),
             false => None,
@@ -112,6 +137,7 @@ impl Proxy {
         let session = Generation {
             config: Arc::new(config),
             audit,
+            recorder,
         };
         let servers = session.servers(&client);
         session.attach_relay(&relay, &servers);
@@ -194,6 +220,7 @@ fn sink(relay: &Arc<OnceLock<Relay>>) -> EventSink {
 struct Generation {
     config: Arc<ProxyConfig>,
     audit: Option<Arc<AuditLog>>,
+    recorder: Option<Arc<Recorder>>,
 }
 
 impl Generation {
@@ -213,6 +240,7 @@ impl Generation {
                 config.throttle = ThrottleTable::none();
                 config.serialize_in_band = false;
                 config.in_band_pipeline = listener.policy.max_in_flight;
+                config.busy_poll = self.config.busy_poll;
                 let forwarder = Arc::new(Forwarder {
                     upstream: client.clone(),
                     listener: listener.address.to_string(),
@@ -236,7 +264,7 @@ impl Generation {
 
     /// Runs upstream sessions until the proxy ends.
     async fn supervise(
-        self,
+        mut self,
         mut client: Client,
         current: Current,
         mut stop: watch::Receiver<bool>,
@@ -247,6 +275,9 @@ impl Generation {
                 _ = stop.wait_for(|stopped| *stopped) => Ended::Stopped,
             };
             tracing::info!("upstream session ended: {end:?}");
+            if let (Some(recorder), true) = (self.recorder.take(), client.ended_by_server()) {
+                recorder.record_eof();
+            }
             let servers = current.send_replace(None);
             for server in servers.iter().flat_map(|s| s.iter()) {
                 server.shutdown().await;
@@ -261,8 +292,14 @@ impl Generation {
                 _ => return end,
             };
             let relay = Arc::new(OnceLock::new());
+            // A recording holds one upstream session: a new one goes unrecorded.
+            let options = UpstreamOptions {
+                events: sink(&relay),
+                busy_poll: self.config.busy_poll,
+                transcript: None,
+            };
             client = tokio::select! {
-                client = self.config.upstream.connect_retrying(sink(&relay), interval) => client,
+                client = self.config.upstream.connect_retrying(&options, interval) => client,
                 _ = stop.wait_for(|stopped| *stopped) => return Ended::Stopped,
             };
             tracing::info!("upstream back");

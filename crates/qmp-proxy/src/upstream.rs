@@ -9,6 +9,16 @@ use qmp_client::{Client, ClientConfig, EventSink, QemuLauncher};
 
 use crate::error::{Error, Result};
 
+/// How the upstream session runs.
+pub(crate) struct UpstreamOptions {
+    /// Where its events go.
+    pub(crate) events: EventSink,
+    /// Its reader's busy-poll window.
+    pub(crate) busy_poll: Duration,
+    /// Where its messages are recorded, if anywhere.
+    pub(crate) transcript: Option<qmp_client::TranscriptSink>,
+}
+
 /// Where the QEMU monitor is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Upstream {
@@ -43,10 +53,12 @@ impl Upstream {
     }
 
     /// One attempt to connect and negotiate.
-    pub(crate) async fn connect(&self, sink: EventSink) -> Result<Client> {
+    pub(crate) async fn connect(&self, options: &UpstreamOptions) -> Result<Client> {
         let config = ClientConfig {
+            busy_poll: options.busy_poll,
             call_timeout: None,
-            event_sink: Some(sink),
+            event_sink: Some(options.events.clone()),
+            transcript_sink: options.transcript.clone(),
             in_band_ids: false,
             ..ClientConfig::default()
         };
@@ -68,9 +80,13 @@ impl Upstream {
 
     /// Connects, retrying every `interval` until it succeeds (for
     /// `--reconnect`, as QEMU's `reconnect-ms` does).
-    pub(crate) async fn connect_retrying(&self, sink: EventSink, interval: Duration) -> Client {
+    pub(crate) async fn connect_retrying(
+        &self,
+        options: &UpstreamOptions,
+        interval: Duration,
+    ) -> Client {
         loop {
-            match self.connect(sink.clone()).await {
+            match self.connect(options).await {
                 Ok(client) => return client,
                 Err(e) => {
                     tracing::debug!("upstream not back yet: {e}");

@@ -72,6 +72,20 @@ async fn proxy_of(sim: &Simulator, listeners: Vec<ListenerConfig>) -> Proxy {
     Proxy::start(config).await.unwrap()
 }
 
+/// The simulator, a folder, and a proxy of it with one unix listener
+/// there (and its path).
+async fn one_listener() -> (Simulator, tempfile::TempDir, Proxy, PathBuf) {
+    let sim = Simulator::start().await.unwrap();
+    let dir = qmp_test_support::temp_dir();
+    let proxy = proxy_of(
+        &sim,
+        vec![ListenerConfig::new(listener_in(dir.path(), "p.sock"))],
+    )
+    .await;
+    let path = path_of(&proxy.addresses()[0]);
+    (sim, dir, proxy, path)
+}
+
 fn path_of(address: &ListenAddress) -> PathBuf {
     match address {
         ListenAddress::Unix(path) => path.clone(),
@@ -83,14 +97,10 @@ fn path_of(address: &ListenAddress) -> PathBuf {
 async fn hundred_clients_with_clashing_ids_and_shared_events() {
     const CLIENTS: usize = 100;
     const COMMANDS: usize = 1000;
-    let sim = Simulator::start().await.unwrap();
-    let dir = qmp_test_support::temp_dir();
-    let proxy = proxy_of(
-        &sim,
-        vec![ListenerConfig::new(listener_in(dir.path(), "p.sock"))],
-    )
-    .await;
-    let path = path_of(&proxy.addresses()[0]);
+    let (_sim, _dir, proxy, path) = one_listener().await;
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the socket is private");
 
     let mut tasks = Vec::new();
     for client in 0..CLIENTS {
@@ -177,14 +187,7 @@ async fn hundred_clients_with_clashing_ids_and_shared_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_is_cut_off_and_the_others_go_on() {
-    let sim = Simulator::start().await.unwrap();
-    let dir = qmp_test_support::temp_dir();
-    let proxy = proxy_of(
-        &sim,
-        vec![ListenerConfig::new(listener_in(dir.path(), "p.sock"))],
-    )
-    .await;
-    let path = path_of(&proxy.addresses()[0]);
+    let (_sim, _dir, proxy, path) = one_listener().await;
 
     // The stuck client asks for big replies and never reads them.
     let mut stuck = Raw::negotiated(&path).await;
@@ -334,14 +337,7 @@ async fn read_only_listener_refuses_with_the_policy_and_the_audit_log_redacts() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn descriptors_travel_with_their_command() {
-    let sim = Simulator::start().await.unwrap();
-    let dir = qmp_test_support::temp_dir();
-    let proxy = proxy_of(
-        &sim,
-        vec![ListenerConfig::new(listener_in(dir.path(), "p.sock"))],
-    )
-    .await;
-    let path = path_of(&proxy.addresses()[0]);
+    let (_sim, _dir, proxy, path) = one_listener().await;
     let path2 = path.clone();
     let replies = tokio::task::spawn_blocking(move || {
         use std::io::{BufRead, BufReader, Write};
@@ -410,14 +406,7 @@ async fn rest(raw: &mut Raw) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quit_ends_every_session_and_the_proxy() {
-    let sim = Simulator::start().await.unwrap();
-    let dir = qmp_test_support::temp_dir();
-    let proxy = proxy_of(
-        &sim,
-        vec![ListenerConfig::new(listener_in(dir.path(), "p.sock"))],
-    )
-    .await;
-    let path = path_of(&proxy.addresses()[0]);
+    let (_sim, _dir, proxy, path) = one_listener().await;
     let mut a = Raw::negotiated(&path).await;
     let mut b = Raw::negotiated(&path).await;
     a.send(r#"{"execute": "quit", "id": 1}"#).await;
@@ -487,4 +476,24 @@ async fn reconnect_waits_for_the_upstream_to_come_back() {
     );
     proxy.stop();
     assert_eq!(proxy.ended().await, Ended::Stopped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_listeners_default_to_loopback() {
+    let sim = Simulator::start().await.unwrap();
+    let address: ListenAddress = "tcp:0".parse().unwrap();
+    let proxy = proxy_of(&sim, vec![ListenerConfig::new(address)]).await;
+    let ListenAddress::Tcp(bound) = proxy.addresses()[0] else {
+        panic!("a TCP address")
+    };
+    assert!(bound.ip().is_loopback(), "{bound}");
+    assert_ne!(bound.port(), 0, "the chosen port is reported");
+    let client = qmp_client::Client::builder()
+        .connect_tcp(bound)
+        .await
+        .unwrap();
+    let status = client.execute("query-status", ()).await.unwrap();
+    assert!(status.get("status").is_some());
+    proxy.stop();
+    proxy.ended().await;
 }

@@ -34,21 +34,32 @@ pub(crate) struct Outbox {
     direct: Option<Arc<SocketWriter>>,
     wake_writer: Notify,
     closed: Notify,
+    /// An injected fault: output written in pieces of this size.
+    chunk: Option<usize>,
 }
 
 impl Outbox {
     /// An outbox for `writer`; returns it with the writer task's half.
-    pub(crate) fn new(writer: ConnWriter) -> (Outbox, WriterTask) {
+    /// With `chunk`, everything goes through the writer task, in pieces.
+    pub(crate) fn new(writer: ConnWriter, chunk: Option<usize>) -> (Outbox, WriterTask) {
+        let chunk = chunk.filter(|&n| n > 0);
         match writer {
             ConnWriter::Socket(socket) => {
                 let socket = Arc::new(socket);
                 let outbox = Outbox {
-                    direct: Some(Arc::clone(&socket)),
+                    direct: chunk.is_none().then(|| Arc::clone(&socket)),
+                    chunk,
                     ..Outbox::default()
                 };
                 (outbox, WriterTask::Socket(socket))
             }
-            ConnWriter::Stream(stream) => (Outbox::default(), WriterTask::Stream(stream)),
+            ConnWriter::Stream(stream) => (
+                Outbox {
+                    chunk,
+                    ..Outbox::default()
+                },
+                WriterTask::Stream(stream),
+            ),
         }
     }
 
@@ -149,7 +160,7 @@ impl Outbox {
                 None => break,
                 Some(false) => notified.await,
                 Some(true) => {
-                    if writer.write_all(&batch).await.is_err() {
+                    if self.write_batch(&mut writer, &batch).await.is_err() {
                         break;
                     }
                     batch.clear();
@@ -158,6 +169,20 @@ impl Outbox {
         }
         self.close();
         writer.shutdown().await;
+    }
+}
+
+impl Outbox {
+    /// Writes one batch: whole, or in the injected fault's pieces.
+    async fn write_batch(&self, writer: &mut WriterTask, batch: &[u8]) -> std::io::Result<()> {
+        let Some(size) = self.chunk else {
+            return writer.write_all(batch).await;
+        };
+        for piece in batch.chunks(size) {
+            writer.write_all(piece).await?;
+            tokio::task::yield_now().await;
+        }
+        Ok(())
     }
 }
 

@@ -65,6 +65,8 @@ pub struct ServerConfig {
     /// client's pipelined requests reach the QEMU pipelined. Handlers are
     /// started in request order.
     pub in_band_pipeline: usize,
+    /// Faults to inject, for testing clients (none by default).
+    pub faults: crate::Faults,
 }
 
 impl ServerConfig {
@@ -83,6 +85,7 @@ impl ServerConfig {
             busy_poll: qmp_wire::io::busy_poll::DEFAULT_MAX_WINDOW,
             max_unclaimed_fds: crate::fds::default_unclaimed_fd_budget(),
             in_band_pipeline: 1,
+            faults: crate::Faults::default(),
         }
     }
 
@@ -102,6 +105,7 @@ pub(crate) struct ServerShared {
     pub(crate) config: ServerConfig,
     pub(crate) commands: CommandSet,
     pub(crate) forward: Option<Handler>,
+    pub(crate) reply_delays: crate::faults::ReplyDelays,
     pub(crate) main_loop: tokio::sync::Mutex<()>,
     pub(crate) fd_budget: Arc<FdBudget>,
     trimmer: Arc<crate::memory::Trimmer>,
@@ -230,6 +234,7 @@ impl ServerBuilder {
         }
         .to_value();
         let (shutdown, _) = watch::channel(false);
+        let reply_delays = crate::faults::ReplyDelays::new(&config.faults);
         Server {
             pretty: config.pretty,
             shared: Arc::new(ServerShared {
@@ -239,6 +244,7 @@ impl ServerBuilder {
                 config,
                 commands,
                 forward,
+                reply_delays,
                 main_loop: tokio::sync::Mutex::new(()),
                 preconfig: AtomicBool::new(false),
                 next_id: AtomicU64::new(1),

@@ -63,14 +63,31 @@ pub(crate) struct SessionShared {
     received_fds: Mutex<ReceivedFds>,
     monitor: Arc<MonitorState>,
     pub(crate) outbox: Outbox,
+    /// Messages left before an injected disconnect.
+    messages_left: Option<std::sync::atomic::AtomicUsize>,
+    /// An injected fault: an event before every reply.
+    interleave_events: bool,
 }
 
 impl SessionShared {
+    /// Queues one message; false when the session is gone. After the last
+    /// message an injected fault allows, the connection is dropped.
+    fn push(&self, bytes: &[u8]) -> bool {
+        let pushed = self.outbox.push(bytes);
+        if let Some(left) = &self.messages_left {
+            if left.fetch_sub(1, Ordering::SeqCst) <= 1 {
+                tracing::info!(session = self.id, "injected fault: dropping the connection");
+                self.outbox.close();
+            }
+        }
+        pushed
+    }
+
     /// Queues an event for this session; false when the session is gone.
     pub(crate) fn send_event(&self, event: &Value) -> bool {
         let mut bytes = Vec::with_capacity(128);
         self.encoder.write_message(event, &mut bytes);
-        self.outbox.push(&bytes)
+        self.push(&bytes)
     }
 
     /// Queues a pre-encoded event as it is (re-encoded for a pretty session).
@@ -81,7 +98,7 @@ impl SessionShared {
         let mut bytes = Vec::with_capacity(event.compact().len() + 2);
         bytes.extend_from_slice(event.compact());
         bytes.extend_from_slice(self.line_ending());
-        self.outbox.push(&bytes)
+        self.push(&bytes)
     }
 
     fn line_ending(&self) -> &'static [u8] {
@@ -107,8 +124,12 @@ impl SessionShared {
         }
     }
 
-    /// Queues the reply for one request.
+    /// Queues the reply for one request (after an interleaved event, when
+    /// that fault is injected).
     fn send_reply(&self, outgoing: Outgoing) {
+        if self.interleave_events {
+            self.send_event(&crate::faults::interleaved_event().to_value());
+        }
         let mut bytes = Vec::with_capacity(64);
         if self.delimit_next.swap(false, Ordering::SeqCst) && outgoing.result.is_ok() {
             bytes.push(QGA_SENTINEL);
@@ -139,7 +160,7 @@ impl SessionShared {
                 self.encoder.write_message(&response.to_value(), &mut bytes);
             }
         }
-        self.outbox.push(&bytes);
+        self.push(&bytes);
     }
 }
 
@@ -275,7 +296,9 @@ async fn run_in_band(
         true => Some(server.main_loop.lock().await),
         false => None,
     };
-    dispatch(&server, &session, item).await
+    let outgoing = dispatch(&server, &session, item).await;
+    server.reply_delays.wait().await;
+    outgoing
 }
 
 /// Runs a session on `conn` until the client leaves, the session is closed
@@ -287,7 +310,7 @@ pub(crate) async fn run(
     conn: Connection,
 ) {
     let Connection { mut reader, writer } = conn;
-    let (outbox, writer) = Outbox::new(writer);
+    let (outbox, writer) = Outbox::new(writer, server.config.faults.chunk);
     let shared = Arc::new(SessionShared {
         id: server.next_session_id(),
         encoder,
@@ -298,6 +321,12 @@ pub(crate) async fn run(
         received_fds: Mutex::new(ReceivedFds::default()),
         monitor,
         outbox,
+        messages_left: server
+            .config
+            .faults
+            .disconnect_after
+            .map(std::sync::atomic::AtomicUsize::new),
+        interleave_events: server.config.faults.interleave_events,
     });
     let session = SessionHandle(Arc::clone(&shared));
     let writer_task = tokio::spawn({
@@ -331,6 +360,7 @@ pub(crate) async fn run(
                 // it must wait its turn.
                 if is_out_of_band(&item) && (session.oob_enabled() || in_band.limit == 1) {
                     if let Some(outgoing) = dispatch(&server, &session, item).await {
+                        server.reply_delays.wait().await;
                         shared.send_reply(outgoing);
                     }
                 } else {

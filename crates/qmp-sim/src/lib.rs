@@ -22,7 +22,9 @@ pub mod migration;
 pub mod minimal;
 pub mod qemu;
 pub mod qga;
+pub mod replay;
 pub mod script;
+mod served;
 mod shared;
 pub mod simulator;
 

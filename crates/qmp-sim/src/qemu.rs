@@ -45,6 +45,22 @@ pub fn build_scripted_server(
     script: &Arc<Script>,
     observer: Option<qmp_server::RequestObserver>,
 ) -> Server {
+    let script = Arc::clone(script);
+    build_wrapped_server(api, machine, config, observer, move |entry| {
+        scripted(entry, &script)
+    })
+}
+
+/// [`build_server`] with each command's entry passed through `wrap` (which
+/// may answer before the simulated handler, as a script or a replay does),
+/// and an observer that sees every request.
+pub fn build_wrapped_server(
+    api: &SimApi,
+    machine: &Machine,
+    config: ServerConfig,
+    observer: Option<qmp_server::RequestObserver>,
+    wrap: impl Fn(CommandEntry) -> CommandEntry,
+) -> Server {
     let validation = Arc::new(api.validation.clone());
     let config = ServerConfig {
         schema: Some(api.wire.clone()),
@@ -73,7 +89,7 @@ pub fn build_scripted_server(
         };
         let validator = validator_for(&validation, name, api.open_arguments.contains(name));
         builder = builder.command(
-            scripted(entry, script)
+            wrap(entry)
                 .allow_oob(allow_oob)
                 .allow_preconfig(api.preconfig.contains(name))
                 .validator(validator),

@@ -13,7 +13,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use qmp_server::{Emitter, Server, ServerConfig};
@@ -23,16 +23,14 @@ use crate::api::{ApiError, SimApi};
 use crate::machine::{Machine, MachineOptions};
 use crate::qemu::{build_scripted_server, default_version};
 use crate::script::{Rule, Script};
+use crate::served::Served;
 
 /// A running simulator on a temporary unix socket.
 pub struct Simulator {
-    server: Server,
+    served: Served,
     machine: Machine,
     script: Arc<Script>,
     received: Arc<Mutex<Vec<Request>>>,
-    socket: PathBuf,
-    _dir: tempfile::TempDir,
-    listener: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Simulator {
@@ -43,15 +41,6 @@ impl Simulator {
 
     /// Any API and machine options, on a fresh socket.
     pub async fn start_with(api: SimApi, options: MachineOptions) -> Result<Simulator, ApiError> {
-        let io = |error: std::io::Error| ApiError::Read {
-            path: "the simulator's socket".into(),
-            error,
-        };
-        let dir = tempfile::Builder::new()
-            .prefix("qmp-sim-")
-            .tempdir()
-            .map_err(io)?;
-        let socket = dir.path().join("qmp.sock");
         let machine = Machine::new(&options);
         let script = Arc::new(Script::default());
         let received: Arc<Mutex<Vec<Request>>> = Arc::default();
@@ -68,28 +57,22 @@ impl Simulator {
             &script,
             Some(observer),
         );
-        let listener = Server::bind_unix(&socket).map_err(io)?;
-        let serving = server.clone();
-        let listener = tokio::spawn(async move { serving.serve_unix_listener(listener).await });
         Ok(Simulator {
-            server,
+            served: Served::start(server, "qmp-sim-")?,
             machine,
             script,
             received,
-            socket,
-            _dir: dir,
-            listener,
         })
     }
 
     /// The unix socket to connect to.
     pub fn socket(&self) -> &Path {
-        &self.socket
+        self.served.socket()
     }
 
     /// The server (to shut it down, or to check its sessions).
     pub fn server(&self) -> &Server {
-        &self.server
+        self.served.server()
     }
 
     /// The simulated machine.
@@ -99,7 +82,7 @@ impl Simulator {
 
     /// Emits events to the connected clients.
     pub fn emitter(&self) -> Emitter {
-        self.server.emitter()
+        self.served.server().emitter()
     }
 
     /// Adds a scripted reply (after those already there).
@@ -135,7 +118,6 @@ impl Simulator {
     /// Shuts the simulator down (clients are disconnected after their
     /// running commands finish).
     pub async fn stop(self) {
-        self.server.shutdown().await;
-        self.listener.abort();
+        self.served.stop().await;
     }
 }

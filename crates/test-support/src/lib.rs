@@ -8,7 +8,9 @@
 //!   with, private temporary folders, TLS certificates;
 //! * [`process`]: the programs tests start (QEMU, `qmp fake-qemu`, qemu-ga,
 //!   any child), killed and cleaned up on drop;
-//! * [`socket`]: sending file descriptors with SCM_RIGHTS.
+//! * [`socket`]: sending file descriptors with SCM_RIGHTS;
+//! * [`checkers`]: the conformance kit's `compare.py` and Python scripts
+//!   run against a server.
 //!
 //! It parses nothing and knows no protocol.
 //!
@@ -18,6 +20,7 @@
 //! };
 //! ```
 
+pub mod checkers;
 pub mod fixtures;
 pub mod prereq;
 pub mod process;

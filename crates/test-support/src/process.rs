@@ -1,5 +1,5 @@
 //! The programs tests start: a real QEMU or anything taking QEMU's `-qmp`
-//! option (`qmp fake-qemu`), `qmp serve`, a real qemu-ga, or any child a
+//! option (`qmp fake-qemu`), `qmp serve`, `qmp proxy`, a real qemu-ga, or any child a
 //! test spawned itself. One type, [`TestProcess`], owns each: it waits for the socket,
 //! and on drop kills and reaps the process and removes its private folder.
 
@@ -55,6 +55,22 @@ impl TestProcess {
         TestProcess::listening(|socket| {
             let mut command = Command::new(qmp);
             command.arg("serve").arg("--unix").arg(socket).args(extra);
+            command.stderr(Stdio::null());
+            command
+        })
+    }
+
+    /// `qmp proxy UPSTREAM --listen unix:SOCKET` and the `extra` options,
+    /// with the `qmp` binary at `qmp`; waits until it accepts connections.
+    pub fn proxy(qmp: &Path, upstream: &Path, extra: &[&str]) -> std::io::Result<TestProcess> {
+        TestProcess::listening(|socket| {
+            let mut command = Command::new(qmp);
+            command
+                .arg("proxy")
+                .arg(upstream)
+                .arg("--listen")
+                .arg(format!("unix:{}", socket.display()))
+                .args(extra);
             command.stderr(Stdio::null());
             command
         })
