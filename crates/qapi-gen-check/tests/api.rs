@@ -238,3 +238,51 @@ fn the_test_schema_corners_generate_usable_types() {
     let alt: test_schema::AltStrObj = serde_json::from_value(json!("s")).expect("reads");
     assert_eq!(alt, test_schema::AltStrObj::S("s".into()));
 }
+
+#[test]
+fn blockdev_add_null_co_builds_in_one_expression() {
+    let add = qmp::commands::BlockdevAdd::from(
+        qmp::BlockdevOptions::null_co(qmp::BlockdevOptionsNull::default().with_size(1 << 20))
+            .with_node_name("n0"),
+    );
+    assert_eq!(
+        serde_json::to_value(&add).expect("serialises"),
+        json!({"driver": "null-co", "node-name": "n0", "size": 1048576})
+    );
+    assert_eq!(add.to_request().expect("request").command, "blockdev-add");
+}
+
+#[test]
+fn structs_have_constructors_and_setters() {
+    // Required members through new (strings from &str), optional ones unset.
+    let get = qmp::commands::QomGet::new("/machine", "type");
+    assert_eq!(
+        serde_json::to_value(&get).expect("serialises"),
+        json!({"path": "/machine", "property": "type"})
+    );
+    // All optional: Default, then setters.
+    let stats = qmp::commands::QueryBlockstats::default().with_query_nodes(true);
+    assert_eq!(stats.query_nodes, Some(true));
+    assert_eq!(
+        serde_json::to_value(qmp::commands::QueryBlockstats::default()).expect("serialises"),
+        json!({})
+    );
+    // Another branch of the same type.
+    let file =
+        qmp::BlockdevOptions::null_aio(qmp::BlockdevOptionsNull::default()).with_read_only(true);
+    assert_eq!(file.driver.tag(), "null-aio");
+    assert_eq!(file.read_only, Some(true));
+    // A union whose base has a required member besides the tag; a branch
+    // without members of its own (spice) takes the base members alone.
+    let vnc = qmp::SetPasswordOptions::vnc("secret", qmp::SetPasswordOptionsVnc::default());
+    assert_eq!(
+        serde_json::to_value(&vnc).expect("serialises"),
+        json!({"protocol": "vnc", "password": "secret"})
+    );
+    let spice =
+        qmp::SetPasswordOptions::spice("secret").with_connected(qmp::SetPasswordAction::Keep);
+    assert_eq!(
+        serde_json::to_value(&spice).expect("serialises"),
+        json!({"protocol": "spice", "password": "secret", "connected": "keep"})
+    );
+}

@@ -1,16 +1,22 @@
 //! The `build.rs` API in the style of prost-build: `Builder::new(schema)`,
 //! options, then `compile(out_dir)` writes the generated module and tells
 //! Cargo to rerun when any schema file changes.
+//!
+//! Errors print the way QEMU prints them (`file:line:col: message`, after
+//! the include chain), through `Display` and `Debug` alike, so a build
+//! script's `fn main() -> Result<(), Box<dyn std::error::Error>>` shows
+//! QEMU's text rather than a dump of the error's fields.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use qapi_schema::{load_with, Conditions, FsReader, LoadOptions};
+use qapi_schema::introspect::ApiSource;
+use qapi_schema::{load_detecting, load_with, Conditions, FsReader, LoadOptions};
 
 use crate::rust::{generate, RustOptions};
 
-/// Why generation failed.
-#[derive(Debug, thiserror::Error)]
+/// Why generation failed. `Debug` shows the same text as `Display`.
+#[derive(thiserror::Error)]
 pub enum BuildError {
     /// The schema has an error (QEMU's message).
     #[error("{0}")]
@@ -26,14 +32,36 @@ pub enum BuildError {
     /// `rustfmt` ran but rejected the generated code.
     #[error("rustfmt failed: {0}")]
     Rustfmt(String),
+    /// The saved `query-qmp-schema` reply could not be read.
+    #[error("{0}")]
+    Reply(#[from] qapi_schema::introspect::ApiError),
+    /// The reply could not be turned into a schema.
+    #[error("{0}")]
+    Rebuild(#[from] qapi_schema::introspect::SourceError),
+}
+
+impl std::fmt::Debug for BuildError {
+    /// The `Display` text: what `fn main() -> Result<..>` prints.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// What the code is generated from.
+#[derive(Clone, Debug)]
+enum Input {
+    /// A QAPI schema's root file.
+    Schema(PathBuf),
+    /// A saved `query-qmp-schema` reply.
+    Reply(PathBuf),
 }
 
 /// Generates Rust code for one schema (see the crate docs).
 #[derive(Clone, Debug)]
 pub struct Builder {
-    schema: PathBuf,
+    input: Input,
     options: RustOptions,
-    relaxed_docs: bool,
+    relaxed_docs: Option<bool>,
     format: bool,
     file_name: String,
     emit_rerun: bool,
@@ -42,10 +70,25 @@ pub struct Builder {
 impl Builder {
     /// A builder for the schema whose root file is `schema`.
     pub fn new(schema: impl Into<PathBuf>) -> Builder {
+        Builder::with_input(Input::Schema(schema.into()))
+    }
+
+    /// A builder for a saved `query-qmp-schema` reply (its `return`
+    /// value, or the whole reply), for a QEMU whose schema source one does
+    /// not have: the schema is rebuilt from the reply
+    /// ([`SchemaInfo::to_schema_source`](qapi_schema::introspect::SchemaInfo::to_schema_source)),
+    /// with type names derived from the command and member paths where
+    /// QEMU masks them (`QueryStatusRet`, `BlockdevAddArg`), and without
+    /// docs. The reply already has the build's conditions.
+    pub fn from_introspection(reply: impl Into<PathBuf>) -> Builder {
+        Builder::with_input(Input::Reply(reply.into()))
+    }
+
+    fn with_input(input: Input) -> Builder {
         Builder {
-            schema: schema.into(),
+            input,
             options: RustOptions::default(),
-            relaxed_docs: false,
+            relaxed_docs: None,
             format: true,
             file_name: "qapi.rs".to_string(),
             emit_rerun: true,
@@ -71,15 +114,19 @@ impl Builder {
         Ok(self.conditions(conditions))
     }
 
-    /// Generates the `server` module too (default: yes; needs `qapi-schema`).
+    /// Generates the `server` module too: a trait with one method per
+    /// command and a dispatcher (default: no; it needs `qapi-schema`).
     pub fn server(mut self, on: bool) -> Builder {
         self.options.server = on;
         self
     }
 
-    /// Accepts QEMU 7.2's older doc-comment syntax.
+    /// Reads doc comments in QEMU 7.2's older syntax (`true`) or QEMU
+    /// 10.0's (`false`). By default the syntax is detected: QEMU 10.0's,
+    /// else QEMU 7.2's when that one reads the schema
+    /// ([`qapi_schema::load_detecting`]).
     pub fn relaxed_docs(mut self, on: bool) -> Builder {
-        self.relaxed_docs = on;
+        self.relaxed_docs = Some(on);
         self
     }
 
@@ -103,14 +150,31 @@ impl Builder {
 
     /// The generated code, without writing it anywhere.
     pub fn generate(&self) -> Result<String, BuildError> {
-        let path = self.schema.to_string_lossy();
-        let options = LoadOptions {
-            relaxed_docs: self.relaxed_docs,
+        let schema = match &self.input {
+            Input::Schema(path) => {
+                let path = path.to_string_lossy();
+                match self.relaxed_docs {
+                    Some(relaxed_docs) => {
+                        load_with(&path, LoadOptions { relaxed_docs }, &FsReader)?
+                    }
+                    None => load_detecting(&path, &FsReader)?.0,
+                }
+            }
+            Input::Reply(path) => {
+                let info = ApiSource::Introspection(path.clone()).load()?.into_info();
+                let text = info.to_schema_source()?;
+                let name = format!("{} (rebuilt)", path.display());
+                qapi_schema::load_str(&name, &text, LoadOptions::default())?
+            }
         };
-        let schema = load_with(&path, options, &FsReader)?;
         if self.emit_rerun {
-            for file in schema.sources.files() {
-                println!("cargo:rerun-if-changed={}", file.path);
+            match &self.input {
+                Input::Schema(_) => {
+                    for file in schema.sources.files() {
+                        println!("cargo:rerun-if-changed={}", file.path);
+                    }
+                }
+                Input::Reply(path) => println!("cargo:rerun-if-changed={}", path.display()),
             }
         }
         let code = generate(&schema, &self.options);

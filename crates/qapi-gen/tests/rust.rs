@@ -64,7 +64,7 @@ fn names_features_recursion_and_sides() {
     // Deprecated things are marked, and their users allow it.
     assert!(code.contains("#[deprecated]\n    Old,"));
     assert!(code
-        .contains("#[allow(deprecated)]\npub struct Legacy {\n    #[deprecated]\n    pub a: i64,"));
+        .contains("#[allow(deprecated)]\n#[allow(missing_docs)]\npub struct Legacy {\n    #[deprecated]\n    pub a: i64,"));
     assert!(code.contains("    #[deprecated]\n    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]\n    #[serde(transparent)]\n    #[allow(deprecated)]\n    pub struct UseLegacy(pub super::Legacy);"), "{code}");
     // Tolerant enums keep unknown values.
     assert!(code.contains("Other(String),"));
@@ -87,4 +87,78 @@ fn without_the_server_no_qapi_schema_dependency() {
     let code = code(Conditions::All, false);
     assert!(!code.contains("pub mod server"));
     assert!(!code.contains("qapi_schema"));
+}
+
+#[test]
+fn wire_names_are_doc_aliases_and_the_module_allows_missing_docs() {
+    let code = code(Conditions::All, false);
+    assert!(code.contains("#[doc(alias = \"get-node\")]\n"), "{code}");
+    assert!(code.contains("#[doc(alias = \"NODE_CHANGED\")]\n"));
+    // No alias where the names agree.
+    assert!(!code.contains("#[doc(alias = \"Node\")]"));
+    // Every public top-level item carries the allowance; nested ones
+    // inherit it from their module.
+    let lines: Vec<&str> = code.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if line.starts_with("pub ") {
+            assert_eq!(
+                lines.get(i.wrapping_sub(1)),
+                Some(&"#[allow(missing_docs)]"),
+                "{line}"
+            );
+        }
+    }
+    assert!(code.contains("#[allow(missing_docs)]\npub mod commands {"));
+}
+
+#[test]
+fn the_server_part_is_opt_in() {
+    let options = RustOptions::default();
+    assert!(!options.server);
+    let schema =
+        load_str("test.json", SCHEMA, LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!generate(&schema, &options).contains("pub mod server"));
+}
+
+#[test]
+fn structs_get_constructors_and_setters() {
+    let code = code(Conditions::All, false);
+    // Node has required members: new() takes them, the optional ones get
+    // setters (a boxed one takes anything that converts into the box).
+    assert!(code.contains("pub fn new(r#type: impl ::std::convert::Into<Color>, children: impl ::std::convert::Into<Vec<Node>>) -> Self {"), "{code}");
+    assert!(code.contains(
+        "pub fn with_next(mut self, next: impl ::std::convert::Into<Box<Node>>) -> Self {"
+    ));
+    assert!(
+        code.contains("pub fn with_size(mut self, size: impl ::std::convert::Into<u64>) -> Self {")
+    );
+    // A command whose members are all optional derives Default instead.
+    let schema = load_str(
+        "t.json",
+        "{ 'command': 'c', 'data': { '*a': 'int' } }",
+        LoadOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let code = generate(&schema, &RustOptions::default());
+    assert!(code.contains("Default,"));
+    assert!(!code.contains("pub fn new("));
+    assert!(code.contains("pub fn with_a(mut self, a: impl ::std::convert::Into<i64>) -> Self {"));
+}
+
+#[test]
+fn union_branches_have_constructors() {
+    let schema = load_str(
+        "u.json",
+        "{ 'enum': 'Kind', 'data': [ 'plain', 'extra' ] }
+         { 'struct': 'Data', 'data': { '*x': 'int' } }
+         { 'union': 'Choice', 'base': { 'kind': 'Kind', 'id': 'str', '*tag2': 'str' },
+           'discriminator': 'kind', 'data': { 'extra': 'Data' } }",
+        LoadOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let code = generate(&schema, &RustOptions::default());
+    assert!(code.contains("pub fn new(id: impl ::std::convert::Into<String>, kind: impl ::std::convert::Into<ChoiceBranch>) -> Self {"), "{code}");
+    assert!(code.contains("pub fn plain(id: impl ::std::convert::Into<String>) -> Self {\n        Self::new(id, ChoiceBranch::Plain)\n    }"));
+    assert!(code.contains("pub fn extra(id: impl ::std::convert::Into<String>, branch: Data) -> Self {\n        Self::new(id, ChoiceBranch::Extra(branch))\n    }"));
+    assert!(code.contains("pub fn with_tag2(mut self"));
 }

@@ -81,6 +81,18 @@ pub fn load_with(path: &str, options: LoadOptions, reader: &dyn SourceReader) ->
     builder.check_all()
 }
 
+/// Reads and checks a schema whose doc syntax is not known: QEMU 10.0's
+/// first and, when that fails but QEMU 7.2's older syntax
+/// ([`LoadOptions::relaxed_docs`]) works, that one. Returns the schema and
+/// whether it needed the older syntax; when both fail, QEMU 10.0's error.
+pub fn load_detecting(path: &str, reader: &dyn SourceReader) -> Result<(Schema, bool)> {
+    let with = |relaxed_docs| load_with(path, LoadOptions { relaxed_docs }, reader);
+    match with(false) {
+        Ok(schema) => Ok((schema, false)),
+        Err(strict) => with(true).map(|schema| (schema, true)).map_err(|_| strict),
+    }
+}
+
 /// Checks schema text held in memory, as if it were the file `name` (its
 /// includes can only name `name` itself and fail otherwise).
 pub fn load_str(name: &str, text: &str, options: LoadOptions) -> Result<Schema> {

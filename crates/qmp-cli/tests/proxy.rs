@@ -3,7 +3,6 @@
 //! EventListener, send_fd_scm then getfd) and qmp-shell through it, and
 //! its command line's errors.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -134,21 +133,11 @@ fn qmp_shell_through_the_proxy() {
         .spawn()
         .expect("start qmp events");
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let mut child = Command::new(&shell)
-        .arg(proxy.socket())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start qmp-shell");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"query-status\ncont\nquery-status\nqom-get path=/machine property=type\n")
-        .expect("write commands");
-    let output = child.wait_with_output().expect("qmp-shell output");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = qmp_test_support::checkers::run_qmp_shell(
+        &shell,
+        proxy.socket(),
+        "query-status\ncont\nquery-status\nqom-get path=/machine property=type\n",
+    );
     assert!(stdout.contains("Connected to QEMU 7.2"), "{stdout}");
     assert!(stdout.contains("\"status\": \"prelaunch\""), "{stdout}");
     assert!(stdout.contains("\"status\": \"running\""), "{stdout}");

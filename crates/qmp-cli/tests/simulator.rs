@@ -2,7 +2,6 @@
 //! the conformance checker against `qmp fake-qemu` / `qmp fake-qga`, and
 //! Python's qemu.qmp (QMPClient and qmp-shell) driving it.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -85,21 +84,11 @@ fn python_qmp_shell_works_against_the_simulator() {
     };
     for (tag, serve) in [("pyshell", false), ("pyshell-serve", true)] {
         let qemu = stand_in(&reply, serve);
-        let mut child = Command::new(&shell)
-            .arg(qemu.socket())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start qmp-shell");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(b"query-status\ncont\nquery-status\nqom-get path=/machine property=type\nhuman-monitor-command command-line=nosuchcmd\n")
-            .expect("write commands");
-        let output = child.wait_with_output().expect("qmp-shell output");
-        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stdout = qmp_test_support::checkers::run_qmp_shell(
+            &shell,
+            qemu.socket(),
+            "query-status\ncont\nquery-status\nqom-get path=/machine property=type\nhuman-monitor-command command-line=nosuchcmd\n",
+        );
         assert!(
             stdout.contains("Connected to QEMU 7.2.22"),
             "{tag}: {stdout}"

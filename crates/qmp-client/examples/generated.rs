@@ -8,7 +8,7 @@
 //! with
 //!
 //! ```sh
-//! cargo run -- qapi rust --no-server crates/qmp-sim/schema/sim-schema.json \
+//! cargo run -- qapi rust crates/qmp-sim/schema/sim-schema.json \
 //!     -o crates/qmp-client/examples/bindings/sim.rs
 //! ```
 //!

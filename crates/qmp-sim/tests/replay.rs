@@ -137,3 +137,25 @@ async fn strict_replay_names_the_expected_command() {
     assert_eq!(report.out_of_order, ["query-status"]);
     assert_eq!(report.never_sent.len(), 1);
 }
+
+proptest::proptest! {
+    /// A recording file is input: any text is read or refused, never a panic.
+    #[test]
+    fn any_recording_text_is_read_or_refused(lines in proptest::collection::vec(
+        proptest::prop_oneof![
+            proptest::string::string_regex(".{0,40}").unwrap(),
+            proptest::sample::select(vec![
+                GREETING.to_string(),
+                r#"{"send": "{\"execute\":\"stop\"}"}"#.to_string(),
+                r#"{"send": "{\"execute\":"}"#.to_string(),
+                r#"{"recv": {"return": {}}, "raw": ""}"#.to_string(),
+                r#"{"recv": {"event": "STOP"}, "raw": ""}"#.to_string(),
+                r#"{"recv": [1, 2], "at_us": -5}"#.to_string(),
+                r#"{"eof": "A"}"#.to_string(),
+            ]),
+        ],
+        0..12,
+    )) {
+        let _ = Recording::parse(&lines.join("\n"));
+    }
+}

@@ -81,3 +81,24 @@ pub fn run_python_script(python: &Path, script: &Path, socket: &Path) -> String 
     );
     stdout
 }
+
+/// Runs Python's `qmp-shell SOCKET` with `input` on its standard input
+/// (one command a line) and returns what it printed.
+pub fn run_qmp_shell(shell: &Path, socket: &Path, input: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(shell)
+        .arg(socket)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start qmp-shell");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write commands");
+    let output = child.wait_with_output().expect("qmp-shell output");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use qapi_schema::introspect::{IntrospectOptions, SchemaInfo};
 use qapi_schema::{Definition, DefinitionKind, EntityId};
 
-use super::docs::doc_comment;
+use super::docs::{doc_alias, doc_comment};
 use super::names::{camel, snake, Namespace};
 use super::{Gen, Scope};
 
@@ -47,24 +47,25 @@ impl<'a> Gen<'a> {
         boxed: bool,
     ) -> String {
         let mut out = doc_comment(&self.def_doc(def), "");
+        out.push_str(&doc_alias(&def.name, name));
         out.push_str(&self.deprecated_attr(&def.features, ""));
         match arg_type {
             Some(ty) if boxed => {
                 let inner = self.rust_type(ty, Scope::Sub);
                 let _ = writeln!(
                     out,
-                    "#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]\n#[serde(transparent)]\npub struct {name}(pub {inner});\n"
+                    "#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]\n#[serde(transparent)]\npub struct {name}(pub {inner});\n\nimpl ::std::convert::From<{inner}> for {name} {{\n    fn from(value: {inner}) -> Self {{\n        Self(value)\n    }}\n}}\n"
                 );
             }
             _ => {
                 let members = arg_type.map(|t| self.members_of(t)).unwrap_or_default();
                 out.push_str(Self::struct_derives(&members));
                 let _ = writeln!(out, "pub struct {name} {{");
-                let mut ns = Namespace::default();
-                for m in &members {
-                    out.push_str(&self.field(m, None, Scope::Sub, &mut ns));
-                }
+                let (fields, slots) =
+                    self.fields(&members, None, Scope::Sub, &mut Namespace::default());
+                out.push_str(&fields);
                 out.push_str("}\n\n");
+                out.push_str(&self.constructors(name, &slots, &[]));
             }
         }
         out

@@ -47,6 +47,16 @@ pub fn doc_comment(text: &str, indent: &str) -> String {
     out
 }
 
+/// `#[doc(alias = "wire-name")]` when the QAPI name differs from the Rust
+/// name, so rustdoc's search finds `query-status` as well as `QueryStatus`.
+pub fn doc_alias(wire: &str, rust: &str) -> String {
+    if wire == rust {
+        String::new()
+    } else {
+        format!("#[doc(alias = {wire:?})]\n")
+    }
+}
+
 /// `line` with what rustdoc would misread escaped, outside code spans
 /// (whose text Markdown keeps as it is): `[`, `]` and `<` get a backslash,
 /// and a bare `http://` or `https://` URL is put in angle brackets.

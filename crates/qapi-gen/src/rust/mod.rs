@@ -7,6 +7,7 @@
 //! errors before anything is deserialised).
 
 mod api;
+mod constructors;
 mod docs;
 mod names;
 mod recursion;
@@ -29,8 +30,8 @@ use names::{camel, Namespace};
 pub struct RustOptions {
     /// Which `if` conditions hold.
     pub conditions: Conditions,
-    /// Also generate the `server` module (trait and dispatcher); it needs
-    /// the `qapi-schema` crate.
+    /// Also generate the `server` module (trait and dispatcher; default
+    /// no, as a client does not need it); it needs the `qapi-schema` crate.
     pub server: bool,
 }
 
@@ -38,7 +39,7 @@ impl Default for RustOptions {
     fn default() -> Self {
         RustOptions {
             conditions: Conditions::All,
-            server: true,
+            server: false,
         }
     }
 }
@@ -280,7 +281,10 @@ impl<'a> Gen<'a> {
             out.push_str(&self.server_module());
         }
         out.push_str(runtime::RUNTIME);
-        out
+        // The module's own allowance (an `include!`d file cannot carry an
+        // inner `#![allow]`): on each public top-level item, which covers
+        // what is inside, submodules included.
+        allow_before(&out, "missing_docs", &["pub "])
     }
 
     /// Wraps `body` (items at column 0) in `pub mod name { ... }`.
@@ -314,14 +318,19 @@ impl<'a> Gen<'a> {
     }
 }
 
-/// Puts `#[allow(deprecated)]` before each top-level item of `code` (items
-/// start at column 0 after their doc comments and attributes).
+/// Puts `#[allow(deprecated)]` before each top-level item of `code`.
 fn allow_deprecated(code: &str) -> String {
-    let mut out = String::with_capacity(code.len() + 64);
+    allow_before(code, "deprecated", &["pub ", "impl"])
+}
+
+/// Puts `#[allow(lint)]` before each line of `code` that starts with one
+/// of `starts` (items start at column 0 after their doc comments and
+/// attributes; nested items are indented).
+fn allow_before(code: &str, lint: &str, starts: &[&str]) -> String {
+    let mut out = String::with_capacity(code.len() + code.len() / 32);
     for line in code.lines() {
-        let starts_item = ["pub ", "impl"].iter().any(|p| line.starts_with(p));
-        if starts_item {
-            out.push_str("#[allow(deprecated)]\n");
+        if starts.iter().any(|p| line.starts_with(p)) {
+            let _ = writeln!(out, "#[allow({lint})]");
         }
         out.push_str(line);
         out.push('\n');

@@ -8,7 +8,8 @@ use qapi_schema::{
     AlternateType, Definition, DefinitionKind, EntityId, EnumType, JsonType, Member, ObjectType,
 };
 
-use super::docs::doc_comment;
+use super::constructors::Slot;
+use super::docs::{doc_alias, doc_comment};
 use super::names::{camel, snake, Namespace};
 use super::{Gen, Scope};
 
@@ -21,7 +22,7 @@ const SKIP_NONE: &str = "skip_serializing_if = \"::std::option::Option::is_none\
 
 /// Rust variant names for `names` (camel case, made unique), and the
 /// namespace they were claimed in, for a catch-all variant after them.
-fn variant_names<'n>(names: impl Iterator<Item = &'n str>) -> (Vec<String>, Namespace) {
+pub(super) fn variant_names<'n>(names: impl Iterator<Item = &'n str>) -> (Vec<String>, Namespace) {
     let mut ns = Namespace::default();
     let rust = names.map(|name| ns.claim(camel(name))).collect();
     (rust, ns)
@@ -62,9 +63,10 @@ impl Gen<'_> {
         }
     }
 
-    /// Doc comment and `#[deprecated]` of a definition.
-    fn def_header(&self, def: &Definition) -> String {
+    /// Doc comment, doc alias and `#[deprecated]` of definition `id`.
+    fn def_header(&self, id: EntityId, def: &Definition) -> String {
         let mut out = doc_comment(&self.def_doc(def), "");
+        out.push_str(&doc_alias(&def.name, self.name_of(id)));
         out.push_str(&self.deprecated_attr(&def.features, ""));
         out
     }
@@ -79,7 +81,7 @@ impl Gen<'_> {
             .collect();
         let (variants, mut ns) = variant_names(values.iter().map(|v| v.name.as_str()));
         let other = ns.claim("Other".to_string());
-        let mut out = self.def_header(def);
+        let mut out = self.def_header(id, def);
         out.push_str("#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]\n");
         let _ = writeln!(out, "pub enum {name} {{");
         for (v, variant) in values.iter().zip(&variants) {
@@ -173,16 +175,24 @@ impl Gen<'_> {
         }
     }
 
-    /// One struct field for a member.
+    /// One struct field for a member, and what a constructor or setter
+    /// needs to know of it.
     pub(super) fn field(
         &self,
         member: &Member,
         container: Option<EntityId>,
         scope: Scope,
         ns: &mut Namespace,
-    ) -> String {
+    ) -> (String, Slot) {
         let rust_name = ns.claim(snake(&member.name));
         let mut ty = self.held_type(container, member.ty, scope);
+        let slot = Slot {
+            field: rust_name.clone(),
+            wire: member.name.clone(),
+            ty: ty.clone(),
+            optional: member.optional,
+            deprecated: self.deprecated_attr(&member.features, "    "),
+        };
         let mut attrs = Vec::new();
         if rust_name.trim_start_matches("r#") != member.name {
             attrs.push(format!("rename = {:?}", member.name));
@@ -213,7 +223,25 @@ impl Gen<'_> {
             let _ = writeln!(out, "    #[serde({})]", attrs.join(", "));
         }
         let _ = writeln!(out, "    pub {rust_name}: {ty},");
-        out
+        (out, slot)
+    }
+
+    /// The fields of `members`, and their slots.
+    pub(super) fn fields(
+        &self,
+        members: &[&Member],
+        container: Option<EntityId>,
+        scope: Scope,
+        ns: &mut Namespace,
+    ) -> (String, Vec<Slot>) {
+        let mut out = String::new();
+        let mut slots = Vec::with_capacity(members.len());
+        for m in members {
+            let (text, slot) = self.field(m, container, scope, ns);
+            out.push_str(&text);
+            slots.push(slot);
+        }
+        (out, slots)
     }
 
     /// `#[derive(...)]` of structs: `Default` when every member is optional.
@@ -227,14 +255,15 @@ impl Gen<'_> {
 
     fn struct_item(&self, id: EntityId, def: &Definition) -> String {
         let members = self.members_of(id);
-        let mut out = self.def_header(def);
+        let mut out = self.def_header(id, def);
         out.push_str(Self::struct_derives(&members));
-        let _ = writeln!(out, "pub struct {} {{", self.name_of(id));
-        let mut ns = Namespace::default();
-        for m in &members {
-            out.push_str(&self.field(m, Some(id), Scope::Root, &mut ns));
-        }
+        let name = self.name_of(id);
+        let _ = writeln!(out, "pub struct {name} {{");
+        let (fields, slots) =
+            self.fields(&members, Some(id), Scope::Root, &mut Namespace::default());
+        out.push_str(&fields);
         out.push_str("}\n\n");
+        out.push_str(&self.constructors(name, &slots, &[]));
         out
     }
 
@@ -249,20 +278,32 @@ impl Gen<'_> {
             .into_iter()
             .filter(|m| m.name != tag)
             .collect();
-        let mut out = self.def_header(def);
+        let mut out = self.def_header(id, def);
         out.push_str(
             "#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]\n",
         );
-        let _ = writeln!(out, "pub struct {} {{", self.name_of(id));
+        let name = self.name_of(id);
+        let _ = writeln!(out, "pub struct {name} {{");
         let mut ns = Namespace::default();
-        for m in &base {
-            out.push_str(&self.field(m, Some(id), Scope::Root, &mut ns));
-        }
+        let (fields, mut slots) = self.fields(&base, Some(id), Scope::Root, &mut ns);
+        out.push_str(&fields);
         let tag_field = ns.claim(snake(tag));
         let _ = writeln!(
             out,
             "    /// The branch selected by `{tag}`, with its members.\n    #[serde(flatten)]\n    pub {tag_field}: {branch_enum},\n}}\n"
         );
+        slots.push(Slot {
+            field: tag_field,
+            wire: tag.to_string(),
+            ty: branch_enum.to_string(),
+            optional: false,
+            deprecated: String::new(),
+        });
+        out.push_str(&self.constructors(
+            name,
+            &slots,
+            &self.branch_constructors(id, o, branch_enum),
+        ));
         out.push_str(&self.branch_enum(id, def, o, branch_enum));
         out
     }
@@ -384,7 +425,7 @@ impl Gen<'_> {
             .filter(|v| self.holds(v.ifcond.as_ref()))
             .collect();
         let (rust, _) = variant_names(variants.iter().map(|v| v.name.as_str()));
-        let mut out = self.def_header(def);
+        let mut out = self.def_header(id, def);
         let _ = writeln!(
             out,
             "#[derive(Clone, Debug, PartialEq)]\n{LARGE}pub enum {name} {{"

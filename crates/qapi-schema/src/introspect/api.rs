@@ -4,18 +4,20 @@
 //! fake-qga`, `qmp schema diff`).
 //!
 //! QEMU 7.2's doc syntax: an API does not depend on doc comments, so a
-//! schema is read with QEMU 10.0's doc syntax and, when that fails, with
-//! QEMU 7.2's ([`LoadOptions::relaxed_docs`]); when both fail the error is
-//! QEMU 10.0's. The schema compiler's own commands (`qmp qapi ...`) check
-//! exactly one dialect, chosen with `--relaxed-docs`, and do not load
-//! through here.
+//! schema is read with [`crate::load_detecting`]: QEMU 10.0's doc syntax
+//! and, when that fails, QEMU 7.2's ([`crate::LoadOptions::relaxed_docs`]);
+//! when both fail the error is QEMU 10.0's. The code generator
+//! (`qapi_gen::Builder`, `qmp qapi rust`, `qmp qapi introspect`) detects
+//! the same way unless told a dialect; the checker's own commands (`qmp
+//! qapi check|test-dump`) check exactly the dialect chosen with
+//! `--relaxed-docs`, and say so when the other one would have worked.
 
 use std::path::{Path, PathBuf};
 
 use qmp_wire::Value;
 
 use super::{IntrospectOptions, LoadError, SchemaInfo};
-use crate::{Conditions, FsReader, LoadOptions, Schema};
+use crate::{Conditions, FsReader, Schema};
 
 /// Where an API description comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,12 +157,8 @@ fn reply_api(path: &Path, wire: Value) -> Result<Api, ApiError> {
 /// A schema with QEMU 10.0's doc syntax, else QEMU 7.2's; then its
 /// conditions.
 fn schema_api(path: &Path, conditions: Option<&Path>) -> Result<Api, ApiError> {
-    let shown = path.display().to_string();
-    let load = |relaxed_docs| crate::load_with(&shown, LoadOptions { relaxed_docs }, &FsReader);
-    let schema = match load(false) {
-        Ok(schema) => schema,
-        Err(strict) => load(true).map_err(|_| ApiError::Schema(strict))?,
-    };
+    let (schema, _) =
+        crate::load_detecting(&path.display().to_string(), &FsReader).map_err(ApiError::Schema)?;
     let conditions = match conditions {
         Some(file) => Conditions::from_file(file).map_err(ApiError::reading(file))?,
         None => Conditions::All,

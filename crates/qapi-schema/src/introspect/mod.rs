@@ -14,18 +14,24 @@
 mod api;
 pub mod diff;
 mod generate;
+mod infer;
 mod json;
 mod lookup;
+pub mod query;
+pub mod source;
 mod validate;
 
 use std::collections::HashMap;
 
 pub use crate::model::JsonType;
 pub use api::{Api, ApiError, ApiSource};
-pub use diff::{diff, Change, ChangeKind};
+pub use diff::{diff, Change, ChangeKind, Compat};
 pub use generate::IntrospectOptions;
+pub use infer::{infer_conditions, schema_symbols, InferredConditions};
 pub use json::LoadError;
 pub use lookup::{BranchMembers, MAX_BRANCH_DEPTH};
+pub use query::{QueryError, MAX_QUERY_DEPTH};
+pub use source::SourceError;
 pub use validate::ValidationError;
 
 /// The list `query-qmp-schema` returns, with an index by name.
