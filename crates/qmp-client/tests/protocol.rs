@@ -528,7 +528,6 @@ async fn transcript_logs_both_directions() {
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].contains(" <- {\"QMP\""), "{text}");
     assert!(
-        // Requests go in the compact request style (Encoder::REQUEST).
         lines[1].contains(" -> {\"execute\":\"qmp_capabilities\""),
         "{text}"
     );
