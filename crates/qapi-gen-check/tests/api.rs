@@ -36,6 +36,11 @@ fn flags<C: Command>() -> (bool, bool) {
     (C::ALLOW_OOB, C::SUCCESS_RESPONSE)
 }
 
+/// Compiles only for a command whose generated type allows `exec-oob`.
+fn oob_command<C: qmp_wire::OobCommand>() {
+    assert!(C::ALLOW_OOB);
+}
+
 #[test]
 fn commands_become_requests_and_replies_decode() {
     let request = qmp::commands::QomList {
@@ -53,6 +58,7 @@ fn commands_become_requests_and_replies_decode() {
         None
     );
     assert_eq!(flags::<qmp::commands::MigratePause>(), (true, true));
+    oob_command::<qmp::commands::MigratePause>();
     assert_eq!(flags::<qmp::commands::QmpCapabilities>(), (false, true));
     assert_eq!(flags::<qga::commands::GuestShutdown>(), (false, false));
     // A reply from a newer QEMU with an extra member still reads.

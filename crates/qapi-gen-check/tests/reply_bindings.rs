@@ -6,7 +6,6 @@
 
 use qapi_gen_check::qmp_7_2_reply as qmp;
 use qmp_client::blocking::BlockingClient;
-use qmp_client::ClientConfig;
 use qmp_test_support::TestProcess;
 
 #[test]
@@ -15,8 +14,8 @@ fn bindings_from_the_7_2_reply_drive_the_real_qemu_7_2() {
         return;
     };
     let qemu = TestProcess::qemu(&binary, &["-S"]).unwrap_or_else(|e| panic!("start QEMU: {e}"));
-    let client = BlockingClient::connect_unix(qemu.socket(), ClientConfig::default())
-        .unwrap_or_else(|e| panic!("connect: {e}"));
+    let client =
+        BlockingClient::connect_unix(qemu.socket()).unwrap_or_else(|e| panic!("connect: {e}"));
     // A return type whose name QEMU masks: named after its command.
     let status: qmp::QueryStatusRet = client
         .call(&qmp::commands::QueryStatus {})

@@ -71,6 +71,11 @@ fn names_features_recursion_and_sides() {
     // Commands, events, server.
     assert!(code.contains("impl ::qmp_wire::Command for GetNode {"));
     assert!(code.contains("const ALLOW_OOB: bool = true;"));
+    // Only a command that allows oob is an OobCommand.
+    assert_eq!(
+        code.matches("impl ::qmp_wire::OobCommand for ").count(),
+        code.matches("const ALLOW_OOB: bool = true;").count()
+    );
     assert!(code.contains("impl ::qmp_wire::EventData for NodeChanged {"));
     assert!(code.contains("NodeChanged(events::NodeChanged),"));
     assert!(code.contains("pub trait Server {"));

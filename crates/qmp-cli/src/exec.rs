@@ -109,7 +109,10 @@ pub fn exec(args: ExecArgs) -> anyhow::Result<ExitCode> {
         let connection = target.connect(config).await?;
         let client = &connection.client;
         let result = if args.oob {
-            client.exec_oob(&line.command, line.arguments).await
+            let options = qmp_client::CallOptions::new().out_of_band();
+            client
+                .execute_with(&line.command, line.arguments, options)
+                .await
         } else {
             client.execute(&line.command, line.arguments).await
         };

@@ -35,7 +35,7 @@ pub struct ProxyArgs {
     /// QEMU's monitor: a unix socket path or tcp:HOST:PORT.
     #[arg(value_name = "UPSTREAM", required_unless_present_any = ["takeover", "launch"])]
     upstream: Option<String>,
-    /// Where clients connect (unix:PATH, tcp:[HOST:]PORT); repeatable.
+    /// Where clients connect (unix:PATH, tcp:PORT or tcp:HOST:PORT); repeatable.
     #[arg(long, value_name = "ADDRESS")]
     listen: Vec<String>,
     /// Listeners with policies, the audit log and redaction rules (JSON).

@@ -1,4 +1,5 @@
-//! `qmp serve`: the simulator as a QMP server on a unix socket or TCP.
+//! `qmp serve`: the simulator as a QMP server on a unix socket or TCP
+//! (plain or TLS).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Args;
 use qapi_schema::introspect::ApiSource;
-use qmp_server::{Server, ServerConfig};
+use qmp_server::{Server, ServerConfig, TlsConfig};
 use qmp_sim::machine::{Machine, MachineOptions};
 use qmp_sim::qemu::{build_scripted_server, default_version};
 use qmp_sim::{Script, SimApi};
@@ -22,6 +23,7 @@ use crate::target::runtime;
   qmp serve --unix /tmp/qmp.sock
   qmp serve --introspection reply.json --unix /tmp/qmp.sock -S
   qmp serve --schema qapi/qapi-schema.json --tcp 127.0.0.1:4444
+  qmp serve --tcp 127.0.0.1:4444 --tls-cert server-cert.pem --tls-key server-key.pem
   qmp serve --unix /tmp/qmp.sock --script replies.json
 
 A schema may use QEMU 10.0's or QEMU 7.2's doc comment syntax. Serves until
@@ -49,6 +51,17 @@ pub struct ServeArgs {
     /// Listen on this TCP address.
     #[arg(long, value_name = "ADDR")]
     tcp: Option<SocketAddr>,
+    /// With --tcp: secure every connection with TLS, presenting this
+    /// certificate chain (PEM; QEMU's server-cert.pem).
+    #[arg(long, value_name = "FILE", requires_all = ["tcp", "tls_key"])]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM; QEMU's server-key.pem).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// With --tls-cert: require client certificates signed by this CA
+    /// (PEM), as QEMU's verify-peer=on.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_verify_clients: Option<PathBuf>,
     /// Scripted replies (a JSON list of rules).
     #[arg(long, value_name = "FILE")]
     script: Option<PathBuf>,
@@ -83,6 +96,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Some(source) => SimApi::load(source)?,
         None => SimApi::builtin()?,
     };
+    let tls = tls_config(&args)?;
     let script = Arc::new(Script::default());
     if let Some(path) = &args.script {
         for rule in Script::read_file(path)? {
@@ -116,8 +130,16 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("cannot listen on {addr}"))?;
                 // The bound address: with port 0 the system chose the port.
                 let bound = listener.local_addr().unwrap_or(addr);
-                eprintln!("qmp: serving on {bound}");
-                tokio::spawn(async move { serving.serve_tcp_listener(listener).await })
+                match tls {
+                    Some(tls) => {
+                        eprintln!("qmp: serving on {bound} (TLS)");
+                        tokio::spawn(async move { serving.serve_tls_listener(listener, tls).await })
+                    }
+                    None => {
+                        eprintln!("qmp: serving on {bound}");
+                        tokio::spawn(async move { serving.serve_tcp_listener(listener).await })
+                    }
+                }
             }
             (None, None) => bail!("give --unix PATH or --tcp ADDR"),
         };
@@ -132,4 +154,16 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         crate::sim::report(ending);
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The TLS settings `--tls-cert`, `--tls-key` and `--tls-verify-clients` ask for.
+fn tls_config(args: &ServeArgs) -> anyhow::Result<Option<TlsConfig>> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    let tls = match &args.tls_verify_clients {
+        None => TlsConfig::from_pem_files(cert, key),
+        Some(ca) => TlsConfig::from_pem_files_verifying_clients(cert, key, ca),
+    };
+    Ok(Some(tls.context("cannot set up TLS")?))
 }

@@ -168,13 +168,11 @@ impl Target {
     }
 
     async fn connect_unbounded(&self, config: ClientConfig) -> anyhow::Result<Connection> {
+        let builder = Client::builder().config(config);
         let (client, simulator) = match self {
-            Target::Unix(path) => (
-                self.connected(Client::connect_unix_with(path, config).await)?,
-                None,
-            ),
+            Target::Unix(path) => (self.connected(builder.connect_unix(path).await)?, None),
             Target::Tcp(addr) => (
-                self.connected(Client::connect_tcp(addr.as_str(), config).await)?,
+                self.connected(builder.connect_tcp(addr.as_str()).await)?,
                 None,
             ),
             Target::Tls(addr, ca, name) => {
@@ -183,18 +181,15 @@ impl Target {
                     server_name: name.clone(),
                     identity: None,
                 };
-                (
-                    self.connected(Client::connect_tls(addr, &tls, config).await)?,
-                    None,
-                )
+                (self.connected(builder.connect_tls(addr, &tls).await)?, None)
             }
             Target::Launch(args) => {
                 let (program, rest) = args
                     .split_first()
                     .context("--launch needs QEMU's program")?;
-                let client = QemuLauncher::new(program)
-                    .args(rest)
-                    .launch(config)
+                let launcher = QemuLauncher::new(program).args(rest);
+                let client = builder
+                    .launch(&launcher)
                     .await
                     .with_context(|| format!("cannot launch {program}"))?;
                 (client, None)
@@ -203,7 +198,8 @@ impl Target {
                 let simulator = Simulator::start()
                     .await
                     .context("cannot start the simulator")?;
-                let client = Client::connect_unix_with(simulator.socket(), config)
+                let client = builder
+                    .connect_unix(simulator.socket())
                     .await
                     .context("cannot connect to the simulator")?;
                 (client, Some(simulator))

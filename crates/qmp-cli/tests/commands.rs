@@ -152,3 +152,71 @@ fn completions_are_generated() {
     assert!(output.status.success());
     assert!(text(&output.stdout).contains("qmp"));
 }
+
+/// `qmp serve --tcp --tls-cert --tls-key` and `qmp exec --tls-ca`: the
+/// simulator over TLS, and the shell's one-shot command trusting its CA.
+#[test]
+fn serve_and_exec_over_tls() {
+    let certs = qmp_test_support::temp_dir();
+    if qmp_test_support::tls_certificates(certs.path()).is_none() {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let file = |name: &str| certs.path().join(name).to_string_lossy().into_owned();
+    let child = Command::new(QMP)
+        .args(["serve", "--tcp", &address])
+        .args(["--tls-cert", &file("server-cert.pem")])
+        .args(["--tls-key", &file("server-key.pem")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start qmp serve");
+    let _served = TestProcess::adopt(child);
+    let started = Instant::now();
+    while std::net::TcpStream::connect(&address).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "never listened"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let target = format!("tcp:{address}");
+    let ca = file("ca-cert.pem");
+    let ok = qmp(&[
+        "exec",
+        "--tls-ca",
+        &ca,
+        "--compact",
+        &target,
+        "query-status",
+    ]);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(
+        text(&ok.stdout).contains("\"running\": true"),
+        "{}",
+        text(&ok.stdout)
+    );
+    let untrusted = qmp(&[
+        "exec",
+        "--tls-ca",
+        &file("server-cert.pem"),
+        &target,
+        "query-status",
+    ]);
+    assert_eq!(
+        untrusted.status.code(),
+        Some(2),
+        "{}",
+        text(&untrusted.stderr)
+    );
+    assert!(
+        text(&untrusted.stderr).contains("TLS"),
+        "{}",
+        text(&untrusted.stderr)
+    );
+}

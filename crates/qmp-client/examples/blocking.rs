@@ -8,12 +8,14 @@
 use std::time::Duration;
 
 use qmp_client::blocking::BlockingClient;
-use qmp_client::{ClientConfig, EventFilter};
+use qmp_client::EventFilter;
 
 /// Stops and resumes the machine at `socket`; returns the names of the
 /// events seen.
 pub fn run(socket: &std::path::Path) -> qmp_client::Result<Vec<String>> {
-    let client = BlockingClient::connect_unix(socket, ClientConfig::default())?;
+    let client = BlockingClient::builder()
+        .call_timeout(Duration::from_secs(5))
+        .connect_unix(socket)?;
     let mut events = client.subscribe(EventFilter::names(["STOP", "RESUME"]));
     client.execute("stop", ())?;
     client.execute("cont", ())?;

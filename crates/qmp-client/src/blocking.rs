@@ -2,19 +2,37 @@
 //! programs that are not async. Each facade owns a small tokio runtime
 //! (one worker thread) that runs the reader and writer; calls block the
 //! calling thread. Do not call these from inside an async runtime.
+//!
+//! [`BlockingClient`] wraps the async [`Client`] call for call: the same
+//! builder ([`BlockingClient::builder`], transports of the same names),
+//! the same request path (`execute_with` / `call_with` with
+//! [`CallOptions`], `call_oob`), and anything else of the async client,
+//! QEMU's helpers ([`QemuExt`](crate::QemuExt)) included, through
+//! [`BlockingClient::run`]:
+//!
+//! ```no_run
+//! # fn demo() -> qmp_client::Result<()> {
+//! use std::time::Duration;
+//! use qmp_client::blocking::BlockingClient;
+//! use qmp_client::QemuExt;
+//! let client = BlockingClient::connect_unix("/run/qemu/qmp.sock")?;
+//! let deleted = client.run(|c| c.device_del("net0", Duration::from_secs(10)))?;
+//! # Ok(()) }
+//! ```
 
+use std::future::Future;
 use std::marker::PhantomData;
-use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use qmp_wire::{Command, Event, EventData, Greeting, Value};
+use qmp_wire::{Command, Event, EventData, Greeting, OobCommand, Value};
 use tokio::runtime::Runtime;
 
 use crate::{
-    decode_event, AgentConfig, Arguments, CallOptions, Client, ClientConfig, EventFilter,
-    EventStream, GuestAgent, QemuLauncher, Result,
+    decode_event, AgentConfig, Arguments, Async, Band, ByteStream, CallOptions, CallableIn, Client,
+    ClientBuilder, EventFilter, EventStream, GuestAgent, QemuLauncher, QmpListener, Result,
+    TlsOptions,
 };
 
 fn runtime() -> Result<Arc<Runtime>> {
@@ -33,40 +51,35 @@ pub struct BlockingClient {
     rt: Arc<Runtime>,
 }
 
+/// Marks a builder whose transports block (from [`BlockingClient::builder`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Blocking;
+
+/// The builder of a [`BlockingClient`]: the same settings as
+/// [`Client::builder`], and transports of the same names that block.
+pub type BlockingClientBuilder = ClientBuilder<Blocking>;
+
 impl BlockingClient {
-    /// Connects to a QMP unix socket.
-    pub fn connect_unix(path: impl AsRef<Path>, config: ClientConfig) -> Result<BlockingClient> {
-        let rt = runtime()?;
-        let client = rt.block_on(Client::connect_unix_with(path, config))?;
-        Ok(BlockingClient { client, rt })
+    /// A builder with the default configuration.
+    ///
+    /// ```no_run
+    /// # fn demo() -> qmp_client::Result<()> {
+    /// use std::time::Duration;
+    /// use qmp_client::blocking::BlockingClient;
+    /// let client = BlockingClient::builder()
+    ///     .call_timeout(Duration::from_secs(5))
+    ///     .connect_unix("/run/qemu/qmp.sock")?;
+    /// client.execute("query-status", ())?;
+    /// # Ok(()) }
+    /// ```
+    pub fn builder() -> BlockingClientBuilder {
+        ClientBuilder::new()
     }
 
-    /// Connects to a QMP TCP socket (`host:port`).
-    pub fn connect_tcp(addr: &str, config: ClientConfig) -> Result<BlockingClient> {
-        let rt = runtime()?;
-        let client = rt.block_on(Client::connect_tcp(addr, config))?;
-        Ok(BlockingClient { client, rt })
-    }
-
-    /// Runs over a connected unix socket (descriptors can be passed).
-    pub fn from_unix_stream(
-        stream: std::os::unix::net::UnixStream,
-        config: ClientConfig,
-    ) -> Result<BlockingClient> {
-        let rt = runtime()?;
-        stream.set_nonblocking(true)?;
-        let client = rt.block_on(async {
-            let stream = tokio::net::UnixStream::from_std(stream)?;
-            Client::from_unix_stream(stream, config).await
-        })?;
-        Ok(BlockingClient { client, rt })
-    }
-
-    /// Launches QEMU with its monitor on a socketpair.
-    pub fn launch(launcher: &QemuLauncher, config: ClientConfig) -> Result<BlockingClient> {
-        let rt = runtime()?;
-        let client = rt.block_on(launcher.launch(config))?;
-        Ok(BlockingClient { client, rt })
+    /// Connects to a QMP unix socket with the default configuration
+    /// (shorthand for `BlockingClient::builder().connect_unix(path)`).
+    pub fn connect_unix(path: impl AsRef<Path>) -> Result<BlockingClient> {
+        BlockingClient::builder().connect_unix(path)
     }
 
     /// The async client underneath (usable from this facade's runtime).
@@ -74,9 +87,25 @@ impl BlockingClient {
         &self.client
     }
 
+    /// Runs `work` on the async client to its end, blocking: any ability
+    /// of the async client through the facade (`client.run(|c|
+    /// c.quit(timeout))` with [`QemuExt`](crate::QemuExt) in scope).
+    pub fn run<'a, F, Fut>(&'a self, work: F) -> Fut::Output
+    where
+        F: FnOnce(&'a Client) -> Fut,
+        Fut: Future,
+    {
+        self.rt.block_on(work(&self.client))
+    }
+
     /// The server's greeting.
     pub fn greeting(&self) -> Option<&Greeting> {
         self.client.greeting()
+    }
+
+    /// The capabilities enabled by negotiation.
+    pub fn capabilities(&self) -> &[String] {
+        self.client.capabilities()
     }
 
     /// Executes `command` with `arguments` (`()` for none).
@@ -84,20 +113,16 @@ impl BlockingClient {
         self.rt.block_on(self.client.execute(command, arguments))
     }
 
-    /// Executes `command` with per-call options.
-    pub fn execute_with(
+    /// Executes `command` with per-call options (deadline, descriptors,
+    /// out of band).
+    pub fn execute_with<B: Band>(
         &self,
         command: &str,
         arguments: impl Into<Arguments>,
-        options: CallOptions,
+        options: CallOptions<B>,
     ) -> Result<Value> {
         self.rt
             .block_on(self.client.execute_with(command, arguments, options))
-    }
-
-    /// Executes `command` out of band.
-    pub fn exec_oob(&self, command: &str, arguments: impl Into<Arguments>) -> Result<Value> {
-        self.rt.block_on(self.client.exec_oob(command, arguments))
     }
 
     /// Executes a typed command.
@@ -105,40 +130,18 @@ impl BlockingClient {
         self.rt.block_on(self.client.call(command))
     }
 
-    /// Executes `command` with descriptors passed along.
-    pub fn execute_with_fds(
-        &self,
-        command: &str,
-        arguments: impl Into<Arguments>,
-        fds: Vec<OwnedFd>,
-    ) -> Result<Value> {
-        self.rt
-            .block_on(self.client.execute_with_fds(command, arguments, fds))
+    /// Executes a typed command out of band (an [`OobCommand`] only).
+    pub fn call_oob<C: OobCommand>(&self, command: &C) -> Result<C::Returns> {
+        self.rt.block_on(self.client.call_oob(command))
     }
 
-    /// Passes `fd` to QEMU under `fdname` (`getfd`).
-    pub fn getfd(&self, fdname: &str, fd: OwnedFd) -> Result<()> {
-        self.rt.block_on(self.client.getfd(fdname, fd))
-    }
-
-    /// Closes a descriptor passed with [`BlockingClient::getfd`] (`closefd`).
-    pub fn closefd(&self, fdname: &str) -> Result<()> {
-        self.rt.block_on(self.client.closefd(fdname))
-    }
-
-    /// Adds `fd` to an fd set (`add-fd`); returns QEMU's `AddfdInfo`.
-    pub fn add_fd(
-        &self,
-        fd: OwnedFd,
-        fdset_id: Option<i64>,
-        opaque: Option<&str>,
-    ) -> Result<Value> {
-        self.rt.block_on(self.client.add_fd(fd, fdset_id, opaque))
-    }
-
-    /// `device_del` then the matching `DEVICE_DELETED` event.
-    pub fn device_del(&self, id: &str, timeout: Duration) -> Result<Event> {
-        self.rt.block_on(self.client.device_del(id, timeout))
+    /// Executes a typed command with per-call options.
+    pub fn call_with<C, B>(&self, command: &C, options: CallOptions<B>) -> Result<C::Returns>
+    where
+        C: CallableIn<B>,
+        B: Band,
+    {
+        self.rt.block_on(self.client.call_with(command, options))
     }
 
     /// A new subscription, read by blocking.
@@ -178,9 +181,65 @@ impl BlockingClient {
         )
     }
 
-    /// `quit`, its `SHUTDOWN` event and the close.
-    pub fn quit(&self, timeout: Duration) -> Result<Event> {
-        self.rt.block_on(self.client.quit(timeout))
+    /// Closes the connection now; a launched QEMU is killed and reaped.
+    pub fn close(&self) {
+        self.client.close();
+    }
+}
+
+impl ClientBuilder<Blocking> {
+    /// Runs `connect` on a new facade runtime.
+    fn block<'a, F, Fut>(self, connect: F) -> Result<BlockingClient>
+    where
+        F: FnOnce(ClientBuilder<Async>) -> Fut + 'a,
+        Fut: Future<Output = Result<Client>> + 'a,
+    {
+        let rt = runtime()?;
+        let client = rt.block_on(connect(self.into_mode()))?;
+        Ok(BlockingClient { client, rt })
+    }
+
+    /// Connects to a QMP unix socket.
+    pub fn connect_unix(self, path: impl AsRef<Path>) -> Result<BlockingClient> {
+        self.block(|b| b.connect_unix(path))
+    }
+
+    /// Connects to a QMP TCP socket (`host:port`).
+    pub fn connect_tcp(self, addr: &str) -> Result<BlockingClient> {
+        self.block(|b| b.connect_tcp(addr))
+    }
+
+    /// Connects to `address` (`HOST:PORT`) over TCP, secured with TLS.
+    pub fn connect_tls(self, address: &str, tls: &TlsOptions) -> Result<BlockingClient> {
+        self.block(|b| b.connect_tls(address, tls))
+    }
+
+    /// Launches QEMU with its monitor on a socketpair.
+    pub fn launch(self, launcher: &QemuLauncher) -> Result<BlockingClient> {
+        self.block(|b| b.launch(launcher))
+    }
+
+    /// Runs over any byte stream that can be made outside a runtime (a
+    /// `tokio::io::duplex`, say); for a socket use `from_unix_stream`.
+    pub fn from_stream<S: ByteStream>(self, stream: S) -> Result<BlockingClient> {
+        self.block(|b| b.from_stream(stream))
+    }
+
+    /// Runs over a connected unix socket (descriptors can be passed).
+    pub fn from_unix_stream(
+        self,
+        stream: std::os::unix::net::UnixStream,
+    ) -> Result<BlockingClient> {
+        stream.set_nonblocking(true)?;
+        self.block(|b| async move {
+            let stream = tokio::net::UnixStream::from_std(stream)?;
+            b.from_unix_stream(stream).await
+        })
+    }
+
+    /// Waits up to `within` for QEMU to connect to `listener`.
+    pub fn accept(self, listener: &QmpListener, within: Duration) -> Result<BlockingClient> {
+        self.block(|b| b.accept(listener, within))
     }
 }
 

@@ -1,22 +1,22 @@
-//! The async QMP client: connecting, executing commands (by name or typed),
-//! out-of-band calls, descriptor passing and event helpers.
+//! The async QMP client: executing commands (by name or typed, with a
+//! deadline, descriptors and out of band in any combination) and events.
+//! Connecting is the builder's job (`builder.rs`); helpers that know
+//! QEMU's commands are [`QemuExt`](crate::QemuExt)'s.
 
 use std::os::fd::OwnedFd;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use qmp_wire::{Command, Event, EventData, Greeting, Map, Value};
-use tokio::net::{ToSocketAddrs, UnixStream};
+use qmp_wire::{Command, Event, EventData, Greeting, Map, OobCommand, Value};
 
+use crate::call::{Band, CallOptions, CallableIn};
 use crate::child::ChildGuard;
-use crate::config::{CallOptions, ClientConfig};
-use crate::connect::{establish, TaskGuard};
+use crate::config::ClientConfig;
+use crate::connect::TaskGuard;
 use crate::diagnostics::DiagnosticStream;
 use crate::events::{EventFilter, EventStream, TypedEventStream};
 use crate::fdpass::MAX_FDS_PER_MESSAGE;
 use crate::session::Shared;
-use crate::transport::{ByteStream, Transport};
 use crate::{Arguments, Error, Result};
 
 /// A QMP connection. Cheap to clone; all clones share the connection, and
@@ -62,63 +62,6 @@ impl Client {
         }
     }
 
-    /// Connects to a QMP unix socket with the default configuration.
-    pub async fn connect_unix(path: impl AsRef<Path>) -> Result<Client> {
-        Client::connect_unix_with(path, ClientConfig::default()).await
-    }
-
-    /// Connects to a QMP unix socket.
-    pub async fn connect_unix_with(path: impl AsRef<Path>, config: ClientConfig) -> Result<Client> {
-        establish(Transport::unix(path.as_ref()).await?, config, None).await
-    }
-
-    /// Connects to a QMP unix socket that may not be ready yet (QEMU still
-    /// starting, its socket not created, or created but not yet
-    /// greeting), trying again until `within` has passed. Each try uses a
-    /// fresh socket and waits at most
-    /// [`READY_TRY_TIMEOUT`](crate::READY_TRY_TIMEOUT) for the greeting.
-    pub async fn connect_unix_when_ready(
-        path: impl AsRef<Path>,
-        config: ClientConfig,
-        within: Duration,
-    ) -> Result<Client> {
-        let path = path.as_ref();
-        crate::ready::until_ready(within, |limit| {
-            let attempt = ClientConfig {
-                greeting_timeout: config.greeting_timeout.min(limit),
-                ..config.clone()
-            };
-            Client::connect_unix_with(path, attempt)
-        })
-        .await
-    }
-
-    /// Connects to a QMP TCP socket.
-    pub async fn connect_tcp(
-        addr: impl ToSocketAddrs + std::fmt::Debug,
-        config: ClientConfig,
-    ) -> Result<Client> {
-        establish(Transport::tcp(addr).await?, config, None).await
-    }
-
-    /// Runs over a connected unix socket (descriptors can be passed).
-    pub async fn from_unix_stream(stream: UnixStream, config: ClientConfig) -> Result<Client> {
-        establish(Transport::from_unix(stream), config, None).await
-    }
-
-    /// Runs over any connected byte stream (no descriptor passing).
-    pub async fn from_stream<S: ByteStream>(stream: S, config: ClientConfig) -> Result<Client> {
-        establish(Transport::from_stream(stream), config, None).await
-    }
-
-    pub(crate) async fn from_unix_child(
-        stream: UnixStream,
-        config: ClientConfig,
-        child: ChildGuard,
-    ) -> Result<Client> {
-        establish(Transport::from_unix(stream), config, Some(child)).await
-    }
-
     /// The server's greeting (`None` when the connection was set up with
     /// [`Handshake::Skip`](crate::Handshake::Skip)).
     pub fn greeting(&self) -> Option<&Greeting> {
@@ -136,142 +79,133 @@ impl Client {
     }
 
     /// Executes `command` with `arguments` (`()` for none) and returns its
-    /// `return` value; a QMP error reply is [`Error::Qmp`].
+    /// `return` value; a QMP error reply is [`Error::Qmp`]. Shorthand for
+    /// [`execute_with`](Client::execute_with) with default options.
     pub async fn execute(&self, command: &str, arguments: impl Into<Arguments>) -> Result<Value> {
-        self.execute_with(command, arguments, CallOptions::default())
+        // The request path itself, without building options to take apart.
+        let arguments = arguments.into().into_map()?;
+        self.request(command, arguments, false, None, Vec::new())
             .await
     }
 
-    /// Executes `command` out of band (`exec-oob`).
-    pub async fn exec_oob(&self, command: &str, arguments: impl Into<Arguments>) -> Result<Value> {
-        self.execute_with(command, arguments, CallOptions::default().out_of_band())
-            .await
-    }
-
-    /// Executes `command` with per-call options (timeout, out of band).
-    /// When the call times out or its future is dropped, a reply that comes
-    /// later is dropped.
-    pub async fn execute_with(
+    /// Executes `command` with `arguments` and per-call options: a
+    /// deadline, descriptors to pass, out of band, in any combination.
+    /// When the call times out or its future is dropped, a reply that
+    /// comes later is dropped (and reported on [`Client::diagnostics`]).
+    pub async fn execute_with<B: Band>(
         &self,
         command: &str,
         arguments: impl Into<Arguments>,
-        options: CallOptions,
+        options: CallOptions<B>,
     ) -> Result<Value> {
         let arguments = arguments.into().into_map()?;
-        self.call_raw(command, arguments, options, Vec::new()).await
-    }
-
-    /// Executes `command` with descriptors passed along (SCM_RIGHTS; at
-    /// most 16, QEMU's limit). Works with or without `oob`.
-    pub async fn execute_with_fds(
-        &self,
-        command: &str,
-        arguments: impl Into<Arguments>,
-        fds: Vec<OwnedFd>,
-    ) -> Result<Value> {
-        if !self.inner.can_pass_fds {
-            return Err(Error::FdPassingUnsupported);
-        }
-        if fds.len() > MAX_FDS_PER_MESSAGE {
-            return Err(Error::InvalidArguments(format!(
-                "{} descriptors, QEMU takes at most {MAX_FDS_PER_MESSAGE} per message",
-                fds.len()
-            )));
-        }
-        let arguments = arguments.into().into_map()?;
-        self.call_raw(command, arguments, CallOptions::default(), fds)
-            .await
+        self.request(
+            command,
+            arguments,
+            B::OUT_OF_BAND,
+            options.timeout,
+            options.fds,
+        )
+        .await
     }
 
     /// Executes a typed command; `C::Returns` is decoded from the reply.
+    /// Shorthand for [`call_with`](Client::call_with) with default options.
     pub async fn call<C: Command>(&self, command: &C) -> Result<C::Returns> {
-        self.call_with(command, CallOptions::default()).await
+        self.call_with(command, CallOptions::new()).await
     }
 
-    /// Executes a typed command with per-call options.
-    pub async fn call_with<C: Command>(
-        &self,
-        command: &C,
-        options: CallOptions,
-    ) -> Result<C::Returns> {
+    /// Executes a typed command out of band; compiles only for a command
+    /// whose type allows it ([`OobCommand`]).
+    pub async fn call_oob<C: OobCommand>(&self, command: &C) -> Result<C::Returns> {
+        self.call_with(command, CallOptions::new().out_of_band())
+            .await
+    }
+
+    /// Executes a typed command with per-call options; out of band only
+    /// for an [`OobCommand`]. A command without a success response
+    /// (`success-response: false`) is sent without waiting, and
+    /// `C::Returns` is read from `{}`.
+    pub async fn call_with<C, B>(&self, command: &C, options: CallOptions<B>) -> Result<C::Returns>
+    where
+        C: CallableIn<B>,
+        B: Band,
+    {
         let arguments = command.arguments()?;
+        let context = || format!("the reply to {}", C::NAME);
         if !C::SUCCESS_RESPONSE {
+            if !options.fds.is_empty() {
+                return Err(Error::InvalidArguments(format!(
+                    "{} sends no reply, so it cannot carry descriptors",
+                    C::NAME
+                )));
+            }
+            self.check_band(B::OUT_OF_BAND)?;
             let bytes = crate::request::encode(
                 &qmp_wire::Encoder::REQUEST,
                 C::NAME,
                 arguments,
                 None,
-                options.oob,
+                B::OUT_OF_BAND,
             );
             self.inner.shared.send_raw(bytes)?;
-            return crate::error::decode(Value::Object(Map::new()), || {
-                format!("the reply to {}", C::NAME)
-            });
+            return crate::error::decode(Value::Object(Map::new()), context);
         }
         let value = self
-            .call_raw(C::NAME, arguments, options, Vec::new())
+            .request(
+                C::NAME,
+                arguments,
+                B::OUT_OF_BAND,
+                options.timeout,
+                options.fds,
+            )
             .await?;
-        crate::error::decode(value, || format!("the reply to {}", C::NAME))
+        crate::error::decode(value, context)
     }
 
-    async fn call_raw(
+    /// Fails a call out of band on a connection without `oob`.
+    fn check_band(&self, oob: bool) -> Result<()> {
+        if oob && !self.oob_enabled() {
+            return Err(Error::OobNotEnabled);
+        }
+        Ok(())
+    }
+
+    /// The one request path: every call, typed or not, comes here.
+    async fn request(
         &self,
         command: &str,
         arguments: Option<Map>,
-        options: CallOptions,
+        oob: bool,
+        timeout: Option<Duration>,
         fds: Vec<OwnedFd>,
     ) -> Result<Value> {
-        if options.oob && !self.oob_enabled() {
-            return Err(Error::OobNotEnabled);
+        self.check_band(oob)?;
+        if !fds.is_empty() {
+            if !self.inner.can_pass_fds {
+                return Err(Error::FdPassingUnsupported);
+            }
+            if fds.len() > MAX_FDS_PER_MESSAGE {
+                return Err(Error::InvalidArguments(format!(
+                    "{} descriptors, QEMU takes at most {MAX_FDS_PER_MESSAGE} per message",
+                    fds.len()
+                )));
+            }
         }
         let shared = &self.inner.shared;
         let call = async {
             shared
-                .send(command, arguments, options.oob, fds)
+                .send(command, arguments, oob, fds)
                 .await?
                 .reply()
                 .await
         };
-        match self.inner.config.deadline_for(command, options.timeout) {
+        match self.inner.config.deadline_for(command, timeout) {
             Some(limit) => tokio::time::timeout(limit, call)
                 .await
                 .map_err(|_| Error::reply_timeout(command, limit))?,
             None => call.await,
         }
-    }
-
-    /// Passes `fd` to QEMU under `fdname` (`getfd`).
-    pub async fn getfd(&self, fdname: &str, fd: OwnedFd) -> Result<()> {
-        let mut args = Map::new();
-        args.insert("fdname", fdname);
-        self.execute_with_fds("getfd", args, vec![fd]).await?;
-        Ok(())
-    }
-
-    /// Closes a descriptor passed with [`Client::getfd`] (`closefd`).
-    pub async fn closefd(&self, fdname: &str) -> Result<()> {
-        let mut args = Map::new();
-        args.insert("fdname", fdname);
-        self.execute("closefd", args).await?;
-        Ok(())
-    }
-
-    /// Adds `fd` to an fd set (`add-fd`); returns QEMU's `AddfdInfo`
-    /// (`{"fdset-id": N, "fd": M}`).
-    pub async fn add_fd(
-        &self,
-        fd: OwnedFd,
-        fdset_id: Option<i64>,
-        opaque: Option<&str>,
-    ) -> Result<Value> {
-        let mut args = Map::new();
-        if let Some(id) = fdset_id {
-            args.insert("fdset-id", id);
-        }
-        if let Some(opaque) = opaque {
-            args.insert("opaque", opaque);
-        }
-        self.execute_with_fds("add-fd", args, vec![fd]).await
     }
 
     /// What the client notices from now on that no call returns: replies
@@ -324,49 +258,6 @@ impl Client {
             .map_err(|_| Error::timeout(timeout))?
     }
 
-    /// `device_del` then the matching `DEVICE_DELETED` event.
-    pub async fn device_del(&self, id: &str, timeout: Duration) -> Result<Event> {
-        let mut args = Map::new();
-        args.insert("id", id);
-        let filter = EventFilter::name("DEVICE_DELETED").with_member("device", id);
-        Ok(self
-            .execute_and_wait("device_del", args, filter, timeout)
-            .await?
-            .1)
-    }
-
-    /// `quit`, then its `SHUTDOWN` event, then the server closing the
-    /// connection (and, for a launched QEMU, the process exiting), all
-    /// within `timeout`. Returns the `SHUTDOWN` event.
-    pub async fn quit(&self, timeout: Duration) -> Result<Event> {
-        let mut shutdown = self.subscribe("SHUTDOWN");
-        let steps = async {
-            match self.execute("quit", ()).await {
-                Ok(_) => {}
-                // QEMU may close before the reply is read; the event says it quit.
-                Err(Error::Disconnected(_)) => {}
-                Err(e) => return Err(e),
-            }
-            let event = shutdown
-                .next_event()
-                .await
-                .ok_or_else(|| Error::disconnected("closed without a SHUTDOWN event"))?;
-            self.closed().await;
-            Ok(event)
-        };
-        let event = tokio::time::timeout(timeout, steps)
-            .await
-            .map_err(|_| Error::timeout(timeout))??;
-        let child = self.inner.child.lock().ok().and_then(|mut c| c.take());
-        if let Some(mut child) = child {
-            if child.wait_exit(timeout).await.is_none() {
-                child.kill_and_reap();
-                return Err(Error::timeout(timeout));
-            }
-        }
-        Ok(event)
-    }
-
     /// Waits until the connection closes; returns why.
     pub async fn closed(&self) -> Arc<str> {
         self.inner.shared.wait_closed().await
@@ -377,7 +268,7 @@ impl Client {
         self.inner.shared.closed_reason()
     }
 
-    /// The subscription [`ClientConfig::early_events`] asked for, made
+    /// The subscription [`ClientConfig::early_events`](crate::ClientConfig::early_events) asked for, made
     /// before negotiation so that it holds every event the server sent
     /// after it; `None` when not asked for or already taken.
     pub fn take_early_events(&self) -> Option<EventStream> {
@@ -396,10 +287,15 @@ impl Client {
         child.as_ref().map(ChildGuard::pid)
     }
 
+    /// The launched QEMU, taken over by the caller (to wait for its exit).
+    pub(crate) fn take_child(&self) -> Option<ChildGuard> {
+        self.inner.child.lock().ok().and_then(|mut c| c.take())
+    }
+
     /// Closes the connection now; a launched QEMU is killed and reaped.
     pub fn close(&self) {
         self.inner.shared.close("closed by the client");
-        if let Some(mut child) = self.inner.child.lock().ok().and_then(|mut c| c.take()) {
+        if let Some(mut child) = self.take_child() {
             child.kill_and_reap();
         }
     }

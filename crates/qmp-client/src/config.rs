@@ -129,28 +129,3 @@ impl ClientConfig {
         }
     }
 }
-
-/// Options for one call.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CallOptions {
-    /// Time allowed for the reply (overrides [`ClientConfig::call_timeout`]).
-    pub timeout: Option<Duration>,
-    /// Send with `exec-oob` (needs the `oob` capability).
-    pub oob: bool,
-}
-
-impl CallOptions {
-    /// Options with a timeout.
-    pub fn timeout(timeout: Duration) -> CallOptions {
-        CallOptions {
-            timeout: Some(timeout),
-            oob: false,
-        }
-    }
-
-    /// The same options, out of band.
-    pub fn out_of_band(mut self) -> CallOptions {
-        self.oob = true;
-        self
-    }
-}

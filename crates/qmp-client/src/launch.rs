@@ -12,6 +12,8 @@ use std::time::Duration;
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 
 use crate::child::ChildGuard;
+use crate::connect::establish;
+use crate::transport::Transport;
 use crate::{Client, ClientConfig, Error, Result};
 
 /// Builds a QEMU command line and launches it with a QMP monitor on one end
@@ -60,8 +62,9 @@ impl QemuLauncher {
         self
     }
 
-    /// Starts QEMU and connects to its monitor.
-    pub async fn launch(&self, config: ClientConfig) -> Result<Client> {
+    /// Starts QEMU and connects to its monitor (see
+    /// [`ClientBuilder::launch`](crate::ClientBuilder::launch)).
+    pub(crate) async fn spawn(&self, config: ClientConfig) -> Result<Client> {
         let launch_error = |e: std::io::Error| Error::Launch {
             program: self.program.display().to_string(),
             source: Arc::new(e),
@@ -100,7 +103,7 @@ impl QemuLauncher {
         drop(theirs);
         ours.set_nonblocking(true).map_err(launch_error)?;
         let stream = UnixStream::from_std(ours).map_err(launch_error)?;
-        Client::from_unix_child(stream, config, child).await
+        establish(Transport::from_unix(stream), config, Some(child)).await
     }
 }
 
@@ -143,20 +146,19 @@ impl QmpListener {
         }
     }
 
-    /// Waits up to `timeout` for QEMU to connect, then greets and negotiates.
-    pub async fn accept(&self, config: ClientConfig, timeout: Duration) -> Result<Client> {
+    /// Waits up to `timeout` for QEMU to connect, then greets and
+    /// negotiates (see [`ClientBuilder::accept`](crate::ClientBuilder::accept)).
+    pub(crate) async fn accept_within(
+        &self,
+        config: ClientConfig,
+        timeout: Duration,
+    ) -> Result<Client> {
         let accepted = async {
-            match &self.inner {
-                Listener::Unix(l, _) => {
-                    let (stream, _) = l.accept().await?;
-                    Client::from_unix_stream(stream, config).await
-                }
-                Listener::Tcp(l) => {
-                    let (stream, _) = l.accept().await?;
-                    stream.set_nodelay(true)?;
-                    Client::from_stream(stream, config).await
-                }
-            }
+            let transport = match &self.inner {
+                Listener::Unix(l, _) => Transport::from_unix(l.accept().await?.0),
+                Listener::Tcp(l) => Transport::from_tcp(l.accept().await?.0)?,
+            };
+            establish(transport, config, None).await
         };
         tokio::time::timeout(timeout, accepted)
             .await

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
-use crate::{Client, ClientConfig, Error, Result};
+use crate::{Error, Result};
 
 /// How to secure a TCP connection.
 #[derive(Clone, Debug)]
@@ -48,13 +48,10 @@ fn read_certs(path: &Path, address: &str) -> Result<Vec<CertificateDer<'static>>
     certs.map_err(|e| tls_error(address, format!("{}: {e}", path.display())))
 }
 
-impl Client {
-    /// Connects to `address` (`HOST:PORT`) over TCP, secured with TLS.
-    pub async fn connect_tls(
-        address: &str,
-        tls: &TlsOptions,
-        config: ClientConfig,
-    ) -> Result<Client> {
+/// Connects to `address` (`HOST:PORT`) over TCP and secures it with TLS:
+/// the stream a client runs over.
+pub(crate) async fn connect(address: &str, tls: &TlsOptions) -> Result<impl crate::ByteStream> {
+    {
         let mut roots = rustls::RootCertStore::empty();
         let (_, ignored) = roots.add_parsable_certificates(read_certs(&tls.ca_file, address)?);
         if roots.is_empty() {
@@ -95,7 +92,7 @@ impl Client {
             .connect(name, tcp)
             .await
             .map_err(|e| tls_error(address, e))?;
-        Client::from_stream(Nudged::new(stream), config).await
+        Ok(Nudged::new(stream))
     }
 }
 

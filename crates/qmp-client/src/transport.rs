@@ -118,6 +118,11 @@ impl Transport {
         let stream = TcpStream::connect(addr)
             .await
             .map_err(|e| crate::Error::connect(described.trim_matches('"'), e))?;
+        Transport::from_tcp(stream)
+    }
+
+    /// A connected TCP socket (Nagle off).
+    pub(crate) fn from_tcp(stream: TcpStream) -> crate::Result<Transport> {
         stream.set_nodelay(true)?;
         let (read, write) = stream.into_split();
         Ok(Transport {

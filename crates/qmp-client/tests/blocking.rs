@@ -7,7 +7,7 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use qmp_client::blocking::{BlockingAgent, BlockingClient};
-use qmp_client::{AgentConfig, ClientConfig, EventFilter, QemuLauncher, Value};
+use qmp_client::{AgentConfig, CallOptions, EventFilter, QemuExt, QemuLauncher, Value};
 use qmp_test_support::{QEMU_HEADLESS, QEMU_NO_MACHINE};
 
 mod common;
@@ -19,15 +19,19 @@ const STEP: Duration = Duration::from_secs(10);
 /// `getfd`, `closefd` (twice: QEMU's error), `add-fd` and the set listed.
 fn fd_round(client: &BlockingClient) {
     let (a, b) = UnixStream::pair().expect("socketpair");
-    client.getfd("blk-fd", OwnedFd::from(a)).expect("getfd");
-    client.closefd("blk-fd").expect("closefd");
-    let err = client.closefd("blk-fd").expect_err("closed twice");
+    client
+        .run(|c| c.getfd("blk-fd", OwnedFd::from(a)))
+        .expect("getfd");
+    client.run(|c| c.closefd("blk-fd")).expect("closefd");
+    let err = client
+        .run(|c| c.closefd("blk-fd"))
+        .expect_err("closed twice");
     assert_eq!(
         err.as_qmp().map(|e| e.desc.as_str()),
         Some("File descriptor named 'blk-fd' not found")
     );
     let info = client
-        .add_fd(OwnedFd::from(b), Some(3), Some("blocking"))
+        .run(|c| c.add_fd(OwnedFd::from(b), Some(3), Some("blocking")))
         .expect("add-fd");
     assert_eq!(info.get("fdset-id").and_then(Value::as_i64), Some(3));
     let sets = client.execute("query-fdsets", ()).expect("query-fdsets");
@@ -51,7 +55,10 @@ fn blocking_client_against_qemu() {
         .args(QEMU_NO_MACHINE)
         .args(QEMU_HEADLESS)
         .arg("-S");
-    let client = BlockingClient::launch(&launcher, ClientConfig::default()).expect("launch");
+    let client = BlockingClient::builder()
+        .call_timeout(STEP)
+        .launch(&launcher)
+        .expect("launch");
     let version = client.execute("query-version", ()).expect("query-version");
     assert_eq!(
         version
@@ -69,9 +76,19 @@ fn blocking_client_against_qemu() {
     assert_eq!(events.next_timeout(STEP).expect("RESUME").name, "RESUME");
     assert_eq!(events.next().expect("STOP").name, "STOP");
     let err = client
-        .exec_oob("migrate-pause", ())
+        .execute_with("migrate-pause", (), CallOptions::new().out_of_band())
         .expect_err("QEMU's error");
     assert!(err.as_qmp().is_some());
+    // Typed, out of band, with a deadline, through the facade.
+    let options = CallOptions::new().out_of_band().timeout(STEP);
+    let typed = client
+        .call_with(&common::scenarios::MigratePause {}, options)
+        .expect_err("QEMU's error");
+    assert_eq!(typed.as_qmp(), err.as_qmp());
+    let typed = client
+        .call_oob(&common::scenarios::MigratePause {})
+        .expect_err("QEMU's error");
+    assert_eq!(typed.as_qmp(), err.as_qmp());
     // Threads share one blocking client.
     std::thread::scope(|s| {
         for _ in 0..4 {
@@ -82,7 +99,7 @@ fn blocking_client_against_qemu() {
             });
         }
     });
-    let shutdown = client.quit(STEP).expect("quit");
+    let shutdown = client.run(|c| c.quit(STEP)).expect("quit");
     assert_eq!(shutdown.name, "SHUTDOWN");
     assert!(
         events.next().is_none(),
@@ -142,18 +159,22 @@ fn blocking_device_del_against_qemu() {
         "-device",
         "usb-kbd,id=kbd0,bus=xhci.0",
     ]);
-    let client = BlockingClient::launch(&launcher, ClientConfig::default()).expect("launch");
+    let client = BlockingClient::builder().launch(&launcher).expect("launch");
     let mut typed = client.subscribe_typed::<DeviceDeleted>();
-    let event = client.device_del("kbd0", STEP).expect("device_del");
-    assert_eq!(event.name, "DEVICE_DELETED");
+    let event = client
+        .run(|c| c.device_del("kbd0", STEP))
+        .expect("device_del");
+    assert_eq!(event.map(|e| e.name).as_deref(), Some("DEVICE_DELETED"));
     let deleted = typed.next_timeout(STEP).expect("typed event");
     assert_eq!(deleted.device.as_deref(), Some("kbd0"));
-    let err = client.device_del("kbd0", STEP).expect_err("gone");
+    let err = client
+        .run(|c| c.device_del("kbd0", STEP))
+        .expect_err("gone");
     assert_eq!(
         err.as_qmp().map(|e| e.desc.as_str()),
         Some("Device 'kbd0' not found")
     );
-    client.quit(STEP).expect("quit");
+    client.run(|c| c.quit(STEP)).expect("quit");
 }
 
 /// The facade against the simulator, served from its own runtime thread.
@@ -176,18 +197,22 @@ fn blocking_client_against_the_simulator() {
     if launched.is_none() {
         return;
     }
-    let client = BlockingClient::from_unix_stream(ours, ClientConfig::default()).expect("connect");
+    let client = BlockingClient::builder()
+        .from_unix_stream(ours)
+        .expect("connect");
     let mut resumed = client.subscribe_typed::<Resume>();
     client.execute("cont", ()).expect("cont");
     resumed.next_timeout(STEP).expect("typed RESUME");
     assert!(resumed.try_next().is_none());
     fd_round(&client);
-    let err = client.device_del("nothing", STEP).expect_err("no device");
+    let err = client
+        .run(|c| c.device_del("nothing", STEP))
+        .expect_err("no device");
     assert_eq!(
         err.as_qmp().map(|e| e.desc.as_str()),
         Some("Device 'nothing' not found")
     );
-    client.quit(STEP).expect("quit");
+    client.run(|c| c.quit(STEP)).expect("quit");
 }
 
 /// A peer scripted on a plain thread: `device_del` returns once its own
@@ -233,11 +258,17 @@ fn blocking_device_del_and_typed_events_against_a_script() {
             r#"{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "DEVICE_DELETED", "data": {"device": "disk0", "path": "/d"}}"#,
         );
     });
-    let client = BlockingClient::from_unix_stream(ours, ClientConfig::default()).expect("connect");
+    let client = BlockingClient::builder()
+        .from_unix_stream(ours)
+        .expect("connect");
     let typed = client.subscribe_typed::<DeviceDeleted>();
-    let event = client.device_del("disk0", STEP).expect("device_del");
+    let event = client
+        .run(|c| c.device_del("disk0", STEP))
+        .expect("device_del");
     assert_eq!(
-        event.data.and_then(|d| d.get("path").cloned()),
+        event
+            .and_then(|e| e.data)
+            .and_then(|d| d.get("path").cloned()),
         Some(Value::from("/d"))
     );
     peer.join().expect("peer");

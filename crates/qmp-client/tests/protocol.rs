@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use common::events::DeviceDeleted;
 use futures_util::StreamExt;
 use qmp_client::{
-    CallOptions, Capabilities, Client, ClientConfig, Command, Error, EventFilter, Handshake, Value,
+    CallOptions, Capabilities, Client, ClientConfig, Command, Error, EventFilter, Handshake,
+    QemuExt, Value,
 };
 use qmp_wire::Decoder;
 use serde::Serialize;
@@ -87,7 +88,10 @@ async fn connect(config: ClientConfig) -> (Client, Peer) {
         peer.negotiate().await;
         peer
     };
-    let (client, peer) = tokio::join!(Client::from_unix_stream(ours, config), server);
+    let (client, peer) = tokio::join!(
+        Client::builder().config(config).from_unix_stream(ours),
+        server
+    );
     (client.unwrap(), peer)
 }
 
@@ -111,10 +115,7 @@ async fn negotiates_oob_when_offered() {
         peer.send(GREETING).await;
         peer.negotiate().await
     };
-    let (client, request) = tokio::join!(
-        Client::from_unix_stream(ours, ClientConfig::default()),
-        server
-    );
+    let (client, request) = tokio::join!(Client::builder().from_unix_stream(ours), server);
     let client = client.unwrap();
     assert_eq!(
         request.get("arguments").unwrap().to_string(),
@@ -133,7 +134,9 @@ async fn negotiates_a_chosen_set() {
     let (client, _peer) = connect(config).await;
     assert!(!client.oob_enabled());
     assert!(matches!(
-        client.exec_oob("migrate-pause", ()).await,
+        client
+            .execute_with("migrate-pause", (), CallOptions::new().out_of_band())
+            .await,
         Err(Error::OobNotEnabled)
     ));
 }
@@ -150,10 +153,7 @@ async fn negotiation_error_is_reported() {
         .await;
         peer
     };
-    let (client, _peer) = tokio::join!(
-        Client::from_unix_stream(ours, ClientConfig::default()),
-        server
-    );
+    let (client, _peer) = tokio::join!(Client::builder().from_unix_stream(ours), server);
     match client {
         Err(Error::Negotiation(e)) => assert_eq!(e.desc, "Capability oob not available"),
         other => panic!("{other:?}"),
@@ -167,7 +167,10 @@ async fn greeting_timeout() {
         greeting_timeout: Duration::from_millis(100),
         ..ClientConfig::default()
     };
-    let result = Client::from_unix_stream(ours, config).await;
+    let result = Client::builder()
+        .config(config)
+        .from_unix_stream(ours)
+        .await;
     assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
 }
 
@@ -219,7 +222,11 @@ async fn error_reply_is_typed() {
 async fn late_reply_after_timeout_is_dropped() {
     let (client, mut peer) = connect(ClientConfig::default()).await;
     let slow = client
-        .execute_with("slow", (), CallOptions::timeout(Duration::from_millis(50)))
+        .execute_with(
+            "slow",
+            (),
+            CallOptions::new().timeout(Duration::from_millis(50)),
+        )
         .await;
     assert!(matches!(slow, Err(Error::Timeout { .. })), "{slow:?}");
     let (name, slow_id) = peer.request_id().await;
@@ -313,7 +320,11 @@ async fn at_most_eight_in_band_requests_in_flight_and_oob_still_goes() {
     }
     let oob = tokio::spawn({
         let client = client.clone();
-        async move { client.exec_oob("migrate-pause", ()).await }
+        async move {
+            client
+                .execute_with("migrate-pause", (), CallOptions::new().out_of_band())
+                .await
+        }
     });
     let (name, oob_id) = peer.request_id().await;
     assert_eq!(
@@ -405,22 +416,85 @@ async fn typed_commands_and_events() {
     assert!(only_disk.try_next().is_none());
 }
 
+/// `device_del` of `device` on its own task, acknowledged by `peer` with
+/// `{}` (what comes next is up to the test).
+async fn device_del_acknowledged(
+    client: &Client,
+    peer: &mut Peer,
+    device: &'static str,
+    within: Duration,
+) -> tokio::task::JoinHandle<qmp_client::Result<Option<qmp_client::Event>>> {
+    let call = tokio::spawn({
+        let client = client.clone();
+        async move { client.device_del(device, within).await }
+    });
+    let (name, id) = peer.request_id().await;
+    assert_eq!(name, "device_del");
+    peer.send(&format!(r#"{{"return": {{}}, "id": {id}}}"#))
+        .await;
+    call
+}
+
 #[tokio::test]
 async fn device_del_waits_for_its_event() {
     let (client, mut peer) = connect(ClientConfig::default()).await;
-    let call = tokio::spawn({
-        let client = client.clone();
-        async move { client.device_del("disk0", Duration::from_secs(5)).await }
-    });
-    let (_, id) = peer.request_id().await;
-    peer.send(&format!(r#"{{"return": {{}}, "id": {id}}}"#))
-        .await;
+    let call = device_del_acknowledged(&client, &mut peer, "disk0", Duration::from_secs(5)).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(!call.is_finished(), "waits for DEVICE_DELETED");
     peer.send(r#"{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "DEVICE_DELETED", "data": {"device": "other", "path": "/x"}}"#).await;
     peer.send(r#"{"timestamp": {"seconds": 1, "microseconds": 3}, "event": "DEVICE_DELETED", "data": {"device": "disk0", "path": "/y"}}"#).await;
-    let event = call.await.unwrap().unwrap();
+    let event = call.await.unwrap().unwrap().expect("the event");
     assert_eq!(event.data.unwrap().get("path"), Some(&Value::from("/y")));
+}
+
+/// The DEVICE_DELETED event never comes (missed): after `POLL_INTERVAL`
+/// the waiter asks `qom-list` of the device's path, and `DeviceNotFound`
+/// says it is gone. A QOM path matches the event's `path` member.
+#[tokio::test]
+async fn device_del_polls_when_the_event_is_missed() {
+    let (client, mut peer) = connect(ClientConfig::default()).await;
+    let call = device_del_acknowledged(&client, &mut peer, "net0", Duration::from_secs(5)).await;
+    let request = peer.request().await;
+    assert_eq!(
+        request.get("execute").and_then(Value::as_str),
+        Some("qom-list")
+    );
+    assert_eq!(
+        request
+            .get("arguments")
+            .and_then(|a| a.get("path"))
+            .and_then(Value::as_str),
+        Some("/machine/peripheral/net0")
+    );
+    let id = request.get("id").unwrap().to_string();
+    peer.send(&format!(
+        r#"{{"error": {{"class": "DeviceNotFound", "desc": "Device '/machine/peripheral/net0' not found"}}, "id": {id}}}"#
+    ))
+    .await;
+    assert_eq!(call.await.unwrap().unwrap(), None, "gone, seen by polling");
+
+    let by_path = device_del_acknowledged(
+        &client,
+        &mut peer,
+        "/machine/peripheral-anon/device[0]",
+        Duration::from_secs(5),
+    )
+    .await;
+    peer.send(r#"{"timestamp": {"seconds": 1, "microseconds": 3}, "event": "DEVICE_DELETED", "data": {"path": "/machine/peripheral-anon/device[0]"}}"#).await;
+    assert!(
+        by_path.await.unwrap().unwrap().is_some(),
+        "the event, by path"
+    );
+}
+
+#[tokio::test]
+async fn device_del_has_a_deadline() {
+    let (client, mut peer) = connect(ClientConfig::default()).await;
+    let call =
+        device_del_acknowledged(&client, &mut peer, "disk0", Duration::from_millis(100)).await;
+    let err = call.await.unwrap().unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert!(err.to_string().contains("device_del"), "{err}");
 }
 
 #[tokio::test]
@@ -495,8 +569,7 @@ async fn plain_streams_cannot_pass_descriptors() {
             .unwrap();
         (read, write)
     };
-    let (client, _server) =
-        tokio::join!(Client::from_stream(ours, ClientConfig::default()), server);
+    let (client, _server) = tokio::join!(Client::builder().from_stream(ours), server);
     let client = client.unwrap();
     let (fd, _) = std::os::unix::net::UnixStream::pair().unwrap();
     let result = client.getfd("x", fd.into()).await;
@@ -522,12 +595,15 @@ async fn cancelled_calls_never_tear_requests() {
             tokio::spawn(async move {
                 let mut args = qmp_client::Map::new();
                 args.insert("data", big);
-                let options = CallOptions::timeout(Duration::from_millis(50 + 10 * n));
-                let oob = n % 3 == 2;
-                let options = if oob { options.out_of_band() } else { options };
-                client
-                    .execute_with("human-monitor-command", args, options)
-                    .await
+                let options = CallOptions::new().timeout(Duration::from_millis(50 + 10 * n));
+                let command = "human-monitor-command";
+                if n % 3 == 2 {
+                    client
+                        .execute_with(command, args, options.out_of_band())
+                        .await
+                } else {
+                    client.execute_with(command, args, options).await
+                }
             })
         })
         .collect();
@@ -611,7 +687,11 @@ async fn skipping_the_handshake_sends_commands_at_once() {
         handshake: Handshake::Skip,
         ..ClientConfig::default()
     };
-    let client = Client::from_unix_stream(ours, config).await.unwrap();
+    let client = Client::builder()
+        .config(config)
+        .from_unix_stream(ours)
+        .await
+        .unwrap();
     assert!(client.greeting().is_none());
     assert!(!client.oob_enabled());
     let call = spawn_query_status(&client, 1).pop().unwrap();
@@ -630,9 +710,7 @@ async fn a_greeting_that_is_no_greeting_fails_at_once_and_says_what_came() {
     let (ours, mut peer) = Peer::pair();
     peer.send("SSH-2.0-OpenSSH_9.2\x1b[2J").await;
     let started = Instant::now();
-    let err = Client::from_unix_stream(ours, ClientConfig::default())
-        .await
-        .unwrap_err();
+    let err = Client::builder().from_unix_stream(ours).await.unwrap_err();
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "no timeout wait"
@@ -658,7 +736,11 @@ async fn a_greeting_that_never_completes_is_named_not_a_bare_timeout() {
         greeting_timeout: Duration::from_millis(200),
         ..ClientConfig::default()
     };
-    let err = Client::from_unix_stream(ours, config).await.unwrap_err();
+    let err = Client::builder()
+        .config(config)
+        .from_unix_stream(ours)
+        .await
+        .unwrap_err();
     let text = err.to_string();
     assert!(text.contains("no complete greeting within 200ms"), "{text}");
     assert!(text.contains("20 bytes"), "{text}");
@@ -713,7 +795,7 @@ async fn invalid_json_from_the_server_closes_the_connection_instead_of_hanging()
 async fn a_timed_out_call_keeps_its_id_and_its_late_reply_is_reported() {
     let (client, mut peer) = connect(ClientConfig::default()).await;
     let mut diagnostics = client.diagnostics();
-    let options = CallOptions::timeout(Duration::from_millis(100));
+    let options = CallOptions::new().timeout(Duration::from_millis(100));
     let slow = tokio::spawn({
         let client = client.clone();
         async move {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{scenarios, Launcher, Machine, RealQemu};
-use qmp_client::ClientConfig;
+use qmp_client::{ClientConfig, QemuExt};
 
 shared_scenarios!(RealQemu);
 launcher_test!(RealQemu, sigkill_fails_pending_calls, Machine::None, |c| {
@@ -36,8 +36,8 @@ async fn accept_qemu_connecting_in() {
         .spawn()
         .expect("spawn QEMU");
     let _guard = qmp_test_support::TestProcess::adopt(child);
-    let client = listener
-        .accept(ClientConfig::default(), scenarios::STEP)
+    let client = qmp_client::Client::builder()
+        .accept(&listener, scenarios::STEP)
         .await
         .expect("QEMU connects in");
     scenarios::query_version(&client).await;
@@ -55,12 +55,10 @@ async fn connect_when_ready_waits_for_a_qemu_started_after_the_client() {
     let connecting = tokio::spawn({
         let socket = socket.clone();
         async move {
-            qmp_client::Client::connect_unix_when_ready(
-                &socket,
-                ClientConfig::default(),
-                std::time::Duration::from_secs(20),
-            )
-            .await
+            qmp_client::Client::builder()
+                .ready_within(std::time::Duration::from_secs(20))
+                .connect_unix(&socket)
+                .await
         }
     });
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -85,13 +83,11 @@ async fn connect_when_ready_gives_up_at_its_deadline() {
     let dir = qmp_test_support::temp_dir();
     let socket = dir.path().join("never.sock");
     let started = std::time::Instant::now();
-    let err = qmp_client::Client::connect_unix_when_ready(
-        &socket,
-        ClientConfig::default(),
-        std::time::Duration::from_millis(500),
-    )
-    .await
-    .unwrap_err();
+    let err = qmp_client::Client::builder()
+        .ready_within(std::time::Duration::from_millis(500))
+        .connect_unix(&socket)
+        .await
+        .unwrap_err();
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
     assert!(err.to_string().contains("never.sock"), "{err}");
 }
@@ -103,15 +99,15 @@ async fn a_launched_qemu_that_exits_is_reported_with_its_status_and_stderr() {
     let Some(qemu) = qmp_test_support::qemu_system() else {
         return;
     };
-    let err = qmp_client::QemuLauncher::new(&qemu)
-        .args([
-            "-machine",
-            "no-such-machine",
-            "-nodefaults",
-            "-display",
-            "none",
-        ])
-        .launch(ClientConfig::default())
+    let launcher = qmp_client::QemuLauncher::new(&qemu).args([
+        "-machine",
+        "no-such-machine",
+        "-nodefaults",
+        "-display",
+        "none",
+    ]);
+    let err = qmp_client::Client::builder()
+        .launch(&launcher)
         .await
         .unwrap_err();
     match &err {
@@ -219,22 +215,17 @@ async fn tls_to_a_real_qemu_monitor() {
     let _qemu = qmp_test_support::TestProcess::adopt(child);
     let address = format!("127.0.0.1:{port}");
     let tls = qmp_client::TlsOptions::with_ca(certs.path().join("ca-cert.pem"));
-    let started = std::time::Instant::now();
-    let client = loop {
-        match qmp_client::Client::connect_tls(&address, &tls, ClientConfig::default()).await {
-            Ok(client) => break client,
-            Err(e) if started.elapsed() < std::time::Duration::from_secs(20) => {
-                let _ = e;
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("TLS connect: {e}"),
-        }
-    };
+    let client = qmp_client::Client::builder()
+        .ready_within(std::time::Duration::from_secs(20))
+        .connect_tls(&address, &tls)
+        .await
+        .expect("TLS connect");
     scenarios::query_version(&client).await;
     drop(client);
     // Trusting only the server's own certificate as a CA is not enough.
     let wrong = qmp_client::TlsOptions::with_ca(certs.path().join("server-cert.pem"));
-    let err = qmp_client::Client::connect_tls(&address, &wrong, ClientConfig::default())
+    let err = qmp_client::Client::builder()
+        .connect_tls(&address, &wrong)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("TLS"), "{err}");

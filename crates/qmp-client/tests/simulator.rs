@@ -7,7 +7,7 @@ mod common;
 
 use common::sim::Simulator;
 use common::{scenarios, Launcher, Machine};
-use qmp_client::ClientConfig;
+use qmp_client::{ClientConfig, QemuExt};
 
 shared_scenarios!(Simulator);
 
@@ -63,5 +63,35 @@ async fn a_migration_is_waited_to_completed_with_the_final_query_migrate() {
         info.get("status").and_then(qmp_client::Value::as_str),
         Some("completed"),
         "{info}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_del_is_waited_to_its_device_deleted() {
+    let (_sim, client) = builtin().await;
+    let mut device = qmp_client::Map::new();
+    device.insert("driver", "virtio-net-pci");
+    device.insert("id", "net0");
+    client
+        .execute("device_add", device)
+        .await
+        .expect("device_add");
+    let event = client
+        .device_del("net0", std::time::Duration::from_secs(10))
+        .await
+        .expect("deleted")
+        .expect("seen by its event");
+    let data = event.data.expect("data");
+    assert_eq!(
+        data.get("device").and_then(qmp_client::Value::as_str),
+        Some("net0")
+    );
+    let gone = client
+        .device_del("net0", std::time::Duration::from_secs(10))
+        .await
+        .expect_err("no such device any more");
+    assert_eq!(
+        gone.as_qmp().map(|e| e.class.clone()),
+        Some(qmp_wire::ErrorClass::DeviceNotFound)
     );
 }

@@ -62,20 +62,18 @@ impl Forwarder {
     }
 
     async fn send_upstream(&self, call: Call) -> CommandResult {
-        let fds = call.session.take_received_fds();
+        // Descriptors travel with their command, in band or out of band.
+        let options = CallOptions::new().fds(call.session.take_received_fds());
         // No arguments and `{}` mean the same to QEMU: send the shorter.
         let arguments = (!call.arguments.is_empty()).then_some(call.arguments);
-        let result = if fds.is_empty() {
-            let options = CallOptions {
-                timeout: None,
-                oob: call.out_of_band,
-            };
+        let result = if call.out_of_band {
+            let options = options.out_of_band();
             self.upstream
                 .execute_with(&call.command, arguments, options)
                 .await
         } else {
             self.upstream
-                .execute_with_fds(&call.command, arguments, fds)
+                .execute_with(&call.command, arguments, options)
                 .await
         };
         match result {

@@ -62,14 +62,17 @@ impl Upstream {
             in_band_ids: false,
             ..ClientConfig::default()
         };
+        let builder = Client::builder().config(config);
         let client = match self {
-            Upstream::Unix(path) => Client::connect_unix_with(path, config).await?,
-            Upstream::Tcp(addr) => Client::connect_tcp(addr.as_str(), config).await?,
+            Upstream::Unix(path) => builder.connect_unix(path).await?,
+            Upstream::Tcp(addr) => builder.connect_tcp(addr.as_str()).await?,
             Upstream::Launch(command) => {
                 let Some((program, args)) = command.split_first() else {
                     return Err(Error::Address("--launch needs a program".into()));
                 };
-                QemuLauncher::new(program).args(args).launch(config).await?
+                builder
+                    .launch(&QemuLauncher::new(program).args(args))
+                    .await?
             }
         };
         Ok(client)

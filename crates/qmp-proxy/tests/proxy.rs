@@ -488,7 +488,8 @@ async fn tcp_listeners_default_to_loopback() {
     };
     assert!(bound.ip().is_loopback(), "{bound}");
     assert_ne!(bound.port(), 0, "the chosen port is reported");
-    let client = qmp_client::Client::connect_tcp(bound, Default::default())
+    let client = qmp_client::Client::builder()
+        .connect_tcp(bound)
         .await
         .unwrap();
     let status = client.execute("query-status", ()).await.unwrap();

@@ -3,8 +3,8 @@
 //! A [`Server`] is built from a [`ServerConfig`] (greeting version, offered
 //! capabilities, QMP or guest-agent mode, output layout, event throttling)
 //! and a [`CommandSet`] of handlers with their argument validators. It
-//! serves unix sockets (0600), TCP, stdio, open fds and streams, or dials
-//! out. Each connection is a session with QEMU's behaviour: greeting,
+//! serves unix sockets (0600), TCP (plain or TLS, see [`TlsConfig`]),
+//! stdio, open fds and streams, or dials out. Each connection is a session with QEMU's behaviour: greeting,
 //! capabilities negotiation, `execute` and `exec-oob`, QEMU's framing and
 //! dispatch errors, QEMU's in-band queue and suspension rules, events to
 //! sessions in command mode through an [`Emitter`] with QEMU's throttling,
@@ -28,6 +28,7 @@ mod memory;
 mod outbox;
 mod server;
 mod session;
+mod tls;
 
 pub use builtin::fd_commands;
 pub use commands::{Call, CommandEntry, CommandResult, CommandSet, Handler, Reply, Validator};
@@ -38,6 +39,7 @@ pub use fds::{default_unclaimed_fd_budget, MAX_FDS_PER_READ};
 pub use outbox::MAX_OUTPUT_BACKLOG;
 pub use server::{ConnectTarget, RequestObserver, Server, ServerBuilder, ServerConfig, WeakServer};
 pub use session::{SessionHandle, MAX_QUEUED_REQUESTS, QGA_SENTINEL};
+pub use tls::{TlsConfig, TLS_HANDSHAKE_TIMEOUT};
 
 /// What a server speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -438,7 +438,7 @@ impl Server {
 
     /// Runs `accept` until shutdown, starting a session for each connection
     /// and riding out transient accept errors.
-    async fn accept_loop<F, Fut>(&self, mut accept: F) -> io::Result<()>
+    pub(crate) async fn accept_loop<F, Fut>(&self, mut accept: F) -> io::Result<()>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = io::Result<Connection>>,

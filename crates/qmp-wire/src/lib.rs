@@ -33,7 +33,7 @@ pub use decode::{from_slice, from_str, Decoded, Decoder, JsonError, Limits, Pars
 pub use encode::{Encoder, LineEnding, MemberOrder, Style};
 pub use map::Map;
 pub use message::{
-    Command, Empty, ErrorClass, Event, EventData, FramingError, Greeting, MessageError,
+    Command, Empty, ErrorClass, Event, EventData, FramingError, Greeting, MessageError, OobCommand,
     QemuVersion, QmpError, Request, Response, ServerMessage, Timestamp, VersionInfo,
 };
 pub use value::Value;

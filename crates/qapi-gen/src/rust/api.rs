@@ -100,6 +100,9 @@ impl<'a> Gen<'a> {
                     out.push_str("    const SUCCESS_RESPONSE: bool = false;\n");
                 }
                 let _ = writeln!(out, "    type Returns = {returns};\n}}\n");
+                if c.allow_oob {
+                    let _ = writeln!(out, "impl ::qmp_wire::OobCommand for {rust} {{}}\n");
+                }
                 out
             }));
         }

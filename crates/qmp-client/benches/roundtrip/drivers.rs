@@ -104,7 +104,9 @@ pub fn ours(workers: usize, config: ClientConfig, socket: &Path, n: usize) -> Ti
     let rt = runtime(workers);
     let socket = socket.to_owned();
     rt.block_on(async move {
-        let client = Client::connect_unix_with(socket, config)
+        let client = Client::builder()
+            .config(config)
+            .connect_unix(socket)
             .await
             .expect("connect");
         let sequential = {
@@ -141,7 +143,10 @@ pub fn ours(workers: usize, config: ClientConfig, socket: &Path, n: usize) -> Ti
 /// The blocking facade: sequential calls from this thread, then 8 threads
 /// sharing the client.
 pub fn blocking(config: ClientConfig, socket: &Path, n: usize) -> Timing {
-    let client = BlockingClient::connect_unix(socket, config).expect("connect");
+    let client = BlockingClient::builder()
+        .config(config)
+        .connect_unix(socket)
+        .expect("connect");
     let start = Instant::now();
     for _ in 0..n {
         client.execute(COMMAND, ()).expect("call");

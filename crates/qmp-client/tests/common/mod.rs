@@ -42,6 +42,12 @@ macro_rules! shared_scenarios {
         launcher_test!($launcher, getfd_closefd, Machine::None, |c| {
             scenarios::getfd_closefd(&c)
         });
+        launcher_test!(
+            $launcher,
+            typed_call_with_fd_and_deadline,
+            Machine::None,
+            |c| { scenarios::typed_call_with_fd_and_deadline(&c) }
+        );
         launcher_test!($launcher, oob_migrate_pause, Machine::None, |c| {
             scenarios::oob_migrate_pause(&c)
         });
@@ -115,7 +121,13 @@ impl Launcher for RealQemu {
             let launcher = QemuLauncher::new(program)
                 .args(args.iter().copied())
                 .args(QEMU_HEADLESS);
-            Some(launcher.launch(config).await.expect("launch QEMU"))
+            Some(
+                Client::builder()
+                    .config(config)
+                    .launch(&launcher)
+                    .await
+                    .expect("launch QEMU"),
+            )
         })
     }
 }
@@ -148,4 +160,26 @@ pub async fn add_null_node(client: &Client, name: &str) {
 pub async fn assert_no_jobs(client: &Client) {
     let jobs = client.execute("query-jobs", ()).await.expect("query-jobs");
     assert_eq!(jobs.as_array().map(Vec::len), Some(0), "dismissed: {jobs}");
+}
+
+/// The built-in simulator, also served over TLS on a free TCP port with
+/// certificates made in `certs` (`ca-cert.pem` verifies it); `None` after
+/// reporting `openssl` missing.
+pub async fn simulator_over_tls(
+    certs: &std::path::Path,
+) -> Option<(qmp_sim::Simulator, std::net::SocketAddr)> {
+    qmp_test_support::tls_certificates(certs)?;
+    let tls = qmp_server::TlsConfig::from_pem_files(
+        &certs.join("server-cert.pem"),
+        &certs.join("server-key.pem"),
+    )
+    .expect("TLS settings");
+    let simulator = qmp_sim::Simulator::start().await.expect("simulator");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let server = simulator.server().clone();
+    tokio::spawn(async move { server.serve_tls_listener(listener, tls).await });
+    Some((simulator, address))
 }

@@ -5,7 +5,9 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use qmp_client::{Client, Error, EventFilter, Map, Value};
+use qmp_client::{
+    CallOptions, Client, Command, Error, EventFilter, Map, OobCommand, QemuExt, Value,
+};
 use qmp_wire::ErrorClass;
 
 /// Generous bound for one step of a scenario.
@@ -141,8 +143,9 @@ pub async fn getfd_closefd(client: &Client) {
 
 /// `exec-oob` of `migrate-pause` gets QEMU's error (no migration runs).
 pub async fn oob_migrate_pause(client: &Client) {
+    let oob = || CallOptions::new().out_of_band();
     let err = client
-        .exec_oob("migrate-pause", ())
+        .execute_with("migrate-pause", (), oob())
         .await
         .expect_err("not in postcopy");
     let qmp = err.as_qmp().expect("a QMP error");
@@ -151,14 +154,62 @@ pub async fn oob_migrate_pause(client: &Client) {
         qmp.desc,
         "migrate-pause is currently only supported during postcopy-active state"
     );
+    // Typed, out of band, with a deadline: the same reply.
+    let typed = client
+        .call_with(&MigratePause {}, oob().timeout(STEP))
+        .await
+        .expect_err("not in postcopy");
+    assert_eq!(typed.as_qmp(), Some(qmp));
+    let shorthand = client.call_oob(&MigratePause {}).await.expect_err("same");
+    assert_eq!(shorthand.as_qmp(), Some(qmp));
     let err = client
-        .exec_oob("query-name", ())
+        .execute_with("query-name", (), oob())
         .await
         .expect_err("not oob");
     assert_eq!(
         err.as_qmp().map(|e| e.desc.as_str()),
         Some("The command query-name does not support OOB")
     );
+}
+
+/// `migrate-pause`, typed by hand as generated bindings type it: it may
+/// run out of band.
+#[derive(serde::Serialize)]
+pub struct MigratePause {}
+
+impl Command for MigratePause {
+    const NAME: &'static str = "migrate-pause";
+    const ALLOW_OOB: bool = true;
+    type Returns = qmp_client::Empty;
+}
+
+impl OobCommand for MigratePause {}
+
+/// `getfd`, typed by hand.
+#[derive(serde::Serialize)]
+pub struct Getfd {
+    /// The name QEMU keeps the descriptor under.
+    pub fdname: String,
+}
+
+impl Command for Getfd {
+    const NAME: &'static str = "getfd";
+    type Returns = qmp_client::Empty;
+}
+
+/// A typed call with a descriptor and a deadline together, then the
+/// descriptor closed by name.
+pub async fn typed_call_with_fd_and_deadline(client: &Client) {
+    let (read, _write) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    let getfd = Getfd {
+        fdname: "typed-fd".into(),
+    };
+    let options = CallOptions::new().fd(OwnedFd::from(read)).timeout(STEP);
+    client
+        .call_with(&getfd, options)
+        .await
+        .expect("getfd with a descriptor");
+    client.closefd("typed-fd").await.expect("closefd");
 }
 
 /// `tasks` tasks each send `per_task` commands on one connection; every
@@ -286,7 +337,9 @@ pub async fn oob_passes_blocked_inband(client: &Client) {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let options = qmp_client::CallOptions::timeout(Duration::from_secs(5)).out_of_band();
+    let options = CallOptions::new()
+        .timeout(Duration::from_secs(5))
+        .out_of_band();
     let err = client
         .execute_with("migrate-pause", (), options)
         .await

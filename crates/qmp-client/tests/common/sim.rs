@@ -63,7 +63,9 @@ impl Launcher for Simulator {
             let (ours, theirs) = tokio::net::UnixStream::pair().expect("socketpair");
             Simulator::serve(machine, theirs)?;
             Some(
-                Client::from_unix_stream(ours, config)
+                Client::builder()
+                    .config(config)
+                    .from_unix_stream(ours)
                     .await
                     .expect("connect to the simulator"),
             )

@@ -42,6 +42,12 @@ pub trait Command: Serialize {
     }
 }
 
+/// A command that may be sent out of band (`exec-oob`): the generated type
+/// of every command whose schema says `allow-oob: true` implements it, and
+/// clients accept only these for typed out-of-band calls. Implement it only
+/// where [`Command::ALLOW_OOB`] is true.
+pub trait OobCommand: Command {}
+
 /// A QMP event as a type: its name, and its `data` member as the value.
 pub trait EventData: for<'de> Deserialize<'de> {
     /// The event's name on the wire.

@@ -11,7 +11,7 @@ mod greeting;
 mod request;
 mod response;
 
-pub use command::{Command, Empty, EventData};
+pub use command::{Command, Empty, EventData, OobCommand};
 pub use error_class::ErrorClass;
 pub use event::{Event, Timestamp};
 pub use greeting::{Greeting, QemuVersion, VersionInfo};
