@@ -42,13 +42,16 @@ pub struct FaultArgs {
     /// Send an RTC_CHANGE event just before every reply.
     #[arg(long, help_heading = "Fault injection")]
     interleave_events: bool,
+    /// Send every Nth reply malformed (not JSON) instead.
+    #[arg(long, value_name = "N", help_heading = "Fault injection")]
+    malformed_every: Option<usize>,
 }
 
 impl FaultArgs {
     /// The faults asked for.
     pub fn faults(&self) -> anyhow::Result<Faults> {
-        if self.chunk == Some(0) {
-            anyhow::bail!("--chunk must be at least 1");
+        if self.chunk == Some(0) || self.malformed_every == Some(0) {
+            anyhow::bail!("--chunk and --malformed-every must be at least 1");
         }
         Ok(Faults {
             chunk: self.chunk,
@@ -57,6 +60,7 @@ impl FaultArgs {
             seed: self.seed,
             disconnect_after: self.disconnect_after,
             interleave_events: self.interleave_events,
+            malformed_every: self.malformed_every,
         })
     }
 }

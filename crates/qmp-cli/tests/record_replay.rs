@@ -230,6 +230,20 @@ fn a_recorded_session_replays_to_the_same_results() {
         "{dropped:?}"
     );
 
+    // A malformed second reply (after negotiation's): the client reports
+    // it and gives up on the connection, as qemu.qmp does.
+    let listen = dir.path().join("malformed.sock");
+    let mut replaying = replay_with(&recording, &listen, false, &["--malformed-every", "2"]);
+    let malformed = runtime()
+        .block_on(async { tokio::time::timeout(Duration::from_secs(20), scenario(&listen)).await });
+    let _ = replaying.kill();
+    let _ = replaying.wait();
+    let malformed = malformed.expect("no hang after a malformed reply");
+    assert!(
+        malformed.first().is_some_and(|r| r.starts_with("error: ")),
+        "{malformed:?}"
+    );
+
     // compare.py: the recording against the real QEMU and against fake-qemu.
     let against_qemu = compare(&python, &conformance, None, &recording);
     assert!(

@@ -1,7 +1,7 @@
 //! Faults a server can inject to test its clients: output cut into small
 //! writes, replies held back by a delay and a seeded jitter, events
-//! interleaved before replies, and the connection dropped after some
-//! messages. Off by default; `qmp serve` and
+//! interleaved before replies, malformed replies, and the connection
+//! dropped after some messages. Off by default; `qmp serve` and
 //! `qmp replay` expose each as a flag.
 
 use std::sync::Mutex;
@@ -25,7 +25,13 @@ pub struct Faults {
     /// Send an event just before every reply (`RTC_CHANGE` with offset 0,
     /// an event every QEMU has), as a busy QEMU interleaves them.
     pub interleave_events: bool,
+    /// Send every Nth reply malformed (`{"return"}`, not JSON) instead of
+    /// the reply.
+    pub malformed_every: Option<usize>,
 }
+
+/// What [`Faults::malformed_every`] sends in place of a reply.
+pub(crate) const MALFORMED_REPLY: &[u8] = b"{\"return\"}";
 
 /// The event [`Faults::interleave_events`] sends.
 pub(crate) fn interleaved_event() -> qmp_wire::Event {

@@ -67,6 +67,10 @@ pub(crate) struct SessionShared {
     messages_left: Option<std::sync::atomic::AtomicUsize>,
     /// An injected fault: an event before every reply.
     interleave_events: bool,
+    /// An injected fault: every Nth reply malformed.
+    malformed_every: Option<usize>,
+    /// Replies sent (for `malformed_every`).
+    replies: std::sync::atomic::AtomicUsize,
 }
 
 impl SessionShared {
@@ -129,6 +133,15 @@ impl SessionShared {
     fn send_reply(&self, outgoing: Outgoing) {
         if self.interleave_events {
             self.send_event(&crate::faults::interleaved_event().to_value());
+        }
+        if let Some(every) = self.malformed_every {
+            let n = self.replies.fetch_add(1, Ordering::SeqCst) + 1;
+            if n % every == 0 {
+                let mut bytes = crate::faults::MALFORMED_REPLY.to_vec();
+                bytes.extend_from_slice(self.line_ending());
+                self.push(&bytes);
+                return;
+            }
         }
         let mut bytes = Vec::with_capacity(64);
         if self.delimit_next.swap(false, Ordering::SeqCst) && outgoing.result.is_ok() {
@@ -327,6 +340,8 @@ pub(crate) async fn run(
             .disconnect_after
             .map(std::sync::atomic::AtomicUsize::new),
         interleave_events: server.config.faults.interleave_events,
+        malformed_every: server.config.faults.malformed_every.filter(|&n| n > 0),
+        replies: std::sync::atomic::AtomicUsize::new(0),
     });
     let session = SessionHandle(Arc::clone(&shared));
     let writer_task = tokio::spawn({
