@@ -46,20 +46,28 @@ pub fn build_scripted_server(
     observer: Option<qmp_server::RequestObserver>,
 ) -> Server {
     let script = Arc::clone(script);
-    build_wrapped_server(api, machine, config, observer, move |entry| {
-        scripted(entry, &script)
-    })
+    build_wrapped_server(
+        api,
+        machine,
+        config,
+        observer,
+        move |entry| scripted(entry, &script),
+        Vec::new(),
+    )
 }
 
 /// [`build_server`] with each command's entry passed through `wrap` (which
 /// may answer before the simulated handler, as a script or a replay does),
-/// and an observer that sees every request.
+/// `extra` entries in place of the server's own (`query-version`,
+/// `query-commands`, `query-qmp-schema`), and an observer that sees every
+/// request.
 pub fn build_wrapped_server(
     api: &SimApi,
     machine: &Machine,
     config: ServerConfig,
     observer: Option<qmp_server::RequestObserver>,
     wrap: impl Fn(CommandEntry) -> CommandEntry,
+    extra: Vec<CommandEntry>,
 ) -> Server {
     let validation = Arc::new(api.validation.clone());
     let config = ServerConfig {
@@ -94,6 +102,9 @@ pub fn build_wrapped_server(
                 .allow_preconfig(api.preconfig.contains(name))
                 .validator(validator),
         );
+    }
+    for entry in extra {
+        builder = builder.command(entry);
     }
     let server = builder.build();
     machine.attach(&server);

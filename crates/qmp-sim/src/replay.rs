@@ -445,18 +445,32 @@ pub fn build_replay_server(
             error,
         }
     })?;
-    let api = SimApi::from_reply(wire, info);
+    let api = SimApi::from_reply(wire.clone(), info);
     let machine = Machine::new(&MachineOptions::default());
-    let replayer = Arc::clone(replayer);
+    // The server's own queries go through the recording too (in a strict
+    // replay they have their place), with the recorded answers behind.
+    let version = recording.version.to_value();
+    let schema = Arc::new(EncodedJson::new(wire, MemberOrder::Insertion));
+    let own = [
+        CommandEntry::new("query-version", move |_| {
+            let version = version.clone();
+            async move { Ok(Reply::Value(version)) }
+        }),
+        CommandEntry::new("query-qmp-schema", move |_| {
+            let schema = Arc::clone(&schema);
+            async move { Ok(Reply::Encoded(schema)) }
+        }),
+    ];
+    let wrap = |entry: CommandEntry| {
+        let handler = replayer.handler(Some(Arc::clone(&entry.handler)));
+        CommandEntry { handler, ..entry }
+    };
+    let extra = own
+        .into_iter()
+        .map(|entry| wrap(entry).allow_preconfig(true).no_arguments())
+        .collect();
     Ok(crate::qemu::build_wrapped_server(
-        &api,
-        &machine,
-        config,
-        None,
-        move |entry: CommandEntry| {
-            let handler = replayer.handler(Some(Arc::clone(&entry.handler)));
-            CommandEntry { handler, ..entry }
-        },
+        &api, &machine, config, None, wrap, extra,
     ))
 }
 
