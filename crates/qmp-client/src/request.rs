@@ -16,14 +16,19 @@ pub(crate) fn encode(
     oob: bool,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(48 + command.len());
-    let tight = encoder.style == Style::Request;
-    let (execute, with_arguments, with_id): (&[u8], &[u8], &[u8]) = match (oob, tight) {
-        (false, false) => (b"{\"execute\": ", b", \"arguments\": ", b", \"id\": "),
-        (true, false) => (b"{\"exec-oob\": ", b", \"arguments\": ", b", \"id\": "),
-        (false, true) => (b"{\"execute\":", b",\"arguments\":", b",\"id\":"),
-        (true, true) => (b"{\"exec-oob\":", b",\"arguments\":", b",\"id\":"),
+    // The separators after `:` and `,` that the encoder's style writes.
+    let (colon, comma): (&[u8], &[u8]) = match encoder.style {
+        Style::Output => (b": ", b", "),
+        Style::Request => (b":", b","),
     };
-    out.extend_from_slice(execute);
+    let key = |out: &mut Vec<u8>, first: bool, name: &[u8]| {
+        out.extend_from_slice(if first { b"{" } else { comma });
+        out.push(b'"');
+        out.extend_from_slice(name);
+        out.push(b'"');
+        out.extend_from_slice(colon);
+    };
+    key(&mut out, true, if oob { b"exec-oob" } else { b"execute" });
     if is_plain(command) {
         out.push(b'"');
         out.extend_from_slice(command.as_bytes());
@@ -32,11 +37,11 @@ pub(crate) fn encode(
         encoder.write_value(&Value::from(command), &mut out);
     }
     if let Some(arguments) = arguments {
-        out.extend_from_slice(with_arguments);
+        key(&mut out, false, b"arguments");
         encoder.write_value(&Value::Object(arguments), &mut out);
     }
     if let Some(id) = id {
-        out.extend_from_slice(with_id);
+        key(&mut out, false, b"id");
         out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
     }
     out.push(b'}');

@@ -141,17 +141,12 @@ async fn a_migration_of_a_real_qemu_is_waited_to_its_end() {
     let Some((_qemu, client)) = common::qemu_on_socket(&["-S"]).await else {
         return;
     };
-    let mut args = qmp_client::Map::new();
-    args.insert("uri", "exec:cat > /dev/null");
-    let info = client
-        .migrate_and_wait(args, std::time::Duration::from_secs(30))
-        .await
-        .expect("the migration completes");
-    assert_eq!(
-        info.get("status").and_then(qmp_client::Value::as_str),
-        Some("completed"),
-        "{info}"
-    );
+    common::assert_migration_completes(
+        &client,
+        "exec:cat > /dev/null",
+        std::time::Duration::from_secs(30),
+    )
+    .await;
 }
 
 /// A real block job (a backup between two null-co nodes) waited to its

@@ -53,17 +53,12 @@ async fn a_job_is_waited_to_its_end_and_dismissed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_migration_is_waited_to_completed_with_the_final_query_migrate() {
     let (_sim, client) = builtin().await;
-    let mut args = qmp_client::Map::new();
-    args.insert("uri", "tcp:127.0.0.1:4444");
-    let info = client
-        .migrate_and_wait(args, std::time::Duration::from_secs(20))
-        .await
-        .expect("the migration completes");
-    assert_eq!(
-        info.get("status").and_then(qmp_client::Value::as_str),
-        Some("completed"),
-        "{info}"
-    );
+    common::assert_migration_completes(
+        &client,
+        "tcp:127.0.0.1:4444",
+        std::time::Duration::from_secs(20),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

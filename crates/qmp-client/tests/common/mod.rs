@@ -144,6 +144,23 @@ pub async fn qemu_on_socket(extra: &[&str]) -> Option<(qmp_test_support::TestPro
     Some((process, client))
 }
 
+/// Migrates to `uri` and waits (within `limit`) for the migration to
+/// complete, checking the final `query-migrate`.
+pub async fn assert_migration_completes(client: &Client, uri: &str, limit: std::time::Duration) {
+    use qmp_client::QemuExt;
+    let mut args = qmp_client::Map::new();
+    args.insert("uri", uri);
+    let info = client
+        .migrate_and_wait(args, limit)
+        .await
+        .expect("the migration completes");
+    assert_eq!(
+        info.get("status").and_then(qmp_client::Value::as_str),
+        Some("completed"),
+        "{info}"
+    );
+}
+
 /// Adds a 1 MiB `null-co` block node called `name`.
 pub async fn add_null_node(client: &Client, name: &str) {
     let mut node = qmp_client::Map::new();
