@@ -11,6 +11,7 @@ mod bench;
 mod exec;
 mod faults;
 mod input;
+mod profile;
 mod proxy;
 mod qapi;
 mod replay;
@@ -76,6 +77,11 @@ enum Command {
     Record(proxy::RecordArgs),
     /// Serve a recorded conversation as a fake QEMU.
     Replay(replay::ReplayArgs),
+    /// Machine profiles for fake-qemu, recorded from a real QEMU binary.
+    Profile {
+        #[command(subcommand)]
+        command: profile::ProfileCommand,
+    },
     /// Print a completion script for a shell.
     #[command(after_help = "Example:\n  qmp completions bash > /etc/bash_completion.d/qmp")]
     Completions {
@@ -121,6 +127,7 @@ fn main() -> ExitCode {
         Command::Proxy(args) => proxy::proxy(args),
         Command::Record(args) => proxy::record(args),
         Command::Replay(args) => replay::replay(args),
+        Command::Profile { command } => profile::run(command),
         Command::Bench(args) => bench::bench(args),
         Command::Schema { command } => schema::run(command),
         Command::Completions { shell } => {

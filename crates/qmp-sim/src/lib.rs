@@ -20,6 +20,8 @@ mod fdsets;
 pub mod machine;
 pub mod migration;
 pub mod minimal;
+pub mod profile;
+pub mod profile_record;
 pub mod qemu;
 pub mod qga;
 pub mod replay;
