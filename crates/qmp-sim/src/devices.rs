@@ -1,48 +1,31 @@
-//! Simulated devices and the QOM tree: `device_add`, `device_del` with its
-//! later `DEVICE_DELETED`, `qom-list`/`qom-get` on a small tree, and QEMU's
-//! `DeviceNotFound` errors for unknown ids (`eject`, `set_link` too).
+//! Devices: `-device` at start and `device_add` at run time put a device
+//! into the QOM tree ([`crate::qom`]) under `/machine/peripheral/ID` (or
+//! `peripheral-anon`); `device_del` replies at once and `DEVICE_DELETED`
+//! follows when the (simulated) guest lets go; QEMU's `DeviceNotFound`
+//! errors for unknown ids (`eject`, `set_link` too).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::shared::Shared;
-use qmp_server::{Call, CommandEntry, CommandResult, Reply};
-use qmp_wire::{ErrorClass, Map, QmpError, Value};
+use qmp_server::{Call, CommandEntry, CommandResult};
+use qmp_wire::{Map, QmpError, Value};
 
 use crate::machine::{ok_empty, string_arg, sync_entry};
+use crate::qom::{device_not_found, Qom, PERIPHERAL};
 
 /// How long a device takes to go away after `device_del` (the guest's
 /// acknowledgement in QEMU); `DEVICE_DELETED` follows the reply.
 pub const DEVICE_UNPLUG_DELAY: Duration = Duration::from_millis(20);
 
-/// The QOM type of `/machine` with `-machine none`.
-const MACHINE_TYPE: &str = "none-machine";
-
-const PERIPHERAL: &str = "/machine/peripheral/";
-
-#[derive(Default)]
-struct State {
-    /// Device id (or anonymous QOM path) to driver.
-    devices: BTreeMap<String, String>,
-    anonymous: usize,
-}
-
-/// The devices added with `device_add`.
-#[derive(Clone, Default)]
+/// The devices of a machine.
+#[derive(Clone)]
 pub struct Devices {
-    state: Shared<State>,
-}
-
-fn device_not_found(id: &str) -> QmpError {
-    QmpError::new(
-        ErrorClass::DeviceNotFound,
-        format!("Device '{id}' not found"),
-    )
+    qom: Qom,
 }
 
 impl Devices {
-    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        self.state.with(f)
+    /// The devices of the machine whose tree is `qom`.
+    pub fn new(qom: &Qom) -> Devices {
+        Devices { qom: qom.clone() }
     }
 
     /// The simulated device and QOM commands.
@@ -50,12 +33,6 @@ impl Devices {
         vec![
             sync_entry(self, "device_add", |d, call| d.add(&call)),
             sync_entry(self, "device_del", |d, call| d.delete(&call)),
-            sync_entry(self, "qom-list", |d, call| {
-                d.qom_list(string_arg(&call, "path"))
-            }),
-            sync_entry(self, "qom-get", |d, call| {
-                d.qom_get(string_arg(&call, "path"), string_arg(&call, "property"))
-            }),
             sync_entry(self, "eject", |_, call| {
                 let device = call
                     .arguments
@@ -71,111 +48,73 @@ impl Devices {
         ]
     }
 
-    /// `device_add`: records the device under its id (or an anonymous path).
+    /// `device_add`: the device, hot-plugged.
     fn add(&self, call: &Call) -> CommandResult {
-        let driver = string_arg(call, "driver").to_owned();
-        let id = call.arguments.get("id").and_then(Value::as_str);
-        self.with(|s| {
-            let key = match id {
-                Some(id) if s.devices.contains_key(id) => {
-                    return Err(QmpError::generic(format!("Duplicate device ID '{id}'")));
-                }
-                Some(id) => id.to_owned(),
-                None => {
-                    s.anonymous += 1;
-                    format!("/machine/peripheral-anon/device[{}]", s.anonymous - 1)
-                }
-            };
-            s.devices.insert(key, driver);
-            ok_empty()
-        })
+        self.plug(&call.arguments, true)
+    }
+
+    /// Adds a device with `properties` (`driver`, `id`, and its own);
+    /// `hotplugged` for `device_add`, not for `-device`.
+    pub fn plug(&self, properties: &Map, hotplugged: bool) -> CommandResult {
+        let driver = properties.get("driver").and_then(Value::as_str).unwrap_or_default();
+        if !self.qom.type_exists(driver) {
+            return Err(QmpError::generic(format!(
+                "'{driver}' is not a valid device model name"
+            )));
+        }
+        let path = match properties.get("id").and_then(Value::as_str) {
+            Some(id) if self.qom.exists(&format!("{PERIPHERAL}{id}")) => {
+                return Err(QmpError::generic(format!("Duplicate device ID '{id}'")));
+            }
+            Some(id) => format!("{PERIPHERAL}{id}"),
+            None => self.qom.next_anonymous(),
+        };
+        let mut values: Map = properties
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "driver" | "id"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        values.insert("realized", true);
+        values.insert("hotplugged", hotplugged);
+        values.insert("hotpluggable", true);
+        self.qom.insert(&path, driver, &values);
+        ok_empty()
     }
 
     /// `device_del`: replies at once; `DEVICE_DELETED` follows when the
     /// (simulated) guest lets go.
     fn delete(&self, call: &Call) -> CommandResult {
         let id = string_arg(call, "id");
-        let key = id.strip_prefix(PERIPHERAL).unwrap_or(id).to_owned();
-        if !self.with(|s| s.devices.contains_key(&key)) {
+        let path = if id.starts_with('/') {
+            id.to_owned()
+        } else {
+            format!("{PERIPHERAL}{id}")
+        };
+        if !self.qom.exists(&path) || path == PERIPHERAL.trim_end_matches('/') {
             return Err(device_not_found(id));
         }
-        let devices = self.clone();
+        let qom = self.qom.clone();
         let events = call.events.clone();
         tokio::spawn(async move {
             tokio::time::sleep(DEVICE_UNPLUG_DELAY).await;
-            devices.with(|s| s.devices.remove(&key));
+            qom.remove(&path);
             let mut data = Map::new();
-            let path = if key.starts_with('/') {
-                key.clone()
-            } else {
-                data.insert("device", key.as_str());
-                format!("{PERIPHERAL}{key}")
-            };
-            data.insert("path", path);
+            if let Some(id) = path.strip_prefix(PERIPHERAL) {
+                data.insert("device", id);
+            }
+            data.insert("path", path.as_str());
             events.emit("DEVICE_DELETED", Some(data));
         });
         ok_empty()
     }
 
-    /// The driver of the device at QOM path `path`.
-    fn device_type(&self, path: &str) -> Option<String> {
-        let key = path.strip_prefix(PERIPHERAL).unwrap_or(path);
-        self.with(|s| s.devices.get(key).cloned())
-    }
-
-    fn qom_list(&self, path: &str) -> CommandResult {
-        let container = |name: &str| (name.to_owned(), "child<container>".to_owned());
-        let mut properties: Vec<(String, String)> = match path {
-            "/" => vec![
-                container("objects"),
-                ("machine".into(), format!("child<{MACHINE_TYPE}>")),
-            ],
-            "/machine" => vec![
-                container("peripheral"),
-                container("peripheral-anon"),
-                container("unattached"),
-            ],
-            "/machine/peripheral" => self.with(|s| {
-                s.devices
-                    .iter()
-                    .filter(|(id, _)| !id.starts_with('/'))
-                    .map(|(id, driver)| (id.clone(), format!("child<{driver}>")))
-                    .collect()
-            }),
-            "/objects" | "/machine/peripheral-anon" | "/machine/unattached" => Vec::new(),
-            _ if self.device_type(path).is_some() => Vec::new(),
-            _ => return Err(device_not_found(path)),
-        };
-        properties.insert(0, ("type".into(), "string".into()));
-        let list = properties
+    /// The QOM paths and drivers of the devices whose driver starts with
+    /// `prefix`.
+    pub fn with_driver(&self, prefix: &str) -> Vec<(String, String)> {
+        self.qom
+            .paths_of_type(prefix)
             .into_iter()
-            .map(|(name, ty)| {
-                let mut p = Map::new();
-                p.insert("name", name);
-                p.insert("type", ty);
-                Value::Object(p)
-            })
-            .collect();
-        Ok(Reply::Value(Value::Array(list)))
-    }
-
-    fn qom_get(&self, path: &str, property: &str) -> CommandResult {
-        let type_name = match path {
-            "/machine" => MACHINE_TYPE.to_owned(),
-            "/"
-            | "/objects"
-            | "/machine/peripheral"
-            | "/machine/peripheral-anon"
-            | "/machine/unattached" => "container".to_owned(),
-            _ => self
-                .device_type(path)
-                .ok_or_else(|| device_not_found(path))?,
-        };
-        match property {
-            "type" => Ok(Reply::Value(Value::String(type_name))),
-            _ => Err(QmpError::generic(format!(
-                "Property '{type_name}.{property}' not found"
-            ))),
-        }
+            .filter(|(path, _)| path.starts_with("/machine/peripheral"))
+            .collect()
     }
 }

@@ -14,9 +14,12 @@
 
 pub mod api;
 pub mod block;
+pub mod cmdline;
+pub mod described;
 pub mod devices;
 pub mod ending;
 mod fdsets;
+pub mod hardware;
 pub mod machine;
 pub mod migration;
 pub mod minimal;
@@ -24,11 +27,14 @@ pub mod profile;
 pub mod profile_record;
 pub mod qemu;
 pub mod qga;
+pub mod qom;
 pub mod replay;
 pub mod script;
 mod served;
 mod shared;
 pub mod simulator;
+pub mod standin;
+pub mod threads;
 
 pub use api::{ApiError, SimApi};
 pub use machine::{Machine, MachineOptions, RunState};

@@ -12,9 +12,10 @@ use qmp_wire::{Map, QmpError, Value};
 use tokio::sync::watch;
 
 use crate::block::Block;
-use crate::devices::Devices;
 use crate::fdsets::FdSets;
+use crate::hardware::{Hardware, HardwareSpec};
 use crate::migration::Migration;
+use crate::profile::Profile;
 
 /// QEMU's run states the simulator can be in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +28,8 @@ pub enum RunState {
     Paused,
     /// Stopped after an outgoing migration completed.
     Postmigrate,
+    /// The guest shut down and `-no-shutdown` kept the process.
+    Shutdown,
 }
 
 impl RunState {
@@ -37,6 +40,7 @@ impl RunState {
             RunState::Running => "running",
             RunState::Paused => "paused",
             RunState::Postmigrate => "postmigrate",
+            RunState::Shutdown => "shutdown",
         }
     }
 }
@@ -50,7 +54,20 @@ pub struct MachineOptions {
     pub preconfig: bool,
     /// `-name`.
     pub name: Option<String>,
+    /// The machine profile describing the binary (none: the schema's
+    /// smallest answers).
+    pub profile: Option<Arc<Profile>>,
+    /// What the machine is made of.
+    pub hardware: HardwareSpec,
+    /// `-no-shutdown`: a guest shutdown stops the guest instead of ending
+    /// the process.
+    pub no_shutdown: bool,
+    /// `-no-acpi`: the guest does not see `system_powerdown`.
+    pub no_acpi: bool,
 }
+
+/// How long the modelled guest takes to act on an ACPI power-down.
+pub const GUEST_POWERDOWN_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
 
 struct State {
     run: RunState,
@@ -69,7 +86,13 @@ pub struct Machine {
     /// and host signals); weak, since the server's handlers hold the
     /// machine.
     server: Arc<OnceLock<qmp_server::WeakServer>>,
-    devices: Devices,
+    hardware: Hardware,
+    profile: Option<Arc<Profile>>,
+    accelerator: String,
+    /// `-no-shutdown`.
+    no_shutdown: bool,
+    /// The modelled guest acts on `system_powerdown`.
+    guest_acpi: bool,
     block: Block,
     migration: Migration,
     /// `add-fd`'s descriptor sets.
@@ -104,8 +127,23 @@ pub(crate) fn sync_entry<S: Clone + Send + Sync + 'static>(
 }
 
 impl Machine {
-    /// A machine in its initial state.
+    /// A machine in its initial state. Hardware its profile cannot build
+    /// (see [`Machine::build`]) is left out, with a warning.
     pub fn new(options: &MachineOptions) -> Machine {
+        Machine::build(options).unwrap_or_else(|error| {
+            tracing::warn!("{error}; simulating a machine of type none");
+            Machine::with_hardware(options, Hardware::none())
+        })
+    }
+
+    /// A machine in its initial state, or QEMU's text for hardware that
+    /// cannot be built (an unknown machine type, device or CPU model).
+    pub fn build(options: &MachineOptions) -> Result<Machine, String> {
+        let hardware = Hardware::build(&options.hardware, options.profile.clone())?;
+        Ok(Machine::with_hardware(options, hardware))
+    }
+
+    fn with_hardware(options: &MachineOptions, hardware: Hardware) -> Machine {
         let run = if options.start_stopped || options.preconfig {
             RunState::Prelaunch
         } else {
@@ -121,7 +159,11 @@ impl Machine {
             name: options.name.clone(),
             quit: Arc::new(quit),
             server: Arc::new(OnceLock::new()),
-            devices: Devices::default(),
+            guest_acpi: hardware.has_firmware() && !options.no_acpi,
+            hardware,
+            profile: options.profile.clone(),
+            accelerator: options.hardware.accelerator().to_owned(),
+            no_shutdown: options.no_shutdown,
             block: Block::default(),
             migration: Migration::default(),
             fdsets: FdSets::default(),
@@ -183,6 +225,11 @@ impl Machine {
                 ok_empty()
             }),
             sync_entry(self, "cont", |m, call| {
+                if m.run_state() == RunState::Shutdown {
+                    return Err(QmpError::generic(
+                        "Resetting the Virtual Machine is required",
+                    ));
+                }
                 let resumed = m.with(|s| {
                     std::mem::replace(&mut s.run, RunState::Running) != RunState::Running
                 });
@@ -196,8 +243,11 @@ impl Machine {
                     .emit("RESET", Some(reason("host-qmp-system-reset")));
                 ok_empty()
             }),
-            sync_entry(self, "system_powerdown", |_, call| {
+            sync_entry(self, "system_powerdown", |m, call| {
                 call.events.emit("POWERDOWN", None);
+                if m.guest_acpi {
+                    m.guest_shuts_down(call.events.clone());
+                }
                 ok_empty()
             }),
             sync_entry(self, "quit", |m, call| {
@@ -213,11 +263,6 @@ impl Machine {
                 }
                 Ok(Reply::Value(Value::Object(info)))
             }),
-            sync_entry(self, "query-uuid", |_, _| {
-                let mut info = Map::new();
-                info.insert("UUID", "00000000-0000-0000-0000-000000000000");
-                Ok(Reply::Value(Value::Object(info)))
-            }),
             sync_entry(self, "query-kvm", |_, _| {
                 let mut info = Map::new();
                 info.insert("enabled", false);
@@ -230,11 +275,53 @@ impl Machine {
             }),
             self.exit_preconfig(),
         ];
-        list.extend(self.devices.commands());
+        list.extend(self.hardware.commands());
         list.extend(self.block.commands());
         list.extend(self.migration.commands(self));
         list.extend(self.fdsets.commands());
         list
+    }
+
+    /// The modelled hardware.
+    pub fn hardware(&self) -> &Hardware {
+        &self.hardware
+    }
+
+    /// `entry` answered from the machine profile where the profile
+    /// answers it (see [`crate::described`]); `simulated` are the
+    /// commands the machine models.
+    pub fn describe(
+        &self,
+        entry: CommandEntry,
+        simulated: &std::collections::HashSet<String>,
+    ) -> CommandEntry {
+        match &self.profile {
+            Some(profile) if crate::described::answers(profile, &entry.name, simulated) => {
+                crate::described::described(entry, profile, &self.accelerator)
+            }
+            _ => entry,
+        }
+    }
+
+    /// The guest acts on an ACPI power-down a moment later: `SHUTDOWN`
+    /// (`guest-shutdown`), then with `-no-shutdown` `STOP` and the
+    /// `shutdown` state, else the end of the process (as after `quit`).
+    fn guest_shuts_down(&self, events: Emitter) {
+        let machine = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(GUEST_POWERDOWN_DELAY).await;
+            let mut data = Map::new();
+            data.insert("guest", true);
+            data.insert("reason", "guest-shutdown");
+            events.emit("SHUTDOWN", Some(data));
+            if machine.no_shutdown {
+                if machine.leave_running(RunState::Shutdown) {
+                    events.emit("STOP", None);
+                }
+            } else {
+                let _ = machine.quit.send(true);
+            }
+        });
     }
 
     /// Leaves the running state for `to`; true when it was running.

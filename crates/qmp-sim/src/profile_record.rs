@@ -171,12 +171,15 @@ fn names(entry: Option<&Entry>) -> Vec<String> {
     }
 }
 
-/// The parameterless queries of a `query-qmp-schema` list.
+/// The queries of a `query-qmp-schema` list that can be asked without
+/// arguments.
 fn parameterless_queries(schema: &Value) -> Result<Vec<String>, RecordError> {
     let info = SchemaInfo::from_value(schema)
         .map_err(|e| RecordError::Unexpected(format!("query-qmp-schema: {e}")))?;
     let takes_nothing = |command: &str| match info.arg_type(command).and_then(|t| info.get(t)) {
-        Some(entry) => matches!(&entry.kind, EntryKind::Object { members, .. } if members.is_empty()),
+        Some(entry) => {
+            matches!(&entry.kind, EntryKind::Object { members, .. } if members.iter().all(|m| m.optional))
+        }
         None => true,
     };
     Ok(info
@@ -207,11 +210,6 @@ async fn record_accelerator(
         }) => schema,
         _ => return Err(RecordError::Unexpected("query-qmp-schema failed".into())),
     };
-    for query in parameterless_queries(&schema)? {
-        if let Some(entry) = session.ask(&query, &none).await? {
-            recorded.push(entry);
-        }
-    }
     // Types, with their parents (abstract ones included) and without.
     let all_types = session
         .ask("qom-list-types", &arguments(&[("abstract", true.into())]))
@@ -257,7 +255,8 @@ async fn record_accelerator(
         }
     }
     // CPU models.
-    let models = names(recorded.iter().find(|e| e.execute == "query-cpu-definitions"));
+    let definitions = session.ask("query-cpu-definitions", &none).await?;
+    let models = names(definitions.as_ref());
     for model in &models {
         for kind in ["static", "full"] {
             let mut variants = vec![Map::new()];
@@ -278,6 +277,14 @@ async fn record_accelerator(
                 let args = arguments(&[("type", kind.into()), ("model", Value::Object(cpu))]);
                 recorded.extend(session.ask("query-cpu-model-expansion", &args).await?);
             }
+        }
+    }
+    // Last, since asking about devices loads QEMU's modules, and what the
+    // modules add (spice's command-line options) is what software that
+    // probes as libvirt does sees.
+    for query in parameterless_queries(&schema)? {
+        if let Some(entry) = session.ask(&query, &none).await? {
+            recorded.push(entry);
         }
     }
     let _ = session.client.execute("quit", ()).await;
