@@ -247,11 +247,23 @@ async fn record_accelerator(
         }
         false
     };
+    let devices: Vec<&String> = parents
+        .keys()
+        .filter(|name| concrete_names.contains(*name) && is_device(name))
+        .collect();
     for name in parents.keys() {
         let args = arguments(&[("typename", name.as_str().into())]);
         recorded.extend(session.ask("qom-list-properties", &args).await?);
-        if concrete_names.contains(name) && is_device(name) {
+        if devices.contains(&name) {
             recorded.extend(session.ask("device-list-properties", &args).await?);
+        }
+    }
+    if session.relaunches > 0 {
+        // A question killed the binary, and its successor has not loaded
+        // the modules the earlier questions loaded: load them again.
+        for name in &devices {
+            let args = arguments(&[("typename", name.as_str().into())]);
+            session.ask("device-list-properties", &args).await?;
         }
     }
     // CPU models.
