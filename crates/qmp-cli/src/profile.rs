@@ -73,9 +73,16 @@ pub fn run(command: ProfileCommand) -> anyhow::Result<ExitCode> {
                 None => Profile::builtin()?,
             };
             println!("binary: {}", profile.binary());
-            println!("version: {} ({})", profile.version().qemu, profile.version().package);
+            println!(
+                "version: {} ({})",
+                profile.version().qemu,
+                profile.version().package
+            );
             for accelerator in profile.accelerators() {
-                let own = profile.entries().filter(|(a, _)| *a == Some(accelerator)).count();
+                let own = profile
+                    .entries()
+                    .filter(|(a, _)| *a == Some(accelerator))
+                    .count();
                 println!("accelerator {accelerator}: {own} answers of its own");
             }
             let common = profile.entries().filter(|(a, _)| a.is_none()).count();

@@ -61,17 +61,24 @@ const STATEFUL: &[&str] = &[
 
 /// The profile's answer to `command`, `arguments` under `accelerator`, or
 /// the answer worked out from what it recorded.
-pub fn answer(profile: &Profile, accelerator: &str, command: &str, arguments: &Map) -> Option<Recorded> {
+pub fn answer(
+    profile: &Profile,
+    accelerator: &str,
+    command: &str,
+    arguments: &Map,
+) -> Option<Recorded> {
     if let Some(recorded) = profile.answer(accelerator, command, arguments) {
         return Some(recorded.clone());
     }
     let typename = arguments.get("typename").and_then(Value::as_str);
     let known = |name: &str| profile.qom_types().iter().any(|(t, _)| t == name);
     match (command, typename) {
-        ("device-list-properties", Some(name)) if !known(name) => Some(Recorded::Error(QmpError::new(
-            ErrorClass::DeviceNotFound,
-            format!("Device '{name}' not found"),
-        ))),
+        ("device-list-properties", Some(name)) if !known(name) => {
+            Some(Recorded::Error(QmpError::new(
+                ErrorClass::DeviceNotFound,
+                format!("Device '{name}' not found"),
+            )))
+        }
         ("device-list-properties", Some(_)) => Some(Recorded::Error(QmpError::generic(
             "Parameter 'typename' expects a non-abstract device type",
         ))),
@@ -103,7 +110,11 @@ fn list_types(profile: &Profile, arguments: &Map) -> Value {
             if current == ancestor {
                 return true;
             }
-            match types.iter().find(|(n, _)| *n == current).and_then(|(_, p)| p.clone()) {
+            match types
+                .iter()
+                .find(|(n, _)| *n == current)
+                .and_then(|(_, p)| p.clone())
+            {
                 Some(parent) => current = parent,
                 None => return false,
             }
@@ -170,18 +181,19 @@ pub fn described(entry: CommandEntry, profile: &Arc<Profile>, accelerator: &str)
     let profile = Arc::clone(profile);
     let accelerator = accelerator.to_owned();
     let name = entry.name.clone();
-    let handler: Handler = Arc::new(move |call: Call| {
-        match answer(&profile, &accelerator, &name, &call.arguments) {
-            Some(recorded) => {
-                let result: CommandResult = match recorded {
-                    Recorded::Return(value) => Ok(Reply::Value(value)),
-                    Recorded::Error(error) => Err(error),
-                };
-                Box::pin(async move { result })
-            }
-            None => original(call),
-        }
-    });
+    let handler: Handler =
+        Arc::new(
+            move |call: Call| match answer(&profile, &accelerator, &name, &call.arguments) {
+                Some(recorded) => {
+                    let result: CommandResult = match recorded {
+                        Recorded::Return(value) => Ok(Reply::Value(value)),
+                        Recorded::Error(error) => Err(error),
+                    };
+                    Box::pin(async move { result })
+                }
+                None => original(call),
+            },
+        );
     CommandEntry { handler, ..entry }
 }
 

@@ -56,7 +56,10 @@ impl Devices {
     /// Adds a device with `properties` (`driver`, `id`, and its own);
     /// `hotplugged` for `device_add`, not for `-device`.
     pub fn plug(&self, properties: &Map, hotplugged: bool) -> CommandResult {
-        let driver = properties.get("driver").and_then(Value::as_str).unwrap_or_default();
+        let driver = properties
+            .get("driver")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if !self.qom.type_exists(driver) {
             return Err(QmpError::generic(format!(
                 "'{driver}' is not a valid device model name"

@@ -84,7 +84,11 @@ impl HardwareSpec {
 }
 
 /// Finds `-machine TYPE` (a name or an alias) among the profile's types.
-fn machine_type(profile: Option<&Profile>, accelerator: &str, asked: &str) -> Result<MachineType, String> {
+fn machine_type(
+    profile: Option<&Profile>,
+    accelerator: &str,
+    asked: &str,
+) -> Result<MachineType, String> {
     let none = MachineType {
         name: "none".into(),
         cpu_max: 1,
@@ -103,10 +107,16 @@ fn machine_type(profile: Option<&Profile>, accelerator: &str, asked: &str) -> Re
             || m.get("alias").and_then(Value::as_str) == Some(asked)
     });
     let Some(m) = found else {
-        return Err("unsupported machine type\nUse -machine help to list supported machines".into());
+        return Err(
+            "unsupported machine type\nUse -machine help to list supported machines".into(),
+        );
     };
     Ok(MachineType {
-        name: m.get("name").and_then(Value::as_str).unwrap_or(asked).to_owned(),
+        name: m
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or(asked)
+            .to_owned(),
         cpu_max: m
             .get("cpu-max")
             .and_then(Value::as_u64)
@@ -223,7 +233,11 @@ impl Hardware {
                 return Err(format!("unable to find CPU model '{model}'"));
             }
         }
-        let qom = Qom::new(&format!("{}-machine", machine.name), profile.clone(), &accelerator);
+        let qom = Qom::new(
+            &format!("{}-machine", machine.name),
+            profile.clone(),
+            &accelerator,
+        );
         let devices = Devices::new(&qom);
         let cpus = match (&cpu_type, is_none) {
             (None, _) => 0,
@@ -249,7 +263,11 @@ impl Hardware {
                 qom.insert(&qom_path, cpu_type, &object_values);
                 vcpus.push(Vcpu {
                     index,
-                    thread: IdleThread::spawn(&vcpu_thread_name(index, &accelerator, spec.debug_threads)),
+                    thread: IdleThread::spawn(&vcpu_thread_name(
+                        index,
+                        &accelerator,
+                        spec.debug_threads,
+                    )),
                     qom_path,
                     props: topology_props(&smp, index),
                 });
@@ -284,10 +302,7 @@ impl Hardware {
                 cpu_type,
                 smp,
                 ram_bytes,
-                uuid: spec
-                    .uuid
-                    .clone()
-                    .unwrap_or_else(|| ZERO_UUID.into()),
+                uuid: spec.uuid.clone().unwrap_or_else(|| ZERO_UUID.into()),
                 target,
                 vcpus,
                 iothreads: Shared::new(Vec::new()),
@@ -309,7 +324,10 @@ impl Hardware {
         }
         for device in &spec.devices {
             hardware.inner.devices.plug(device, false).map_err(|e| {
-                let driver = device.get("driver").and_then(Value::as_str).unwrap_or_default();
+                let driver = device
+                    .get("driver")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 format!("-device {driver}: {}", e.desc)
             })?;
         }
@@ -370,9 +388,15 @@ impl Hardware {
     fn add_object(&self, arguments: &Map) -> CommandResult {
         self.inner.qom.object_add(arguments)?;
         if arguments.get("qom-type").and_then(Value::as_str) == Some("iothread") {
-            let id = arguments.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let id = arguments
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             let thread = IdleThread::spawn(&iothread_name(&id, self.inner.debug_threads));
-            self.inner.iothreads.with(|list| list.push(Iothread { id, thread }));
+            self.inner
+                .iothreads
+                .with(|list| list.push(Iothread { id, thread }));
         }
         ok_empty()
     }
@@ -394,8 +418,12 @@ impl Hardware {
                 h.inner.iothreads.with(|list| list.retain(|t| t.id != id));
                 ok_empty()
             }),
-            sync_entry(self, "query-cpus-fast", |h, _| Ok(Reply::Value(h.cpus_fast()))),
-            sync_entry(self, "query-hotpluggable-cpus", |h, _| h.hotpluggable_cpus()),
+            sync_entry(self, "query-cpus-fast", |h, _| {
+                Ok(Reply::Value(h.cpus_fast()))
+            }),
+            sync_entry(self, "query-hotpluggable-cpus", |h, _| {
+                h.hotpluggable_cpus()
+            }),
             sync_entry(self, "query-balloon", |h, _| {
                 h.balloon_device()?;
                 let mut info = Map::new();
@@ -404,12 +432,18 @@ impl Hardware {
             }),
             sync_entry(self, "balloon", |h, call| {
                 h.balloon_device()?;
-                let target = call.arguments.get("value").and_then(Value::as_u64).unwrap_or(0);
+                let target = call
+                    .arguments
+                    .get("value")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0);
                 h.state.with(|s| s.balloon_target = target);
                 ok_empty()
             }),
             sync_entry(self, "query-memdev", |h, _| Ok(Reply::Value(h.memdevs()))),
-            sync_entry(self, "query-iothreads", |h, _| Ok(Reply::Value(h.iothreads()))),
+            sync_entry(self, "query-iothreads", |h, _| {
+                Ok(Reply::Value(h.iothreads()))
+            }),
             sync_entry(self, "query-chardev", |h, _| Ok(Reply::Value(h.chardevs()))),
             sync_entry(self, "query-uuid", |h, _| {
                 let mut info = Map::new();
@@ -481,7 +515,11 @@ impl Hardware {
 
     fn hotpluggable_cpus(&self) -> CommandResult {
         let inner = &self.inner;
-        let Some(cpu_type) = inner.cpu_type.as_deref().filter(|_| inner.machine.hotpluggable_cpus) else {
+        let Some(cpu_type) = inner
+            .cpu_type
+            .as_deref()
+            .filter(|_| inner.machine.hotpluggable_cpus)
+        else {
             return Err(QmpError::generic(
                 "The feature 'query-hotpluggable-cpus' is not enabled",
             ));
@@ -533,7 +571,10 @@ impl Hardware {
                 .map(|t| {
                     let path = format!("{}{}", crate::qom::OBJECTS, t.id);
                     let get = |name: &str, default: i64| {
-                        self.inner.qom.property(&path, name).unwrap_or(Value::Int(default))
+                        self.inner
+                            .qom
+                            .property(&path, name)
+                            .unwrap_or(Value::Int(default))
                     };
                     let mut m = Map::new();
                     m.insert("id", t.id.as_str());

@@ -303,6 +303,33 @@ impl Machine {
         }
     }
 
+    /// When the API served is the profile's own schema, the server's own
+    /// commands the profile recorded (`query-commands`, in the binary's
+    /// order) answered as recorded, unless `extra` has them already.
+    pub fn recorded_server_answers(
+        &self,
+        api: &Value,
+        extra: &[CommandEntry],
+    ) -> Vec<CommandEntry> {
+        let Some(profile) = &self.profile else {
+            return Vec::new();
+        };
+        if profile.value(&self.accelerator, "query-qmp-schema") != Some(api) {
+            return Vec::new();
+        }
+        ["query-commands"]
+            .into_iter()
+            .filter(|name| !extra.iter().any(|e| e.name == *name))
+            .filter_map(|name| {
+                let value = profile.value(&self.accelerator, name)?.clone();
+                Some(CommandEntry::new(name, move |_| {
+                    let value = value.clone();
+                    async move { Ok(Reply::Value(value)) }
+                }))
+            })
+            .collect()
+    }
+
     /// The guest acts on an ACPI power-down a moment later: `SHUTDOWN`
     /// (`guest-shutdown`), then with `-no-shutdown` `STOP` and the
     /// `shutdown` state, else the end of the process (as after `quit`).

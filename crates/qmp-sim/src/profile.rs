@@ -206,7 +206,11 @@ impl Entry {
         let arguments = match map.remove("arguments") {
             None => Map::new(),
             Some(Value::Object(map)) => map,
-            Some(_) => return Err(format!("the arguments of an '{execute}' entry are not an object")),
+            Some(_) => {
+                return Err(format!(
+                    "the arguments of an '{execute}' entry are not an object"
+                ))
+            }
         };
         let answer = match (map.remove("return"), map.remove("error")) {
             (Some(ret), None) => Recorded::Return(ret),
@@ -261,11 +265,19 @@ impl Profile {
             origin: format!("{origin} (line {line})"),
             reason,
         };
-        let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-        let (_, header) = lines.next().ok_or_else(|| invalid(1, "it is empty".into()))?;
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty());
+        let (_, header) = lines
+            .next()
+            .ok_or_else(|| invalid(1, "it is empty".into()))?;
         let header = qmp_wire::from_str(header).map_err(|e| invalid(1, e.to_string()))?;
         if header.get("profile").and_then(Value::as_str) != Some(PROFILE_MARK) {
-            return Err(invalid(1, format!("it lacks \"profile\": \"{PROFILE_MARK}\"")));
+            return Err(invalid(
+                1,
+                format!("it lacks \"profile\": \"{PROFILE_MARK}\""),
+            ));
         }
         match header.get("format").and_then(Value::as_i64) {
             Some(PROFILE_FORMAT) => {}
@@ -300,8 +312,7 @@ impl Profile {
         }
         let mut common = Answers::default();
         for (i, line) in lines {
-            let mut value =
-                qmp_wire::from_str(line).map_err(|e| invalid(i + 1, e.to_string()))?;
+            let mut value = qmp_wire::from_str(line).map_err(|e| invalid(i + 1, e.to_string()))?;
             let accelerator = value.as_object_mut().and_then(|m| m.remove("accelerator"));
             let entry = Entry::from_value(value).map_err(|e| invalid(i + 1, e))?;
             match accelerator {
@@ -438,9 +449,8 @@ impl Profile {
     /// recorded and is usable on this host (`kvm` needs `/dev/kvm`); with
     /// none wanted, QEMU's default, `tcg`.
     pub fn choose_accelerator(&self, wanted: &[String]) -> Option<String> {
-        let usable = |name: &str| {
-            self.accelerators.contains_key(name) && (name != "kvm" || kvm_usable())
-        };
+        let usable =
+            |name: &str| self.accelerators.contains_key(name) && (name != "kvm" || kvm_usable());
         if wanted.is_empty() {
             return usable("tcg").then(|| "tcg".to_owned());
         }

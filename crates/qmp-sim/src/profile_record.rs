@@ -81,7 +81,10 @@ struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    async fn start(options: &'a RecordOptions, accelerator: &'a str) -> Result<Session<'a>, RecordError> {
+    async fn start(
+        options: &'a RecordOptions,
+        accelerator: &'a str,
+    ) -> Result<Session<'a>, RecordError> {
         let client = launch(options, accelerator).await?;
         Ok(Session {
             options,
@@ -139,7 +142,14 @@ impl<'a> Session<'a> {
 
 async fn launch(options: &RecordOptions, accelerator: &str) -> Result<Client, RecordError> {
     let launcher = QemuLauncher::new(&options.binary)
-        .args(["-machine", "none", "-nodefaults", "-display", "none", "-accel"])
+        .args([
+            "-machine",
+            "none",
+            "-nodefaults",
+            "-display",
+            "none",
+            "-accel",
+        ])
         .arg(accelerator)
         .quiet();
     Client::builder()
@@ -221,7 +231,10 @@ async fn record_accelerator(
             .filter_map(|t| {
                 Some((
                     t.get("name")?.as_str()?.to_owned(),
-                    t.get("parent").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                    t.get("parent")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
                 ))
             })
             .collect(),
@@ -230,7 +243,11 @@ async fn record_accelerator(
     let concrete_names: HashSet<String> = names(concrete.as_ref()).into_iter().collect();
     recorded.extend(all_types);
     recorded.extend(concrete);
-    for interface in parents.iter().filter(|(_, p)| *p == "interface").map(|(n, _)| n) {
+    for interface in parents
+        .iter()
+        .filter(|(_, p)| *p == "interface")
+        .map(|(n, _)| n)
+    {
         let args = arguments(&[("implements", interface.as_str().into())]);
         recorded.extend(session.ask("qom-list-types", &args).await?);
     }
@@ -312,7 +329,8 @@ pub async fn record(options: &RecordOptions) -> Result<Profile, RecordError> {
         greeting.get_or_insert(g);
         per_accelerator.insert(accelerator.clone(), entries);
     }
-    let greeting = greeting.ok_or_else(|| RecordError::Unexpected("no accelerator to record".into()))?;
+    let greeting =
+        greeting.ok_or_else(|| RecordError::Unexpected("no accelerator to record".into()))?;
     let (common, accelerators) = split_common(per_accelerator);
     Ok(Profile::new(
         binary_name(&options.binary),

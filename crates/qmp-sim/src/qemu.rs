@@ -107,7 +107,8 @@ pub fn build_wrapped_server(
                 .validator(validator),
         );
     }
-    for entry in extra {
+    let own_answers = machine.recorded_server_answers(&api.wire, &extra);
+    for entry in extra.into_iter().chain(own_answers) {
         builder = builder.command(entry);
     }
     let server = builder.build();

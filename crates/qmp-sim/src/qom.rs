@@ -99,15 +99,21 @@ impl Qom {
             accelerator: accelerator.to_owned(),
         };
         qom.with(|s| {
-            s.objects.insert("/".into(), Object {
-                type_name: "container".into(),
-                properties: Vec::new(),
-            });
-            for path in CONTAINERS {
-                s.objects.insert((*path).into(), Object {
+            s.objects.insert(
+                "/".into(),
+                Object {
                     type_name: "container".into(),
                     properties: Vec::new(),
-                });
+                },
+            );
+            for path in CONTAINERS {
+                s.objects.insert(
+                    (*path).into(),
+                    Object {
+                        type_name: "container".into(),
+                        properties: Vec::new(),
+                    },
+                );
             }
         });
         qom.insert("/machine", machine_type, &Map::new());
@@ -145,7 +151,10 @@ impl Qom {
     /// without a profile).
     pub fn type_exists(&self, type_name: &str) -> bool {
         match &self.profile {
-            Some(profile) => profile.qom_types().iter().any(|(name, _)| name == type_name),
+            Some(profile) => profile
+                .qom_types()
+                .iter()
+                .any(|(name, _)| name == type_name),
             None => true,
         }
     }
@@ -159,7 +168,10 @@ impl Qom {
                 Some(p) => p.value = Some(value.clone()),
                 None => properties.push(Property {
                     name: name.clone(),
-                    type_name: value.type_name().replace("boolean", "bool").replace("integer", "int"),
+                    type_name: value
+                        .type_name()
+                        .replace("boolean", "bool")
+                        .replace("integer", "int"),
                     value: Some(value.clone()),
                 }),
             }
@@ -243,23 +255,35 @@ impl Qom {
     /// The QOM commands.
     pub fn commands(&self) -> Vec<CommandEntry> {
         vec![
-            sync_entry(self, "qom-list", |q, call| q.qom_list(string_arg(&call, "path"))),
+            sync_entry(self, "qom-list", |q, call| {
+                q.qom_list(string_arg(&call, "path"))
+            }),
             sync_entry(self, "qom-get", |q, call| {
                 q.qom_get(string_arg(&call, "path"), string_arg(&call, "property"))
             }),
             sync_entry(self, "qom-set", |q, call| {
                 let value = call.arguments.get("value").cloned().unwrap_or_default();
-                q.qom_set(string_arg(&call, "path"), string_arg(&call, "property"), value)
+                q.qom_set(
+                    string_arg(&call, "path"),
+                    string_arg(&call, "property"),
+                    value,
+                )
             }),
             sync_entry(self, "object-add", |q, call| q.object_add(&call.arguments)),
-            sync_entry(self, "object-del", |q, call| q.object_del(string_arg(&call, "id"))),
+            sync_entry(self, "object-del", |q, call| {
+                q.object_del(string_arg(&call, "id"))
+            }),
         ]
     }
 
     /// Resolves a path as QEMU does: absolute, or (partial) the one object
     /// whose path ends with it.
     fn resolve(&self, path: &str) -> Option<String> {
-        let trimmed = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+        let trimmed = if path.len() > 1 {
+            path.trim_end_matches('/')
+        } else {
+            path
+        };
         self.with(|s| {
             if trimmed.starts_with('/') {
                 return s.objects.contains_key(trimmed).then(|| trimmed.to_owned());
@@ -343,8 +367,14 @@ impl Qom {
 
     /// `object-add` (and `-object`): the object under `/objects/ID`.
     pub fn object_add(&self, arguments: &Map) -> CommandResult {
-        let qom_type = arguments.get("qom-type").and_then(Value::as_str).unwrap_or_default();
-        let id = arguments.get("id").and_then(Value::as_str).unwrap_or_default();
+        let qom_type = arguments
+            .get("qom-type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let id = arguments
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if !self.type_exists(qom_type) {
             return Err(QmpError::generic(format!(
                 "Parameter 'qom-type' does not accept value '{qom_type}'"

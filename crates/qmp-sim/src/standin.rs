@@ -230,7 +230,10 @@ impl Readiness for NoParent {
 /// Serves the monitors of `prepared` until `quit`, a host signal, or a
 /// guest shutdown without `-no-shutdown`; then removes the socket files and
 /// the pidfile. Call it inside a tokio runtime.
-pub async fn serve(prepared: Prepared, readiness: &mut dyn Readiness) -> Result<Ending, StartError> {
+pub async fn serve(
+    prepared: Prepared,
+    readiness: &mut dyn Readiness,
+) -> Result<Ending, StartError> {
     let started = start(prepared).await;
     let (mut signals, server, machine, removals) = match started {
         Ok(parts) => parts,
@@ -302,7 +305,8 @@ pub fn daemonize() -> Result<(Option<i32>, DaemonChild), StartError> {
         return Err(start_error(std::io::Error::last_os_error()));
     }
     // SAFETY: both descriptors were just created and are owned here.
-    let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     // SAFETY: the process has one thread (the caller's promise), so the
     // child may go on running Rust code.
     match unsafe { libc::fork() } {
@@ -312,7 +316,12 @@ pub fn daemonize() -> Result<(Option<i32>, DaemonChild), StartError> {
             // SAFETY: setsid has no preconditions; it fails only for a
             // group leader, which a fresh child is not.
             unsafe { libc::setsid() };
-            Ok((None, DaemonChild { pipe: Some(std::fs::File::from(write_end)) }))
+            Ok((
+                None,
+                DaemonChild {
+                    pipe: Some(std::fs::File::from(write_end)),
+                },
+            ))
         }
         _child => {
             drop(write_end);
@@ -357,7 +366,11 @@ impl Readiness for DaemonChild {
 /// Points standard input, output and error at /dev/null, as QEMU does
 /// once daemonized (so that whoever waits on the parent's pipes is done).
 fn detach_stdio() {
-    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
         let null = std::os::fd::AsRawFd::as_raw_fd(&null);
         for fd in 0..3 {
             // SAFETY: dup2 onto the standard descriptors, which this

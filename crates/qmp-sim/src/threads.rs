@@ -17,7 +17,9 @@ pub struct IdleThread {
 
 impl std::fmt::Debug for IdleThread {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IdleThread").field("tid", &self.tid).finish()
+        f.debug_struct("IdleThread")
+            .field("tid", &self.tid)
+            .finish()
     }
 }
 
