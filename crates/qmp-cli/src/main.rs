@@ -42,13 +42,14 @@ enum Command {
     Qapi(QapiArgs),
     /// A QEMU stand-in that takes QEMU's command-line options.
     ///
-    /// `qmp fake-qemu --introspection REPLY.json -machine none -S -qmp unix:PATH,server=on,wait=off`
-    /// serves every command of the saved `query-qmp-schema` reply with QEMU's
-    /// argument validation (or of `--schema FILE [--conditions FILE]
-    /// [--relaxed-docs]`). Accepted QEMU options: -machine none, -S,
-    /// -nodefaults, -display none, --preconfig, -name, -qmp unix:..., -chardev
-    /// socket,id=..,path=..,server=on,wait=off[,mux=on], -mon
-    /// chardev=..,mode=control[,pretty=on]. Exits after `quit`.
+    /// `qmp fake-qemu [--profile FILE] [--introspection REPLY.json | --schema FILE
+    /// [--conditions FILE]] [--script FILE] QEMU-OPTIONS...` answers as the binary
+    /// its machine profile was recorded from (default: Debian's QEMU 7.2.22
+    /// x86_64), with a modelled machine behind QEMU's options as libvirt
+    /// writes them (-machine, -accel, -cpu, -m, -smp, -object, -device,
+    /// -chardev socket with path= or fd=, -mon, -qmp, -daemonize, -pidfile,
+    /// -no-shutdown, ...). Exits after `quit`, a host signal, or the guest's
+    /// shutdown.
     #[command(name = "fake-qemu")]
     FakeQemu {
         /// Options, as for QEMU.
