@@ -25,7 +25,8 @@ pub fn fake_qemu(args: &[String]) -> anyhow::Result<ExitCode> {
         Err(error) => return Ok(cannot_start(&error.to_string())),
     };
     let mut readiness: Box<dyn Readiness> = Box::new(NoParent);
-    if line.daemonize {
+    let daemonized = line.daemonize;
+    if daemonized {
         let (status, child) = standin::daemonize().map_err(|e| anyhow!("{e}"))?;
         if let Some(status) = status {
             return Ok(ExitCode::from(u8::try_from(status).unwrap_or(1)));
@@ -46,6 +47,8 @@ pub fn fake_qemu(args: &[String]) -> anyhow::Result<ExitCode> {
             report(ending);
             Ok(ExitCode::SUCCESS)
         }
+        // A daemonized child told its parent, which prints it.
+        Err(_) if daemonized => Ok(ExitCode::from(1)),
         Err(error) => Ok(cannot_start(&error.to_string())),
     }
 }
