@@ -205,3 +205,120 @@ pub fn answers(profile: &Profile, command: &str, simulated: &HashSet<String>) ->
     }
     DESCRIPTIVE.contains(&command) || (profile.records(command) && !simulated.contains(command))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Map {
+        match qmp_wire::from_str(text).unwrap() {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    fn error(answer: Option<Recorded>) -> QmpError {
+        match answer {
+            Some(Recorded::Error(e)) => e,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn works_out_what_was_not_recorded_as_qemu_answers_it() {
+        let p = Profile::builtin().unwrap();
+        let e = error(answer(
+            &p,
+            "tcg",
+            "device-list-properties",
+            &args(r#"{"typename": "virtio-net-ccw"}"#),
+        ));
+        assert_eq!(
+            (e.class, e.desc.as_str()),
+            (
+                ErrorClass::DeviceNotFound,
+                "Device 'virtio-net-ccw' not found"
+            )
+        );
+        let e = error(answer(
+            &p,
+            "tcg",
+            "device-list-properties",
+            &args(r#"{"typename": "device"}"#),
+        ));
+        assert_eq!(
+            e.desc,
+            "Parameter 'typename' expects a non-abstract device type"
+        );
+        let e = error(answer(
+            &p,
+            "tcg",
+            "qom-list-properties",
+            &args(r#"{"typename": "nope"}"#),
+        ));
+        assert_eq!(e.desc, "Class 'nope' not found");
+        let e = error(answer(
+            &p,
+            "tcg",
+            "query-cpu-model-expansion",
+            &args(r#"{"type": "static", "model": {"name": "nope"}}"#),
+        ));
+        assert_eq!(e.desc, "CPU model 'nope' not found");
+    }
+
+    #[test]
+    fn expansions_with_other_properties_build_on_the_recorded_one() {
+        let p = Profile::builtin().unwrap();
+        let asked =
+            args(r#"{"type": "full", "model": {"name": "qemu64", "props": {"avx2": true}}}"#);
+        let Some(Recorded::Return(value)) = answer(&p, "tcg", "query-cpu-model-expansion", &asked)
+        else {
+            panic!("no expansion");
+        };
+        let props = value.get("model").and_then(|m| m.get("props")).unwrap();
+        assert_eq!(props.get("avx2"), Some(&Value::Bool(true)));
+        assert_eq!(props.get("pse36"), Some(&Value::Bool(true)));
+    }
+
+    #[test]
+    fn types_by_ancestor() {
+        let p = Profile::builtin().unwrap();
+        let Some(Recorded::Return(Value::Array(list))) = answer(
+            &p,
+            "tcg",
+            "qom-list-types",
+            &args(r#"{"implements": "memory-backend", "abstract": false}"#),
+        ) else {
+            panic!("no list");
+        };
+        let names: Vec<&str> = list
+            .iter()
+            .filter_map(|t| t.get("name")?.as_str())
+            .collect();
+        assert!(
+            names.contains(&"memory-backend-ram") && names.contains(&"memory-backend-file"),
+            "{names:?}"
+        );
+        assert!(
+            !names.contains(&"memory-backend"),
+            "abstract types are left out"
+        );
+    }
+
+    #[test]
+    fn state_stays_the_machines() {
+        let p = Profile::builtin().unwrap();
+        let simulated: HashSet<String> =
+            ["query-kvm".to_string(), "query-status".to_string()].into();
+        assert!(
+            answers(&p, "query-kvm", &simulated),
+            "descriptive: the profile wins"
+        );
+        assert!(!answers(&p, "query-status", &simulated));
+        assert!(!answers(&p, "query-cpus-fast", &HashSet::new()));
+        assert!(
+            answers(&p, "query-display-options", &HashSet::new()),
+            "recorded, not simulated"
+        );
+    }
+}

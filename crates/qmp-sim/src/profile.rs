@@ -519,3 +519,116 @@ pub fn kvm_usable() -> bool {
         .open("/dev/kvm")
         .is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> Profile {
+        let text = concat!(
+            r#"{"profile": "qmp-rs machine profile", "format": 1, "binary": "/usr/bin/q", "accelerators": ["kvm", "tcg"], "greeting": {"QMP": {"version": {"qemu": {"micro": 22, "minor": 2, "major": 7}, "package": "p"}, "capabilities": ["oob"]}}}"#,
+            "\n",
+            r#"{"execute": "query-target", "return": {"arch": "x86_64"}}"#,
+            "\n",
+            r#"{"execute": "query-kvm", "return": {"enabled": true, "present": true}, "accelerator": "kvm"}"#,
+            "\n",
+            r#"{"execute": "query-kvm", "return": {"enabled": false, "present": true}, "accelerator": "tcg"}"#,
+            "\n",
+            r#"{"execute": "device-list-properties", "arguments": {"typename": "x"}, "error": {"class": "DeviceNotFound", "desc": "Device 'x' not found"}}"#,
+            "\n",
+        );
+        Profile::parse(text, "test").unwrap()
+    }
+
+    #[test]
+    fn answers_per_accelerator_and_in_common() {
+        let p = small();
+        assert_eq!(p.version().qemu.micro, 22);
+        assert_eq!(p.accelerators().collect::<Vec<_>>(), ["kvm", "tcg"]);
+        let none = Map::new();
+        let kvm = p.value("kvm", "query-kvm").unwrap();
+        assert_eq!(kvm.get("enabled"), Some(&Value::Bool(true)));
+        assert_eq!(
+            p.value("tcg", "query-target"),
+            p.value("kvm", "query-target")
+        );
+        let mut args = Map::new();
+        args.insert("typename", "x");
+        match p.answer("tcg", "device-list-properties", &args) {
+            Some(Recorded::Error(e)) => assert_eq!(e.class, ErrorClass::DeviceNotFound),
+            other => panic!("{other:?}"),
+        }
+        assert!(p.answer("tcg", "query-machines", &none).is_none());
+        assert!(p.records("query-kvm") && !p.records("query-machines"));
+    }
+
+    #[test]
+    fn writes_what_it_reads() {
+        let p = small();
+        let again = Profile::parse(&p.to_json_lines(), "again").unwrap();
+        assert_eq!(again.to_json_lines(), p.to_json_lines());
+        assert_eq!(again.entries().count(), 4);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.jsonl.gz");
+        p.write_file(&file).unwrap();
+        assert!(std::fs::read(&file).unwrap().starts_with(&GZIP_MAGIC));
+        assert_eq!(
+            Profile::read_file(&file).unwrap().to_json_lines(),
+            p.to_json_lines()
+        );
+    }
+
+    #[test]
+    fn arguments_meet_whatever_their_order() {
+        let a: Map = match qmp_wire::from_str(
+            r#"{"type": "full", "model": {"name": "max", "props": {"a": 1, "b": 2.0}}}"#,
+        )
+        .unwrap()
+        {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        let b: Map = match qmp_wire::from_str(
+            r#"{"model": {"props": {"b": 2, "a": 1}, "name": "max"}, "type": "full"}"#,
+        )
+        .unwrap()
+        {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        assert_eq!(canonical_arguments(&a), canonical_arguments(&b));
+    }
+
+    #[test]
+    fn bad_profiles_are_refused_with_the_line() {
+        let header = r#"{"profile": "qmp-rs machine profile", "format": 1, "accelerators": ["tcg"], "greeting": {"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}}"#;
+        for (text, expected) in [
+            ("", "it is empty"),
+            ("{\"profile\": \"x\"}", "it lacks \"profile\""),
+            (
+                &header.replace("\"format\": 1", "\"format\": 9") as &str,
+                "format 9",
+            ),
+            (&format!("{header}\n{{\"execute\": \"q\"}}"), "line 2"),
+            (
+                &format!(
+                    "{header}\n{{\"execute\": \"q\", \"return\": 1, \"accelerator\": \"kvm\"}}"
+                ),
+                "accelerator 'kvm' is not in the header",
+            ),
+            (&format!("{header}\n[1"), "line 2"),
+        ] {
+            let error = Profile::parse(text, "p").unwrap_err().to_string();
+            assert!(error.contains(expected), "{text:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_shipped_profile_reads() {
+        let p = Profile::builtin().unwrap();
+        assert_eq!(p.version().qemu.to_string(), "7.2.22");
+        assert!(p.accelerators().any(|a| a == "tcg"));
+        assert!(p.value("tcg", "query-qmp-schema").is_some());
+        assert!(p.qom_types().len() > 500);
+    }
+}
