@@ -4,16 +4,15 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
 use qapi_schema::introspect::ApiSource;
 use qmp_server::{Server, ServerConfig, TlsConfig};
-use qmp_sim::machine::{Machine, MachineOptions};
-use qmp_sim::qemu::{build_scripted_server, default_version};
-use qmp_sim::{Script, SimApi};
+use qmp_sim::machine::MachineOptions;
+use qmp_sim::qemu::{default_version, Assembled, Assembly};
+use qmp_sim::SimApi;
 
 use crate::target::runtime;
 
@@ -97,25 +96,26 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         None => SimApi::builtin()?,
     };
     let tls = tls_config(&args)?;
-    let script = Arc::new(Script::default());
-    if let Some(path) = &args.script {
-        for rule in Script::read_file(path)? {
-            script.add(rule);
-        }
-    }
     runtime()?.block_on(async move {
         let mut signals = qmp_sim::ending::HostSignals::catch().context("cannot catch signals")?;
-        let machine = Machine::new(&MachineOptions {
-            start_stopped: args.stopped,
-            ..MachineOptions::default()
-        });
         let config = ServerConfig {
             pretty: args.pretty,
             busy_poll: Duration::from_micros(args.busy_poll),
             faults: args.faults.faults()?,
             ..ServerConfig::qmp(default_version())
         };
-        let server = build_scripted_server(&api, &machine, config, &script, None);
+        let mut assembly = Assembly::new(api)
+            .machine(MachineOptions {
+                start_stopped: args.stopped,
+                ..MachineOptions::default()
+            })
+            .config(config);
+        if let Some(path) = &args.script {
+            assembly = assembly.script_file(path)?;
+        }
+        let Assembled {
+            server, machine, ..
+        } = assembly.build().map_err(anyhow::Error::msg)?;
         let serving = server.clone();
         let listening = match (&args.unix, args.tcp) {
             (Some(path), _) => {

@@ -40,4 +40,4 @@ pub use api::{ApiError, SimApi};
 pub use machine::{Machine, MachineOptions, RunState};
 pub use minimal::minimal_value;
 pub use script::{Rule, Script, ScriptError, ScriptedReply};
-pub use simulator::Simulator;
+pub use simulator::{SimError, Simulator};

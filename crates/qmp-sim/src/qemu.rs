@@ -13,9 +13,9 @@ use qmp_server::{CommandEntry, Reply, Server, ServerConfig};
 use qmp_wire::{Map, QemuVersion, QmpError, VersionInfo};
 
 use crate::api::SimApi;
-use crate::machine::Machine;
+use crate::machine::{Machine, MachineOptions};
 use crate::minimal::minimal_value;
-use crate::script::{Script, ScriptedReply};
+use crate::script::{Script, ScriptError, ScriptedReply};
 
 pub use crate::cmdline::OptionError;
 
@@ -31,31 +31,112 @@ pub fn default_version() -> VersionInfo {
     }
 }
 
-/// Builds the server for `api` around `machine`: every command of the API,
-/// validated as QEMU validates it, answered by `script` where a rule
-/// matches, simulated where the machine knows it, else with the smallest
-/// valid value.
+/// Builds the server for `api` around a machine built already: every
+/// command of the API, validated as QEMU validates it, answered from the
+/// machine's profile where it describes the binary, simulated where the
+/// machine knows it, else with the smallest valid value. [`Assembly`]
+/// builds the machine too, and adds a script.
 pub fn build_server(api: &SimApi, machine: &Machine, config: ServerConfig) -> Server {
-    build_scripted_server(api, machine, config, &Arc::new(Script::default()), None)
+    build_wrapped_server(api, machine, config, None, |entry| entry, Vec::new())
 }
 
-/// [`build_server`] with a script, and an observer that sees every request.
-pub fn build_scripted_server(
-    api: &SimApi,
-    machine: &Machine,
+/// What a simulated QEMU is made of: an API, a machine, a script, the
+/// server's settings and an observer of every request. `qmp serve`, `qmp
+/// fake-qemu`, the library's [`Simulator`](crate::Simulator) and replays
+/// all put theirs together here.
+pub struct Assembly {
+    api: SimApi,
+    machine: MachineOptions,
     config: ServerConfig,
-    script: &Arc<Script>,
+    script: Arc<Script>,
     observer: Option<qmp_server::RequestObserver>,
-) -> Server {
-    let script = Arc::clone(script);
-    build_wrapped_server(
-        api,
-        machine,
-        config,
-        observer,
-        move |entry| scripted(entry, &script),
-        Vec::new(),
-    )
+}
+
+/// A simulated QEMU, put together: its server (not yet listening), its
+/// machine and its script.
+pub struct Assembled {
+    /// The server, to serve on any transport.
+    pub server: Server,
+    /// The machine behind it.
+    pub machine: Machine,
+    /// The scripted replies (more can be added while it runs).
+    pub script: Arc<Script>,
+}
+
+impl Assembly {
+    /// `api` on a running machine of type `none`, QEMU's server settings,
+    /// no script.
+    pub fn new(api: SimApi) -> Assembly {
+        Assembly {
+            api,
+            machine: MachineOptions::default(),
+            config: ServerConfig::qmp(default_version()),
+            script: Arc::new(Script::default()),
+            observer: None,
+        }
+    }
+
+    /// The machine to build. With a profile, the server greets with the
+    /// profile's version and capabilities.
+    pub fn machine(mut self, options: MachineOptions) -> Assembly {
+        self.machine = options;
+        self
+    }
+
+    /// The server's settings (the schema is always the API's).
+    pub fn config(mut self, config: ServerConfig) -> Assembly {
+        self.config = config;
+        self
+    }
+
+    /// Scripted replies, shared with the caller (who may add more).
+    pub fn script(mut self, script: Arc<Script>) -> Assembly {
+        self.script = script;
+        self
+    }
+
+    /// Adds the rules of a script file.
+    pub fn script_file(self, path: &std::path::Path) -> Result<Assembly, ScriptError> {
+        for rule in Script::read_file(path)? {
+            self.script.add(rule);
+        }
+        Ok(self)
+    }
+
+    /// Something that sees every well-framed request.
+    pub fn observer(mut self, observer: qmp_server::RequestObserver) -> Assembly {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Builds the machine and its server; the error is QEMU's text for
+    /// hardware the profile cannot build.
+    pub fn build(self) -> Result<Assembled, String> {
+        let script = Arc::clone(&self.script);
+        self.build_wrapped(move |entry| scripted(entry, &script), Vec::new())
+    }
+
+    /// [`Assembly::build`] with each command's entry passed through `wrap`
+    /// instead of the script (as a replay does), and `extra` entries in
+    /// place of the server's own.
+    pub fn build_wrapped(
+        self,
+        wrap: impl Fn(CommandEntry) -> CommandEntry,
+        extra: Vec<CommandEntry>,
+    ) -> Result<Assembled, String> {
+        let machine = Machine::build(&self.machine)?;
+        let mut config = self.config;
+        if let Some(profile) = &self.machine.profile {
+            config.version = profile.version().clone();
+            config.offer_oob = profile.greeting().offers_oob();
+        }
+        let server = build_wrapped_server(&self.api, &machine, config, self.observer, wrap, extra);
+        Ok(Assembled {
+            server,
+            machine,
+            script: self.script,
+        })
+    }
 }
 
 /// [`build_server`] with each command's entry passed through `wrap` (which

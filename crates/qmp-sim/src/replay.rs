@@ -25,7 +25,6 @@ use qmp_wire::{
     Decoder, Event, Map, MemberOrder, QmpError, Request, ServerMessage, Value, VersionInfo,
 };
 
-use crate::machine::{Machine, MachineOptions};
 use crate::{ApiError, SimApi};
 
 /// One recorded command and what QEMU answered.
@@ -446,7 +445,6 @@ pub fn build_replay_server(
         }
     })?;
     let api = SimApi::from_reply(wire.clone(), info);
-    let machine = Machine::new(&MachineOptions::default());
     // The server's own queries go through the recording too (in a strict
     // replay they have their place), with the recorded answers behind.
     let version = recording.version.to_value();
@@ -469,9 +467,14 @@ pub fn build_replay_server(
         .into_iter()
         .map(|entry| wrap(entry).allow_preconfig(true).no_arguments())
         .collect();
-    Ok(crate::qemu::build_wrapped_server(
-        &api, &machine, config, None, wrap, extra,
-    ))
+    let assembled = crate::qemu::Assembly::new(api)
+        .config(config)
+        .build_wrapped(wrap, extra)
+        .map_err(|reason| ApiError::Read {
+            path: "the replayed machine".into(),
+            error: std::io::Error::other(reason),
+        })?;
+    Ok(assembled.server)
 }
 
 /// A replay served on a fresh unix socket, for tests.

@@ -16,14 +16,26 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use qmp_server::{Emitter, Server, ServerConfig};
+use qmp_server::{Emitter, Server};
 use qmp_wire::Request;
 
 use crate::api::{ApiError, SimApi};
 use crate::machine::{Machine, MachineOptions};
-use crate::qemu::{build_scripted_server, default_version};
+use crate::qemu::Assembly;
 use crate::script::{Rule, Script};
 use crate::served::Served;
+
+/// Why a simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// Its API could not be loaded, or its socket made.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// Its machine could not be built (QEMU's text: an unknown machine
+    /// type, device or CPU model).
+    #[error("{0}")]
+    Machine(String),
+}
 
 /// A running simulator on a temporary unix socket.
 pub struct Simulator {
@@ -35,14 +47,12 @@ pub struct Simulator {
 
 impl Simulator {
     /// The built-in API, a running machine, on a fresh socket.
-    pub async fn start() -> Result<Simulator, ApiError> {
+    pub async fn start() -> Result<Simulator, SimError> {
         Simulator::start_with(SimApi::builtin()?, MachineOptions::default()).await
     }
 
     /// Any API and machine options, on a fresh socket.
-    pub async fn start_with(api: SimApi, options: MachineOptions) -> Result<Simulator, ApiError> {
-        let machine = Machine::new(&options);
-        let script = Arc::new(Script::default());
+    pub async fn start_with(api: SimApi, options: MachineOptions) -> Result<Simulator, SimError> {
         let received: Arc<Mutex<Vec<Request>>> = Arc::default();
         let log = Arc::clone(&received);
         let observer: qmp_server::RequestObserver = Arc::new(move |request: &Request| {
@@ -50,17 +60,15 @@ impl Simulator {
                 log.push(request.clone());
             }
         });
-        let server = build_scripted_server(
-            &api,
-            &machine,
-            ServerConfig::qmp(default_version()),
-            &script,
-            Some(observer),
-        );
+        let assembled = Assembly::new(api)
+            .machine(options)
+            .observer(observer)
+            .build()
+            .map_err(SimError::Machine)?;
         Ok(Simulator {
-            served: Served::start(server, "qmp-sim-")?,
-            machine,
-            script,
+            served: Served::start(assembled.server, "qmp-sim-")?,
+            machine: assembled.machine,
+            script: assembled.script,
             received,
         })
     }

@@ -20,8 +20,7 @@ use crate::ending::{Ending, HostSignals};
 use crate::hardware::{ChardevInfo, HardwareSpec};
 use crate::machine::{Machine, MachineOptions};
 use crate::profile::{kvm_usable, Profile};
-use crate::qemu::build_scripted_server;
-use crate::script::Script;
+use crate::qemu::{Assembled, Assembly};
 
 /// The stand-in could not start; the text is what QEMU would print
 /// (after the program name).
@@ -105,14 +104,10 @@ fn listening_path(fd: i32) -> Option<String> {
     unix.path().map(|p| p.to_string_lossy().into_owned())
 }
 
-/// Everything `line` asks for, before any socket exists.
+/// Everything `line` asks for, put together, before any socket exists.
 pub struct Prepared {
     line: QemuCommandLine,
-    api: SimApi,
-    machine: Machine,
-    version: qmp_wire::VersionInfo,
-    offer_oob: bool,
-    script: Arc<Script>,
+    assembled: Assembled,
 }
 
 /// Reads the profile, the API and the script, and builds the machine
@@ -131,12 +126,6 @@ pub fn prepare(line: QemuCommandLine) -> Result<Prepared, StartError> {
             SimApi::from_reply(wire, info)
         }
     };
-    let script = Arc::new(Script::default());
-    if let Some(path) = &line.script {
-        for rule in Script::read_file(path).map_err(start_error)? {
-            script.add(rule);
-        }
-    }
     let options = MachineOptions {
         start_stopped: line.start_stopped,
         preconfig: line.preconfig,
@@ -157,15 +146,16 @@ pub fn prepare(line: QemuCommandLine) -> Result<Prepared, StartError> {
         no_shutdown: line.no_shutdown,
         no_acpi: line.no_acpi,
     };
-    let machine = Machine::build(&options).map_err(StartError)?;
-    Ok(Prepared {
-        version: profile.version().clone(),
-        offer_oob: profile.greeting().offers_oob(),
-        line,
-        api,
-        machine,
-        script,
-    })
+    let mut assembly = Assembly::new(api).machine(options).config(ServerConfig {
+        // QEMU serves one client per monitor at a time.
+        one_client_at_a_time: true,
+        ..ServerConfig::qmp(profile.version().clone())
+    });
+    if let Some(path) = &line.script {
+        assembly = assembly.script_file(path).map_err(start_error)?;
+    }
+    let assembled = assembly.build().map_err(StartError)?;
+    Ok(Prepared { line, assembled })
 }
 
 /// A monitor's socket, bound.
@@ -255,20 +245,10 @@ type Started = (HostSignals, Server, Machine, Vec<PathBuf>);
 
 async fn start(prepared: Prepared) -> Result<Started, StartError> {
     let signals = HostSignals::catch().map_err(start_error)?;
-    let Prepared {
-        line,
-        api,
-        machine,
-        version,
-        offer_oob,
-        script,
-    } = prepared;
-    let config = ServerConfig {
-        one_client_at_a_time: true,
-        offer_oob,
-        ..ServerConfig::qmp(version)
-    };
-    let server = build_scripted_server(&api, &machine, config, &script, None);
+    let Prepared { line, assembled } = prepared;
+    let Assembled {
+        server, machine, ..
+    } = assembled;
     let mut removals = Vec::new();
     for monitor in &line.monitors {
         let handle = server.with_pretty(monitor.pretty);
