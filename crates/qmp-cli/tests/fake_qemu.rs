@@ -459,3 +459,46 @@ fn the_guest_shuts_down_on_the_power_button_and_no_shutdown_keeps_the_process() 
     assert_eq!(events, ["RESUME", "POWERDOWN"]);
     assert_eq!(status.as_deref(), Some("running"));
 }
+
+#[test]
+fn serial_ptys_and_block_nodes_from_the_command_line() {
+    let process = machine(&[
+        "-chardev",
+        "pty,id=charserial0",
+        "-device",
+        r#"{"driver":"isa-serial","chardev":"charserial0","id":"serial0","index":0}"#,
+        "-blockdev",
+        r#"{"driver":"null-co","node-name":"libvirt-1-storage","read-only":false}"#,
+    ]);
+    runtime().block_on(async {
+        let client = Client::connect_unix(process.socket()).await.unwrap();
+        let chardevs = client.execute("query-chardev", ()).await.unwrap();
+        let serial = chardevs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c.get("label").and_then(Value::as_str) == Some("charserial0"))
+            .expect("the serial chardev");
+        let filename = serial.get("filename").and_then(Value::as_str).unwrap();
+        let tty = filename.strip_prefix("pty:").expect("a pty");
+        assert!(Path::new(tty).exists(), "{tty}");
+        let monitor = chardevs.to_string();
+        assert!(monitor.contains("\"frontend-open\": true"), "{monitor}");
+        let nodes = client
+            .execute("query-named-block-nodes", args(&[("flat", true.into())]))
+            .await
+            .unwrap();
+        assert!(nodes.to_string().contains("libvirt-1-storage"), "{nodes}");
+        let serial = client
+            .execute(
+                "qom-get",
+                args(&[
+                    ("path", "/machine/peripheral/serial0".into()),
+                    ("property", "chardev".into()),
+                ]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(serial, Value::from("charserial0"));
+    });
+}

@@ -464,7 +464,17 @@ fn without_host_values(command: &str, arguments: Option<&Value>, reply: &Value) 
 
 /// How many of the probe's replies `socket`'s server reproduces.
 async fn replay_session(socket: &Path, session: &[(Value, Value)]) -> (usize, Vec<String>) {
-    let client = Client::connect_unix(socket).await.expect("connect");
+    // QEMU serves one client at a time: the start-up probe may still be
+    // leaving.
+    let mut client = Client::connect_unix(socket).await;
+    for _ in 0..50 {
+        if client.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        client = Client::connect_unix(socket).await;
+    }
+    let client = client.expect("connect");
     let mut equal = 0;
     let mut differing = Vec::new();
     for (request, recorded) in session {

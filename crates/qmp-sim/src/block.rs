@@ -95,25 +95,27 @@ impl Block {
                         }
                     }
                 }
-                block.add_node(&call)
+                block.add(&call.arguments)
             }
         })
     }
 
-    fn add_node(&self, call: &Call) -> CommandResult {
-        let driver = text(call, "driver").unwrap_or_default().to_owned();
-        let file = match call.arguments.get("file") {
+    /// Adds a node (`blockdev-add`, `-blockdev`) with `arguments`.
+    pub fn add(&self, arguments: &Map) -> CommandResult {
+        let text = |name: &str| arguments.get(name).and_then(Value::as_str);
+        let driver = text("driver").unwrap_or_default().to_owned();
+        let file = match arguments.get("file") {
             Some(Value::String(reference)) => reference.clone(),
-            _ => text(call, "filename").unwrap_or_default().to_owned(),
+            _ => text("filename").unwrap_or_default().to_owned(),
         };
-        let size = call
-            .arguments
-            .get("size")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        let read_only = flag(call, "read-only", false);
+        let size = arguments.get("size").and_then(Value::as_i64).unwrap_or(0);
+        let read_only = match arguments.get("read-only") {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => matches!(s.as_str(), "on" | "true" | "yes"),
+            _ => false,
+        };
         self.with(|s| {
-            let name = match text(call, "node-name") {
+            let name = match text("node-name") {
                 Some(name) => name.to_owned(),
                 None => {
                     s.anonymous += 1;

@@ -57,6 +57,8 @@ pub struct HardwareSpec {
     pub objects: Vec<Map>,
     /// `-device`s.
     pub devices: Vec<Map>,
+    /// `-blockdev`s.
+    pub blockdevs: Vec<Map>,
     /// The chardevs.
     pub chardevs: Vec<ChardevInfo>,
     /// `-name ...,debug-threads=on`.

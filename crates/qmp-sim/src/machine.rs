@@ -140,7 +140,17 @@ impl Machine {
     /// cannot be built (an unknown machine type, device or CPU model).
     pub fn build(options: &MachineOptions) -> Result<Machine, String> {
         let hardware = Hardware::build(&options.hardware, options.profile.clone())?;
-        Ok(Machine::with_hardware(options, hardware))
+        let machine = Machine::with_hardware(options, hardware);
+        for node in &options.hardware.blockdevs {
+            machine.block.add(node).map_err(|e| {
+                let name = node
+                    .get("node-name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                format!("-blockdev node-name={name}: {}", e.desc)
+            })?;
+        }
+        Ok(machine)
     }
 
     fn with_hardware(options: &MachineOptions, hardware: Hardware) -> Machine {

@@ -89,6 +89,26 @@ fn zero_of(type_name: &str) -> Option<Value> {
     })
 }
 
+/// A `key=value` option's text read as the property's type, as QEMU's
+/// option visitor reads it (`size=256M`, `share=on`); other values as given.
+fn coerce(type_name: &str, value: &Value) -> Value {
+    let Value::String(text) = value else {
+        return value.clone();
+    };
+    let parsed = match type_name {
+        "bool" => match text.as_str() {
+            "on" | "yes" | "true" | "y" => Some(Value::Bool(true)),
+            "off" | "no" | "false" | "n" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        "size" => crate::cmdline::parse_size(text, 1).map(Value::from),
+        t if t.starts_with("uint") => text.parse::<u64>().ok().map(Value::from),
+        t if t.starts_with("int") => text.parse::<i64>().ok().map(Value::from),
+        _ => None,
+    };
+    parsed.unwrap_or_else(|| value.clone())
+}
+
 impl Qom {
     /// A tree for a machine of QOM type `machine_type` (`none-machine`,
     /// `pc-i440fx-7.2-machine`, ...), with the properties the profile has.
@@ -165,7 +185,7 @@ impl Qom {
         let mut properties = self.type_properties(type_name);
         for (name, value) in values.iter() {
             match properties.iter_mut().find(|p| &p.name == name) {
-                Some(p) => p.value = Some(value.clone()),
+                Some(p) => p.value = Some(coerce(&p.type_name, value)),
                 None => properties.push(Property {
                     name: name.clone(),
                     type_name: value

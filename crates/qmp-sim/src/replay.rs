@@ -13,6 +13,7 @@
 //! argument checks, with QEMU's texts, apply to every command), else with
 //! an error saying so.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -213,6 +214,28 @@ struct State {
     next: usize,
     last_used: Vec<Option<usize>>,
     report: ReplayReport,
+    /// What [`Replayer::observe`] chose for the latest requests, by
+    /// [`request_key`], until their handler takes it; requests the server
+    /// answered itself never take theirs, so only the latest
+    /// [`MAX_CHOSEN`] are kept.
+    chosen: VecDeque<(String, Choice)>,
+}
+
+/// Choices kept for requests on their way to a handler: far more than
+/// can be in flight (QEMU queues 8 in-band commands per session).
+const MAX_CHOSEN: usize = 1024;
+
+/// What the replay chose for one request: an exchange, the stand-in
+/// (`None`), or an error reply.
+type Choice = Result<Option<usize>, QmpError>;
+
+/// Identifies a request between the server's observer and its handler.
+fn request_key(out_of_band: bool, command: &str, arguments: &Map, id: Option<&Value>) -> String {
+    format!(
+        "{out_of_band}|{command}|{}|{}",
+        crate::profile::canonical_arguments(arguments),
+        id.map(Value::to_string).unwrap_or_default()
+    )
 }
 
 /// Serves a recording; shared by the replay server's handlers.
@@ -244,6 +267,7 @@ impl Replayer {
                 next: 0,
                 last_used: vec![None; count],
                 report: ReplayReport::default(),
+                chosen: VecDeque::new(),
             }),
             finished: tokio::sync::watch::Sender::new(false),
         })
@@ -276,6 +300,49 @@ impl Replayer {
             .map(|(e, _)| describe(&e.command, &e.arguments))
             .collect();
         report
+    }
+
+    /// Sees every well-framed request as it arrives, before the server
+    /// answers any itself (an `exec-oob` of a command without `allow-oob`,
+    /// arguments that fail validation), and keeps the recorded order with
+    /// it; the handler then answers with what was chosen here.
+    /// `stand_in_behind`: commands not recorded may go to the stand-in.
+    fn observe(&self, request: &Request, stand_in_behind: bool) {
+        if request.command == "qmp_capabilities" {
+            return;
+        }
+        let none = Map::new();
+        let arguments = request.arguments.as_ref().unwrap_or(&none);
+        let can_fall_back = stand_in_behind && self.order == Order::Lenient;
+        let choice = self.select(&request.command, arguments, can_fall_back);
+        let key = request_key(
+            request.oob,
+            &request.command,
+            arguments,
+            request.id.as_ref(),
+        );
+        if let Ok(mut state) = self.state.lock() {
+            if state.chosen.len() == MAX_CHOSEN {
+                state.chosen.pop_front();
+            }
+            state.chosen.push_back((key, choice));
+        }
+    }
+
+    /// What [`Replayer::observe`] chose for `call`, or a choice made now
+    /// (a server without the observer).
+    fn choice_for(&self, call: &Call, can_fall_back: bool) -> Choice {
+        let key = request_key(
+            call.out_of_band,
+            &call.command,
+            &call.arguments,
+            call.id.as_ref(),
+        );
+        let observed = self.state.lock().ok().and_then(|mut state| {
+            let at = state.chosen.iter().position(|(k, _)| *k == key)?;
+            state.chosen.remove(at).map(|(_, choice)| choice)
+        });
+        observed.unwrap_or_else(|| self.select(&call.command, &call.arguments, can_fall_back))
     }
 
     /// The exchange answering `command`, or the error reply; `Ok(None)`
@@ -402,11 +469,7 @@ impl Replayer {
             let fallback = fallback.clone();
             Box::pin(async move {
                 let strict = replayer.order == Order::Strict;
-                match replayer.select(
-                    &call.command,
-                    &call.arguments,
-                    fallback.is_some() && !strict,
-                )? {
+                match replayer.choice_for(&call, fallback.is_some() && !strict)? {
                     Some(index) => replayer.answer(index, &call).await,
                     None => match fallback {
                         Some(fallback) => fallback(call).await,
@@ -432,9 +495,15 @@ pub fn build_replay_server(
         offer_oob: recording.capabilities.iter().any(|c| c == "oob"),
         ..config
     };
+    let observer = |stand_in_behind: bool| -> qmp_server::RequestObserver {
+        let replayer = Arc::clone(replayer);
+        Arc::new(move |request: &Request| replayer.observe(request, stand_in_behind))
+    };
     let Some(wire) = recording.schema.clone() else {
         let handler = replayer.handler(None);
+        let observe = observer(false);
         return Ok(Server::builder(config)
+            .observe(move |request| observe(request))
             .forward_unknown(move |call| handler(call))
             .build());
     };
@@ -469,6 +538,7 @@ pub fn build_replay_server(
         .collect();
     let assembled = crate::qemu::Assembly::new(api)
         .config(config)
+        .observer(observer(true))
         .build_wrapped(wrap, extra)
         .map_err(|reason| ApiError::Read {
             path: "the replayed machine".into(),

@@ -56,8 +56,9 @@ pub fn choose_accelerator(profile: &Profile, line: &QemuCommandLine) -> Result<S
     }))
 }
 
-/// How `query-chardev` describes each chardev of `line`.
-fn chardev_infos(line: &QemuCommandLine) -> Vec<ChardevInfo> {
+/// How `query-chardev` describes each chardev of `line`, and the
+/// terminals opened for `pty` chardevs (QEMU says where each went).
+fn chardev_infos(line: &QemuCommandLine) -> Result<(Vec<ChardevInfo>, Vec<OwnedFd>), StartError> {
     let monitor_labels: Vec<&str> = line.monitors.iter().map(|m| m.label.as_str()).collect();
     let socket_name = |socket: &SocketSpec| match socket {
         SocketSpec::Listen(path) => format!("unix:{},server=on", path.display()),
@@ -66,23 +67,28 @@ fn chardev_infos(line: &QemuCommandLine) -> Vec<ChardevInfo> {
         }
         SocketSpec::ConnectedFd(_) => "unix:".to_owned(),
     };
-    let mut infos: Vec<ChardevInfo> = line
-        .chardevs
-        .iter()
-        .map(|c| {
-            let monitor = monitor_labels.contains(&c.id.as_str());
-            let filename = match (&c.socket, c.backend.as_str()) {
-                (Some(socket), _) if monitor => socket_name(socket),
-                (Some(socket), _) => format!("disconnected:{}", socket_name(socket)),
-                (None, backend) => backend.to_owned(),
-            };
-            ChardevInfo {
-                label: c.id.clone(),
-                filename,
-                frontend_open: monitor,
+    let mut ptys = Vec::new();
+    let mut infos = Vec::new();
+    for c in &line.chardevs {
+        let monitor = monitor_labels.contains(&c.id.as_str());
+        let filename = match (&c.socket, c.backend.as_str()) {
+            (Some(socket), _) if monitor => socket_name(socket),
+            (Some(socket), _) => format!("disconnected:{}", socket_name(socket)),
+            (None, "pty") => {
+                let (master, path) =
+                    open_pty().map_err(|e| StartError(format!("-chardev pty,id={}: {e}", c.id)))?;
+                eprintln!("char device redirected to {path} (label {})", c.id);
+                ptys.push(master);
+                format!("pty:{path}")
             }
-        })
-        .collect();
+            (None, backend) => backend.to_owned(),
+        };
+        infos.push(ChardevInfo {
+            label: c.id.clone(),
+            filename,
+            frontend_open: monitor,
+        });
+    }
     for monitor in &line.monitors {
         if !infos.iter().any(|c| c.label == monitor.label) {
             infos.push(ChardevInfo {
@@ -92,7 +98,34 @@ fn chardev_infos(line: &QemuCommandLine) -> Vec<ChardevInfo> {
             });
         }
     }
-    infos
+    Ok((infos, ptys))
+}
+
+/// A new pseudo-terminal: its master end and the path of its slave.
+fn open_pty() -> std::io::Result<(OwnedFd, String)> {
+    // SAFETY: posix_openpt returns a new descriptor or -1.
+    let fd = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd was just opened and is owned by nobody else.
+    let master = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut name = [0 as libc::c_char; 128];
+    // SAFETY: grantpt/unlockpt take the master descriptor; ptsname_r
+    // writes a NUL-terminated name into the buffer of the given length.
+    let ok = unsafe {
+        libc::grantpt(fd) == 0
+            && libc::unlockpt(fd) == 0
+            && libc::ptsname_r(fd, name.as_mut_ptr(), name.len()) == 0
+    };
+    if !ok {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: ptsname_r succeeded, so the buffer holds a C string.
+    let path = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }
+        .to_string_lossy()
+        .into_owned();
+    Ok((master, path))
 }
 
 /// The path a listening unix socket handed over as `fd` is bound to.
@@ -108,6 +141,8 @@ fn listening_path(fd: i32) -> Option<String> {
 pub struct Prepared {
     line: QemuCommandLine,
     assembled: Assembled,
+    /// The master ends of `-chardev pty` terminals, open while it runs.
+    _ptys: Vec<OwnedFd>,
 }
 
 /// Reads the profile, the API and the script, and builds the machine
@@ -126,6 +161,7 @@ pub fn prepare(line: QemuCommandLine) -> Result<Prepared, StartError> {
             SimApi::from_reply(wire, info)
         }
     };
+    let (chardevs, ptys) = chardev_infos(&line)?;
     let options = MachineOptions {
         start_stopped: line.start_stopped,
         preconfig: line.preconfig,
@@ -140,7 +176,8 @@ pub fn prepare(line: QemuCommandLine) -> Result<Prepared, StartError> {
             uuid: line.uuid.clone(),
             objects: line.objects.clone(),
             devices: line.devices.clone(),
-            chardevs: chardev_infos(&line),
+            blockdevs: line.blockdevs.clone(),
+            chardevs,
             debug_threads: line.debug_threads,
         },
         no_shutdown: line.no_shutdown,
@@ -155,7 +192,11 @@ pub fn prepare(line: QemuCommandLine) -> Result<Prepared, StartError> {
         assembly = assembly.script_file(path).map_err(start_error)?;
     }
     let assembled = assembly.build().map_err(StartError)?;
-    Ok(Prepared { line, assembled })
+    Ok(Prepared {
+        line,
+        assembled,
+        _ptys: ptys,
+    })
 }
 
 /// A monitor's socket, bound.
@@ -225,7 +266,7 @@ pub async fn serve(
     readiness: &mut dyn Readiness,
 ) -> Result<Ending, StartError> {
     let started = start(prepared).await;
-    let (mut signals, server, machine, removals) = match started {
+    let (mut signals, server, machine, removals, _ptys) = match started {
         Ok(parts) => parts,
         Err(error) => {
             readiness.failed(&error);
@@ -241,11 +282,15 @@ pub async fn serve(
     Ok(ending)
 }
 
-type Started = (HostSignals, Server, Machine, Vec<PathBuf>);
+type Started = (HostSignals, Server, Machine, Vec<PathBuf>, Vec<OwnedFd>);
 
 async fn start(prepared: Prepared) -> Result<Started, StartError> {
     let signals = HostSignals::catch().map_err(start_error)?;
-    let Prepared { line, assembled } = prepared;
+    let Prepared {
+        line,
+        assembled,
+        _ptys: ptys,
+    } = prepared;
     let Assembled {
         server, machine, ..
     } = assembled;
@@ -266,7 +311,7 @@ async fn start(prepared: Prepared) -> Result<Started, StartError> {
         write_pidfile(pidfile)?;
         removals.push(pidfile.clone());
     }
-    Ok((signals, server, machine, removals))
+    Ok((signals, server, machine, removals, ptys))
 }
 
 fn write_pidfile(path: &Path) -> Result<(), StartError> {
