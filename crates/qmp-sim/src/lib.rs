@@ -2,14 +2,19 @@
 //!
 //! It serves the API described by a `query-qmp-schema` reply or a QAPI
 //! schema ([`SimApi`]): every command is accepted with QEMU's argument
-//! validation computed from the schema, and answers with the smallest value
-//! valid for its return type unless the simulated [`Machine`] has behaviour
-//! for it (run state and its events, QOM, HMP, block nodes, migration state
-//! errors). [`qemu`] and [`qga`] are the `qmp fake-qemu` and `qmp fake-qga`
-//! programs, which accept the QEMU and qemu-ga options the conformance
-//! transcripts use. The protocol itself is `qmp-server`'s, and
-//! introspection (the lists, built from a schema or read from a reply, and
-//! their validation) is `qapi-schema`'s.
+//! validation computed from the schema, and answered by a script where a
+//! rule matches, from the machine profile ([`profile`], [`described`])
+//! where the question describes the binary, by the simulated [`Machine`]
+//! where it models the state (run state and its events, the hardware in
+//! [`hardware`]: vCPU threads, QOM, devices, memdevs, iothreads; block
+//! nodes, migration, HMP), and with the smallest valid value elsewhere.
+//! [`qemu::Assembly`] puts these together for every user. `qmp fake-qemu`
+//! is [`cmdline`] (QEMU's command line as libvirt writes it) and
+//! [`standin`] (the process: `-daemonize`, `-pidfile`, monitors);
+//! [`qga`] is `qmp fake-qga`; [`replay`] serves recorded conversations.
+//! The protocol itself is `qmp-server`'s, and introspection (the lists,
+//! built from a schema or read from a reply, and their validation) is
+//! `qapi-schema`'s.
 #![warn(missing_docs)]
 
 pub mod api;
