@@ -406,17 +406,12 @@ impl Hardware {
     /// The commands of the modelled hardware (QOM and devices included).
     pub fn commands(&self) -> Vec<CommandEntry> {
         let mut list = self.inner.qom.commands();
-        list.retain(|e| e.name != "object-add" && e.name != "object-del");
         list.extend(self.inner.devices.commands());
         list.extend([
             sync_entry(self, "object-add", |h, call| h.add_object(&call.arguments)),
             sync_entry(self, "object-del", |h, call| {
-                let id = crate::machine::string_arg(&call, "id").to_owned();
-                let path = format!("{}{id}", crate::qom::OBJECTS);
-                if !h.inner.qom.exists(&path) {
-                    return Err(QmpError::generic(format!("object '{id}' not found")));
-                }
-                h.inner.qom.remove(&path);
+                let id = crate::machine::string_arg(&call, "id");
+                h.inner.qom.object_del(id)?;
                 h.inner.iothreads.with(|list| list.retain(|t| t.id != id));
                 ok_empty()
             }),

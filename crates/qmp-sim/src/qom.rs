@@ -272,7 +272,8 @@ impl Qom {
         })
     }
 
-    /// The QOM commands.
+    /// `qom-list`, `qom-get` and `qom-set` (objects are added and removed
+    /// by [`crate::hardware`], which also runs their threads).
     pub fn commands(&self) -> Vec<CommandEntry> {
         vec![
             sync_entry(self, "qom-list", |q, call| {
@@ -415,7 +416,8 @@ impl Qom {
         ok_empty()
     }
 
-    fn object_del(&self, id: &str) -> CommandResult {
+    /// `object-del`: removes `/objects/ID`.
+    pub fn object_del(&self, id: &str) -> CommandResult {
         let path = format!("{OBJECTS}{id}");
         if !self.exists(&path) {
             return Err(QmpError::generic(format!("object '{id}' not found")));
