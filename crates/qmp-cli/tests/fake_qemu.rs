@@ -461,7 +461,7 @@ fn the_guest_shuts_down_on_the_power_button_and_no_shutdown_keeps_the_process() 
 }
 
 #[test]
-fn serial_ptys_and_block_nodes_from_the_command_line() {
+fn serial_ptys_disks_and_block_nodes_from_the_command_line() {
     let process = machine(&[
         "-chardev",
         "pty,id=charserial0",
@@ -469,6 +469,8 @@ fn serial_ptys_and_block_nodes_from_the_command_line() {
         r#"{"driver":"isa-serial","chardev":"charserial0","id":"serial0","index":0}"#,
         "-blockdev",
         r#"{"driver":"null-co","node-name":"libvirt-1-storage","read-only":false}"#,
+        "-device",
+        r#"{"driver":"virtio-blk-pci","drive":"libvirt-1-storage","id":"virtio-disk0"}"#,
     ]);
     runtime().block_on(async {
         let client = Client::connect_unix(process.socket()).await.unwrap();
@@ -489,6 +491,23 @@ fn serial_ptys_and_block_nodes_from_the_command_line() {
             .await
             .unwrap();
         assert!(nodes.to_string().contains("libvirt-1-storage"), "{nodes}");
+        // The disk's backend, as libvirt finds it by its qdev path.
+        let qdev = "/machine/peripheral/virtio-disk0/virtio-backend";
+        let block = client.execute("query-block", ()).await.unwrap();
+        let disk = &block.as_array().unwrap()[0];
+        assert_eq!(disk.get("qdev").and_then(Value::as_str), Some(qdev));
+        let inserted = disk.get("inserted").expect("a medium");
+        assert_eq!(
+            inserted.get("node-name").and_then(Value::as_str),
+            Some("libvirt-1-storage")
+        );
+        let stats = client.execute("query-blockstats", ()).await.unwrap();
+        let disk = &stats.as_array().unwrap()[0];
+        assert_eq!(disk.get("qdev").and_then(Value::as_str), Some(qdev));
+        assert_eq!(
+            disk.get("stats").and_then(|s| s.get("rd_bytes")),
+            Some(&Value::Int(0))
+        );
         let serial = client
             .execute(
                 "qom-get",

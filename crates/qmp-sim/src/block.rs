@@ -40,6 +40,69 @@ struct State {
     anonymous: u64,
 }
 
+/// A node as `query-named-block-nodes` and `query-block` describe it.
+fn node_info(name: &str, node: &Node) -> Value {
+    let mut image = Map::new();
+    image.insert("filename", node.file.as_str());
+    image.insert("format", node.driver.as_str());
+    image.insert("virtual-size", node.size);
+    let mut cache = Map::new();
+    cache.insert("writeback", true);
+    cache.insert("direct", false);
+    cache.insert("no-flush", false);
+    let mut info = Map::new();
+    info.insert("file", node.file.as_str());
+    info.insert("node-name", name);
+    info.insert("ro", node.read_only);
+    info.insert("drv", node.driver.as_str());
+    info.insert("backing_file_depth", 0);
+    info.insert("encrypted", false);
+    info.insert("detect_zeroes", "off");
+    for limit in ["bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr"] {
+        info.insert(limit, 0);
+    }
+    info.insert("image", Value::Object(image));
+    info.insert("write_threshold", 0);
+    info.insert("cache", Value::Object(cache));
+    Value::Object(info)
+}
+
+/// QEMU 7.2's `BlockDeviceStats` of a device nothing has read or written.
+pub fn idle_stats() -> Value {
+    let mut stats = Map::new();
+    for counter in [
+        "rd_bytes",
+        "wr_bytes",
+        "unmap_bytes",
+        "rd_operations",
+        "wr_operations",
+        "flush_operations",
+        "unmap_operations",
+        "rd_total_time_ns",
+        "wr_total_time_ns",
+        "flush_total_time_ns",
+        "unmap_total_time_ns",
+        "wr_highest_offset",
+        "rd_merged",
+        "wr_merged",
+        "unmap_merged",
+        "failed_rd_operations",
+        "failed_wr_operations",
+        "failed_flush_operations",
+        "failed_unmap_operations",
+        "invalid_rd_operations",
+        "invalid_wr_operations",
+        "invalid_flush_operations",
+        "invalid_unmap_operations",
+    ] {
+        stats.insert(counter, 0);
+    }
+    stats.insert("account_invalid", true);
+    stats.insert("account_failed", true);
+    stats.insert("timed_stats", Value::Array(Vec::new()));
+    Value::Object(stats)
+}
+
 /// The block layer's state.
 #[derive(Clone, Default)]
 pub struct Block {
@@ -163,34 +226,15 @@ impl Block {
             let list = s
                 .nodes
                 .iter()
-                .map(|(name, node)| {
-                    let mut image = Map::new();
-                    image.insert("filename", node.file.as_str());
-                    image.insert("format", node.driver.as_str());
-                    image.insert("virtual-size", node.size);
-                    let mut cache = Map::new();
-                    cache.insert("writeback", true);
-                    cache.insert("direct", false);
-                    cache.insert("no-flush", false);
-                    let mut info = Map::new();
-                    info.insert("file", node.file.as_str());
-                    info.insert("node-name", name.as_str());
-                    info.insert("ro", node.read_only);
-                    info.insert("drv", node.driver.as_str());
-                    info.insert("backing_file_depth", 0);
-                    info.insert("encrypted", false);
-                    info.insert("detect_zeroes", "off");
-                    for limit in ["bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr"] {
-                        info.insert(limit, 0);
-                    }
-                    info.insert("image", Value::Object(image));
-                    info.insert("write_threshold", 0);
-                    info.insert("cache", Value::Object(cache));
-                    Value::Object(info)
-                })
+                .map(|(name, node)| node_info(name, node))
                 .collect();
             Value::Array(list)
         })
+    }
+
+    /// `query-named-block-nodes`' entry for node `name`, if it exists.
+    pub fn node(&self, name: &str) -> Option<Value> {
+        self.with(|s| s.nodes.get(name).map(|node| node_info(name, node)))
     }
 
     /// `block_resize {device | node-name, size}`: changes a node's size.

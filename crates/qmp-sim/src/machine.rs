@@ -287,9 +287,67 @@ impl Machine {
         ];
         list.extend(self.hardware.commands());
         list.extend(self.block.commands());
+        list.push(sync_entry(self, "query-block", |m, _| {
+            let list = m
+                .drives()
+                .into_iter()
+                .map(|(qdev, node)| {
+                    let mut info = Map::new();
+                    info.insert("io-status", "ok");
+                    info.insert("device", "");
+                    info.insert("locked", false);
+                    info.insert("removable", false);
+                    if let Some(inserted) = m.block.node(&node) {
+                        info.insert("inserted", inserted);
+                    }
+                    info.insert("qdev", qdev);
+                    info.insert("type", "unknown");
+                    Value::Object(info)
+                })
+                .collect();
+            Ok(Reply::Value(Value::Array(list)))
+        }));
+        list.push(sync_entry(self, "query-blockstats", |m, _| {
+            let list = m
+                .drives()
+                .into_iter()
+                .map(|(qdev, node)| {
+                    let mut info = Map::new();
+                    info.insert("device", "");
+                    info.insert("node-name", node);
+                    info.insert("qdev", qdev);
+                    info.insert("stats", crate::block::idle_stats());
+                    Value::Object(info)
+                })
+                .collect();
+            Ok(Reply::Value(Value::Array(list)))
+        }));
         list.extend(self.migration.commands(self));
         list.extend(self.fdsets.commands());
         list
+    }
+
+    /// The devices with a `drive` (a block node): the QOM path QEMU
+    /// reports as their `qdev` (a virtio device's backend), and the node.
+    fn drives(&self) -> Vec<(String, String)> {
+        let qom = self.hardware.qom();
+        self.hardware
+            .devices()
+            .with_driver("")
+            .into_iter()
+            .filter_map(|(path, driver)| {
+                let node = qom.property(&path, "drive")?.as_str()?.to_owned();
+                if node.is_empty() {
+                    return None;
+                }
+                let qdev = if driver.starts_with("virtio-") {
+                    format!("{path}/virtio-backend")
+                } else {
+                    path
+                };
+                Some((qdev, node))
+            })
+            .collect()
     }
 
     /// The modelled hardware.
