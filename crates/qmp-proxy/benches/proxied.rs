@@ -98,6 +98,12 @@ fn main() {
     {
         config.busy_poll = Duration::from_micros(us);
     }
+    if let Some(us) = std::env::var("QMP_BENCH_UPSTREAM_BUSY_POLL_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.upstream_busy_poll = Duration::from_micros(us);
+    }
     let proxy = proxy_runtime
         .block_on(Proxy::start(config))
         .expect("the proxy");
