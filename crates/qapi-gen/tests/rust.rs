@@ -60,7 +60,7 @@ fn names_features_recursion_and_sides() {
     assert!(code.contains("pub next: Option<Box<Node>>,"));
     assert!(code.contains("pub children: Vec<Node>,"));
     // size reads negative integers as QEMU does.
-    assert!(code.contains("deserialize_with = \"__rt::compat\""));
+    assert!(code.contains("_compat(members, \"size\")"), "{code}");
     // Deprecated things are marked, and their users allow it.
     assert!(code.contains("#[deprecated]\n    Old,"));
     assert!(code

@@ -62,9 +62,10 @@ impl<'a> Gen<'a> {
                 out.push_str(Self::struct_derives(&members));
                 let _ = writeln!(out, "pub struct {name} {{");
                 let (fields, slots) =
-                    self.fields(&members, None, Scope::Sub, &mut Namespace::default());
+                    self.fields(&members, None, Scope::Sub, &mut Namespace::default(), false);
                 out.push_str(&fields);
                 out.push_str("}\n\n");
+                out.push_str(&self.codec(name, &slots, Scope::Sub));
                 out.push_str(&self.constructors(name, &slots, &[]));
             }
         }

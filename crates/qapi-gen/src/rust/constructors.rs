@@ -30,6 +30,21 @@ pub(super) struct Slot {
     pub optional: bool,
     /// The member's `#[deprecated]` line, if any.
     pub deprecated: String,
+    /// How the member is read off the wire.
+    pub read: Read,
+}
+
+/// How a member is read: as its type reads, with QEMU's tolerance of
+/// negative `uint64`/`size`, or (optional, of a type with `null` among its
+/// values) present-as-null is `Some`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Read {
+    /// `Deserialize` of the type.
+    Plain,
+    /// `__rt::Compat`.
+    Compat,
+    /// Present, even as `null`, is `Some`.
+    PresentIsSome,
 }
 
 /// A union constructor for one branch.

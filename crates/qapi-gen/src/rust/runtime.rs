@@ -121,6 +121,95 @@ mod __rt {
         T::read(deserializer)
     }
 
+    /// Reads an object, then the struct from its members with `from`.
+    pub fn decode<'de, D: Deserializer<'de>, T>(
+        deserializer: D,
+        from: fn(&mut Members) -> ::std::result::Result<T, ::std::string::String>,
+    ) -> ::std::result::Result<T, D::Error> {
+        let mut members = Members::deserialize(deserializer)?;
+        from(&mut members).map_err(D::Error::custom)
+    }
+
+    /// Writes a member.
+    pub fn put<M: SerializeMap, T: ::serde::Serialize + ?Sized>(
+        map: &mut M,
+        name: &'static str,
+        value: &T,
+    ) -> ::std::result::Result<(), M::Error> {
+        map.serialize_entry(name, value)
+    }
+
+    /// Writes an optional member when it is set.
+    pub fn put_some<M: SerializeMap, T: ::serde::Serialize>(
+        map: &mut M,
+        name: &'static str,
+        value: &Option<T>,
+    ) -> ::std::result::Result<(), M::Error> {
+        match value {
+            Some(value) => map.serialize_entry(name, value),
+            None => Ok(()),
+        }
+    }
+
+    fn read<T: DeserializeOwned>(
+        name: &str,
+        value: ::serde_json::Value,
+    ) -> ::std::result::Result<T, ::std::string::String> {
+        ::serde_json::from_value(value).map_err(|e| format!("member `{name}`: {e}"))
+    }
+
+    fn read_compat<T: Compat>(
+        name: &str,
+        value: ::serde_json::Value,
+    ) -> ::std::result::Result<T, ::std::string::String> {
+        T::read(value).map_err(|e| format!("member `{name}`: {e}"))
+    }
+
+    fn missing(name: &str) -> ::std::string::String {
+        format!("missing field `{name}`")
+    }
+
+    /// A required member.
+    pub fn required<T: DeserializeOwned>(
+        members: &mut Members,
+        name: &str,
+    ) -> ::std::result::Result<T, ::std::string::String> {
+        read(name, members.remove(name).ok_or_else(|| missing(name))?)
+    }
+
+    /// A required [`Compat`] member.
+    pub fn required_compat<T: Compat>(
+        members: &mut Members,
+        name: &str,
+    ) -> ::std::result::Result<T, ::std::string::String> {
+        read_compat(name, members.remove(name).ok_or_else(|| missing(name))?)
+    }
+
+    /// An optional member (`null` is absent).
+    pub fn optional<T: DeserializeOwned>(
+        members: &mut Members,
+        name: &str,
+    ) -> ::std::result::Result<Option<T>, ::std::string::String> {
+        members.remove(name).map_or(Ok(None), |value| read(name, value))
+    }
+
+    /// An optional member of a type with `null` among its values: present,
+    /// even as `null`, is `Some`.
+    pub fn optional_present<T: DeserializeOwned>(
+        members: &mut Members,
+        name: &str,
+    ) -> ::std::result::Result<Option<T>, ::std::string::String> {
+        members.remove(name).map(|value| read(name, value)).transpose()
+    }
+
+    /// An optional [`Compat`] member.
+    pub fn optional_compat<T: Compat>(
+        members: &mut Members,
+        name: &str,
+    ) -> ::std::result::Result<Option<T>, ::std::string::String> {
+        members.remove(name).map(|value| read_compat(name, value)).transpose()
+    }
+
     /// Decodes event data (`{}` when absent).
     pub fn event_data<T: DeserializeOwned>(
         data: Option<::qmp_wire::Map>,

@@ -135,7 +135,7 @@ impl<'de> ::serde::Deserialize<'de> for QMPCapability {
 }
 
 /// A three-part version number.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub struct VersionTriple {
     /// major version
@@ -144,6 +144,34 @@ pub struct VersionTriple {
     pub minor: i64,
     /// micro version
     pub micro: i64,
+}
+
+impl ::serde::Serialize for VersionTriple {
+    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[allow(unused_mut)]
+        let mut map = ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+        __rt::put(&mut map, "major", &self.major)?;
+        __rt::put(&mut map, "minor", &self.minor)?;
+        __rt::put(&mut map, "micro", &self.micro)?;
+        ::serde::ser::SerializeMap::end(map)
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for VersionTriple {
+    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        __rt::decode(deserializer, Self::from_members)
+    }
+}
+
+impl VersionTriple {
+    #[allow(unused_variables)]
+    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+        Ok(Self {
+            major: __rt::required(members, "major")?,
+            minor: __rt::required(members, "minor")?,
+            micro: __rt::required(members, "micro")?,
+        })
+    }
 }
 
 #[allow(
@@ -167,13 +195,39 @@ impl VersionTriple {
 }
 
 /// The version of the server.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub struct VersionInfo {
     /// the version triple
     pub qemu: VersionTriple,
     /// the build's package string
     pub package: String,
+}
+
+impl ::serde::Serialize for VersionInfo {
+    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[allow(unused_mut)]
+        let mut map = ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+        __rt::put(&mut map, "qemu", &self.qemu)?;
+        __rt::put(&mut map, "package", &self.package)?;
+        ::serde::ser::SerializeMap::end(map)
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for VersionInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        __rt::decode(deserializer, Self::from_members)
+    }
+}
+
+impl VersionInfo {
+    #[allow(unused_variables)]
+    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+        Ok(Self {
+            qemu: __rt::required(members, "qemu")?,
+            package: __rt::required(members, "package")?,
+        })
+    }
 }
 
 #[allow(
@@ -195,11 +249,35 @@ impl VersionInfo {
 }
 
 /// A command the server offers.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub struct CommandInfo {
     /// the command name
     pub name: String,
+}
+
+impl ::serde::Serialize for CommandInfo {
+    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[allow(unused_mut)]
+        let mut map = ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+        __rt::put(&mut map, "name", &self.name)?;
+        ::serde::ser::SerializeMap::end(map)
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for CommandInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        __rt::decode(deserializer, Self::from_members)
+    }
+}
+
+impl CommandInfo {
+    #[allow(unused_variables)]
+    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+        Ok(Self {
+            name: __rt::required(members, "name")?,
+        })
+    }
 }
 
 #[allow(
@@ -282,7 +360,7 @@ impl<'de> ::serde::Deserialize<'de> for RunState {
 }
 
 /// The run state.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub struct StatusInfo {
     /// true when the guest runs
@@ -291,6 +369,34 @@ pub struct StatusInfo {
     pub singlestep: bool,
     /// the run state
     pub status: RunState,
+}
+
+impl ::serde::Serialize for StatusInfo {
+    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[allow(unused_mut)]
+        let mut map = ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+        __rt::put(&mut map, "running", &self.running)?;
+        __rt::put(&mut map, "singlestep", &self.singlestep)?;
+        __rt::put(&mut map, "status", &self.status)?;
+        ::serde::ser::SerializeMap::end(map)
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for StatusInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        __rt::decode(deserializer, Self::from_members)
+    }
+}
+
+impl StatusInfo {
+    #[allow(unused_variables)]
+    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+        Ok(Self {
+            running: __rt::required(members, "running")?,
+            singlestep: __rt::required(members, "singlestep")?,
+            status: __rt::required(members, "status")?,
+        })
+    }
 }
 
 #[allow(
@@ -314,12 +420,35 @@ impl StatusInfo {
 }
 
 /// The guest's name.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 #[allow(missing_docs)]
 pub struct NameInfo {
     /// the name given with -name, if any
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: Option<String>,
+}
+
+impl ::serde::Serialize for NameInfo {
+    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[allow(unused_mut)]
+        let mut map = ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+        __rt::put_some(&mut map, "name", &self.name)?;
+        ::serde::ser::SerializeMap::end(map)
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for NameInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        __rt::decode(deserializer, Self::from_members)
+    }
+}
+
+impl NameInfo {
+    #[allow(unused_variables)]
+    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+        Ok(Self {
+            name: __rt::optional(members, "name")?,
+        })
+    }
 }
 
 #[allow(
@@ -336,12 +465,35 @@ impl NameInfo {
 }
 
 /// The guest's UUID.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub struct UuidInfo {
     /// the UUID in its usual text form
-    #[serde(rename = "UUID")]
     pub uuid: String,
+}
+
+impl ::serde::Serialize for UuidInfo {
+    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[allow(unused_mut)]
+        let mut map = ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+        __rt::put(&mut map, "UUID", &self.uuid)?;
+        ::serde::ser::SerializeMap::end(map)
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for UuidInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        __rt::decode(deserializer, Self::from_members)
+    }
+}
+
+impl UuidInfo {
+    #[allow(unused_variables)]
+    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+        Ok(Self {
+            uuid: __rt::required(members, "UUID")?,
+        })
+    }
 }
 
 #[allow(
@@ -357,13 +509,39 @@ impl UuidInfo {
 }
 
 /// Whether KVM is in use.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub struct KvmInfo {
     /// true when KVM runs the guest
     pub enabled: bool,
     /// true when KVM is available
     pub present: bool,
+}
+
+impl ::serde::Serialize for KvmInfo {
+    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[allow(unused_mut)]
+        let mut map = ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+        __rt::put(&mut map, "enabled", &self.enabled)?;
+        __rt::put(&mut map, "present", &self.present)?;
+        ::serde::ser::SerializeMap::end(map)
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for KvmInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        __rt::decode(deserializer, Self::from_members)
+    }
+}
+
+impl KvmInfo {
+    #[allow(unused_variables)]
+    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+        Ok(Self {
+            enabled: __rt::required(members, "enabled")?,
+            present: __rt::required(members, "present")?,
+        })
+    }
 }
 
 #[allow(
@@ -385,7 +563,7 @@ impl KvmInfo {
 }
 
 /// A property of a QOM object.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub struct ObjectPropertyInfo {
     /// the property name
@@ -393,16 +571,39 @@ pub struct ObjectPropertyInfo {
     /// its type, or child\<TYPE> / link\<TYPE>
     pub r#type: String,
     /// what it is
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub description: Option<String>,
     /// its default
-    #[serde(
-        rename = "default-value",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-        deserialize_with = "__rt::some"
-    )]
     pub default_value: Option<::serde_json::Value>,
+}
+
+impl ::serde::Serialize for ObjectPropertyInfo {
+    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[allow(unused_mut)]
+        let mut map = ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+        __rt::put(&mut map, "name", &self.name)?;
+        __rt::put(&mut map, "type", &self.r#type)?;
+        __rt::put_some(&mut map, "description", &self.description)?;
+        __rt::put_some(&mut map, "default-value", &self.default_value)?;
+        ::serde::ser::SerializeMap::end(map)
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for ObjectPropertyInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        __rt::decode(deserializer, Self::from_members)
+    }
+}
+
+impl ObjectPropertyInfo {
+    #[allow(unused_variables)]
+    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+        Ok(Self {
+            name: __rt::required(members, "name")?,
+            r#type: __rt::required(members, "type")?,
+            description: __rt::optional(members, "description")?,
+            default_value: __rt::optional_present(members, "default-value")?,
+        })
+    }
 }
 
 #[allow(
@@ -507,11 +708,35 @@ impl<'de> ::serde::Deserialize<'de> for BlockdevDriver {
 }
 
 /// A host file.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub struct BlockdevOptionsFile {
     /// the file
     pub filename: String,
+}
+
+impl ::serde::Serialize for BlockdevOptionsFile {
+    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[allow(unused_mut)]
+        let mut map = ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+        __rt::put(&mut map, "filename", &self.filename)?;
+        ::serde::ser::SerializeMap::end(map)
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for BlockdevOptionsFile {
+    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        __rt::decode(deserializer, Self::from_members)
+    }
+}
+
+impl BlockdevOptionsFile {
+    #[allow(unused_variables)]
+    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+        Ok(Self {
+            filename: __rt::required(members, "filename")?,
+        })
+    }
 }
 
 #[allow(
@@ -529,12 +754,35 @@ impl BlockdevOptionsFile {
 }
 
 /// A null device.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 #[allow(missing_docs)]
 pub struct BlockdevOptionsNull {
     /// its size in bytes
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub size: Option<i64>,
+}
+
+impl ::serde::Serialize for BlockdevOptionsNull {
+    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[allow(unused_mut)]
+        let mut map = ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+        __rt::put_some(&mut map, "size", &self.size)?;
+        ::serde::ser::SerializeMap::end(map)
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for BlockdevOptionsNull {
+    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        __rt::decode(deserializer, Self::from_members)
+    }
+}
+
+impl BlockdevOptionsNull {
+    #[allow(unused_variables)]
+    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+        Ok(Self {
+            size: __rt::optional(members, "size")?,
+        })
+    }
 }
 
 #[allow(
@@ -551,11 +799,35 @@ impl BlockdevOptionsNull {
 }
 
 /// A format over another node.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub struct BlockdevOptionsGenericFormat {
     /// the node holding the image
     pub file: Box<BlockdevRef>,
+}
+
+impl ::serde::Serialize for BlockdevOptionsGenericFormat {
+    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[allow(unused_mut)]
+        let mut map = ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+        __rt::put(&mut map, "file", &self.file)?;
+        ::serde::ser::SerializeMap::end(map)
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for BlockdevOptionsGenericFormat {
+    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        __rt::decode(deserializer, Self::from_members)
+    }
+}
+
+impl BlockdevOptionsGenericFormat {
+    #[allow(unused_variables)]
+    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+        Ok(Self {
+            file: __rt::required(members, "file")?,
+        })
+    }
 }
 
 #[allow(
@@ -571,14 +843,39 @@ impl BlockdevOptionsGenericFormat {
 }
 
 /// The blkdebug filter.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub struct BlockdevOptionsBlkdebug {
     /// the node under the filter
     pub image: Box<BlockdevRef>,
     /// a file of rules, read in full when the node is added
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub config: Option<String>,
+}
+
+impl ::serde::Serialize for BlockdevOptionsBlkdebug {
+    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[allow(unused_mut)]
+        let mut map = ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+        __rt::put(&mut map, "image", &self.image)?;
+        __rt::put_some(&mut map, "config", &self.config)?;
+        ::serde::ser::SerializeMap::end(map)
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for BlockdevOptionsBlkdebug {
+    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        __rt::decode(deserializer, Self::from_members)
+    }
+}
+
+impl BlockdevOptionsBlkdebug {
+    #[allow(unused_variables)]
+    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+        Ok(Self {
+            image: __rt::required(members, "image")?,
+            config: __rt::optional(members, "config")?,
+        })
+    }
 }
 
 #[allow(
@@ -778,7 +1075,7 @@ impl<'de> ::serde::Deserialize<'de> for BlockdevRef {
 }
 
 /// An image.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub struct ImageInfo {
     /// its file name
@@ -786,8 +1083,35 @@ pub struct ImageInfo {
     /// its format
     pub format: String,
     /// its size as the guest sees it
-    #[serde(rename = "virtual-size")]
     pub virtual_size: i64,
+}
+
+impl ::serde::Serialize for ImageInfo {
+    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[allow(unused_mut)]
+        let mut map = ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+        __rt::put(&mut map, "filename", &self.filename)?;
+        __rt::put(&mut map, "format", &self.format)?;
+        __rt::put(&mut map, "virtual-size", &self.virtual_size)?;
+        ::serde::ser::SerializeMap::end(map)
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for ImageInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        __rt::decode(deserializer, Self::from_members)
+    }
+}
+
+impl ImageInfo {
+    #[allow(unused_variables)]
+    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+        Ok(Self {
+            filename: __rt::required(members, "filename")?,
+            format: __rt::required(members, "format")?,
+            virtual_size: __rt::required(members, "virtual-size")?,
+        })
+    }
 }
 
 #[allow(
@@ -869,7 +1193,7 @@ impl<'de> ::serde::Deserialize<'de> for BlockdevDetectZeroesOptions {
 }
 
 /// A node's cache mode.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub struct BlockdevCacheInfo {
     /// write-back caching
@@ -877,8 +1201,35 @@ pub struct BlockdevCacheInfo {
     /// O_DIRECT
     pub direct: bool,
     /// flushes are ignored
-    #[serde(rename = "no-flush")]
     pub no_flush: bool,
+}
+
+impl ::serde::Serialize for BlockdevCacheInfo {
+    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[allow(unused_mut)]
+        let mut map = ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+        __rt::put(&mut map, "writeback", &self.writeback)?;
+        __rt::put(&mut map, "direct", &self.direct)?;
+        __rt::put(&mut map, "no-flush", &self.no_flush)?;
+        ::serde::ser::SerializeMap::end(map)
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for BlockdevCacheInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        __rt::decode(deserializer, Self::from_members)
+    }
+}
+
+impl BlockdevCacheInfo {
+    #[allow(unused_variables)]
+    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+        Ok(Self {
+            writeback: __rt::required(members, "writeback")?,
+            direct: __rt::required(members, "direct")?,
+            no_flush: __rt::required(members, "no-flush")?,
+        })
+    }
 }
 
 #[allow(
@@ -902,17 +1253,12 @@ impl BlockdevCacheInfo {
 }
 
 /// A block node.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub struct BlockDeviceInfo {
     /// its file name
     pub file: String,
     /// its name
-    #[serde(
-        rename = "node-name",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
     pub node_name: Option<String>,
     /// read-only
     pub ro: bool,
@@ -942,6 +1288,60 @@ pub struct BlockDeviceInfo {
     pub write_threshold: i64,
     /// the cache mode
     pub cache: BlockdevCacheInfo,
+}
+
+impl ::serde::Serialize for BlockDeviceInfo {
+    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[allow(unused_mut)]
+        let mut map = ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+        __rt::put(&mut map, "file", &self.file)?;
+        __rt::put_some(&mut map, "node-name", &self.node_name)?;
+        __rt::put(&mut map, "ro", &self.ro)?;
+        __rt::put(&mut map, "drv", &self.drv)?;
+        __rt::put(&mut map, "backing_file_depth", &self.backing_file_depth)?;
+        __rt::put(&mut map, "encrypted", &self.encrypted)?;
+        __rt::put(&mut map, "detect_zeroes", &self.detect_zeroes)?;
+        __rt::put(&mut map, "bps", &self.bps)?;
+        __rt::put(&mut map, "bps_rd", &self.bps_rd)?;
+        __rt::put(&mut map, "bps_wr", &self.bps_wr)?;
+        __rt::put(&mut map, "iops", &self.iops)?;
+        __rt::put(&mut map, "iops_rd", &self.iops_rd)?;
+        __rt::put(&mut map, "iops_wr", &self.iops_wr)?;
+        __rt::put(&mut map, "image", &self.image)?;
+        __rt::put(&mut map, "write_threshold", &self.write_threshold)?;
+        __rt::put(&mut map, "cache", &self.cache)?;
+        ::serde::ser::SerializeMap::end(map)
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for BlockDeviceInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        __rt::decode(deserializer, Self::from_members)
+    }
+}
+
+impl BlockDeviceInfo {
+    #[allow(unused_variables)]
+    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+        Ok(Self {
+            file: __rt::required(members, "file")?,
+            node_name: __rt::optional(members, "node-name")?,
+            ro: __rt::required(members, "ro")?,
+            drv: __rt::required(members, "drv")?,
+            backing_file_depth: __rt::required(members, "backing_file_depth")?,
+            encrypted: __rt::required(members, "encrypted")?,
+            detect_zeroes: __rt::required(members, "detect_zeroes")?,
+            bps: __rt::required(members, "bps")?,
+            bps_rd: __rt::required(members, "bps_rd")?,
+            bps_wr: __rt::required(members, "bps_wr")?,
+            iops: __rt::required(members, "iops")?,
+            iops_rd: __rt::required(members, "iops_rd")?,
+            iops_wr: __rt::required(members, "iops_wr")?,
+            image: __rt::required(members, "image")?,
+            write_threshold: __rt::required(members, "write_threshold")?,
+            cache: __rt::required(members, "cache")?,
+        })
+    }
 }
 
 #[allow(
@@ -1190,7 +1590,7 @@ impl<'de> ::serde::Deserialize<'de> for JobStatus {
 }
 
 /// A job.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub struct JobInfo {
     /// its id
@@ -1200,14 +1600,45 @@ pub struct JobInfo {
     /// where it is
     pub status: JobStatus,
     /// work done
-    #[serde(rename = "current-progress")]
     pub current_progress: i64,
     /// work to do in all
-    #[serde(rename = "total-progress")]
     pub total_progress: i64,
     /// why it failed, if it did
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub error: Option<String>,
+}
+
+impl ::serde::Serialize for JobInfo {
+    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[allow(unused_mut)]
+        let mut map = ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+        __rt::put(&mut map, "id", &self.id)?;
+        __rt::put(&mut map, "type", &self.r#type)?;
+        __rt::put(&mut map, "status", &self.status)?;
+        __rt::put(&mut map, "current-progress", &self.current_progress)?;
+        __rt::put(&mut map, "total-progress", &self.total_progress)?;
+        __rt::put_some(&mut map, "error", &self.error)?;
+        ::serde::ser::SerializeMap::end(map)
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for JobInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        __rt::decode(deserializer, Self::from_members)
+    }
+}
+
+impl JobInfo {
+    #[allow(unused_variables)]
+    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+        Ok(Self {
+            id: __rt::required(members, "id")?,
+            r#type: __rt::required(members, "type")?,
+            status: __rt::required(members, "status")?,
+            current_progress: __rt::required(members, "current-progress")?,
+            total_progress: __rt::required(members, "total-progress")?,
+            error: __rt::optional(members, "error")?,
+        })
+    }
 }
 
 #[allow(
@@ -1359,7 +1790,7 @@ impl<'de> ::serde::Deserialize<'de> for MigrationStatus {
 }
 
 /// RAM migration progress.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub struct MigrationStats {
     /// bytes sent
@@ -1375,43 +1806,94 @@ pub struct MigrationStats {
     /// non-zero pages
     pub normal: i64,
     /// bytes of non-zero pages
-    #[serde(rename = "normal-bytes")]
     pub normal_bytes: i64,
     /// pages dirtied per second
-    #[serde(rename = "dirty-pages-rate")]
     pub dirty_pages_rate: i64,
     /// throughput in Mbps
     pub mbps: f64,
     /// dirty bitmap syncs
-    #[serde(rename = "dirty-sync-count")]
     pub dirty_sync_count: i64,
     /// page requests in postcopy
-    #[serde(rename = "postcopy-requests")]
     pub postcopy_requests: i64,
     /// the page size
-    #[serde(rename = "page-size")]
     pub page_size: i64,
     /// bytes sent by multifd
-    #[serde(rename = "multifd-bytes", deserialize_with = "__rt::compat")]
     pub multifd_bytes: u64,
     /// pages sent per second
-    #[serde(rename = "pages-per-second", deserialize_with = "__rt::compat")]
     pub pages_per_second: u64,
     /// bytes sent before postcopy
-    #[serde(rename = "precopy-bytes", deserialize_with = "__rt::compat")]
     pub precopy_bytes: u64,
     /// bytes sent while stopped
-    #[serde(rename = "downtime-bytes", deserialize_with = "__rt::compat")]
     pub downtime_bytes: u64,
     /// bytes sent in postcopy
-    #[serde(rename = "postcopy-bytes", deserialize_with = "__rt::compat")]
     pub postcopy_bytes: u64,
     /// syncs that missed zero copy
-    #[serde(
-        rename = "dirty-sync-missed-zero-copy",
-        deserialize_with = "__rt::compat"
-    )]
     pub dirty_sync_missed_zero_copy: u64,
+}
+
+impl ::serde::Serialize for MigrationStats {
+    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[allow(unused_mut)]
+        let mut map = ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+        __rt::put(&mut map, "transferred", &self.transferred)?;
+        __rt::put(&mut map, "remaining", &self.remaining)?;
+        __rt::put(&mut map, "total", &self.total)?;
+        __rt::put(&mut map, "duplicate", &self.duplicate)?;
+        __rt::put(&mut map, "skipped", &self.skipped)?;
+        __rt::put(&mut map, "normal", &self.normal)?;
+        __rt::put(&mut map, "normal-bytes", &self.normal_bytes)?;
+        __rt::put(&mut map, "dirty-pages-rate", &self.dirty_pages_rate)?;
+        __rt::put(&mut map, "mbps", &self.mbps)?;
+        __rt::put(&mut map, "dirty-sync-count", &self.dirty_sync_count)?;
+        __rt::put(&mut map, "postcopy-requests", &self.postcopy_requests)?;
+        __rt::put(&mut map, "page-size", &self.page_size)?;
+        __rt::put(&mut map, "multifd-bytes", &self.multifd_bytes)?;
+        __rt::put(&mut map, "pages-per-second", &self.pages_per_second)?;
+        __rt::put(&mut map, "precopy-bytes", &self.precopy_bytes)?;
+        __rt::put(&mut map, "downtime-bytes", &self.downtime_bytes)?;
+        __rt::put(&mut map, "postcopy-bytes", &self.postcopy_bytes)?;
+        __rt::put(
+            &mut map,
+            "dirty-sync-missed-zero-copy",
+            &self.dirty_sync_missed_zero_copy,
+        )?;
+        ::serde::ser::SerializeMap::end(map)
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for MigrationStats {
+    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        __rt::decode(deserializer, Self::from_members)
+    }
+}
+
+impl MigrationStats {
+    #[allow(unused_variables)]
+    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+        Ok(Self {
+            transferred: __rt::required(members, "transferred")?,
+            remaining: __rt::required(members, "remaining")?,
+            total: __rt::required(members, "total")?,
+            duplicate: __rt::required(members, "duplicate")?,
+            skipped: __rt::required(members, "skipped")?,
+            normal: __rt::required(members, "normal")?,
+            normal_bytes: __rt::required(members, "normal-bytes")?,
+            dirty_pages_rate: __rt::required(members, "dirty-pages-rate")?,
+            mbps: __rt::required(members, "mbps")?,
+            dirty_sync_count: __rt::required(members, "dirty-sync-count")?,
+            postcopy_requests: __rt::required(members, "postcopy-requests")?,
+            page_size: __rt::required(members, "page-size")?,
+            multifd_bytes: __rt::required_compat(members, "multifd-bytes")?,
+            pages_per_second: __rt::required_compat(members, "pages-per-second")?,
+            precopy_bytes: __rt::required_compat(members, "precopy-bytes")?,
+            downtime_bytes: __rt::required_compat(members, "downtime-bytes")?,
+            postcopy_bytes: __rt::required_compat(members, "postcopy-bytes")?,
+            dirty_sync_missed_zero_copy: __rt::required_compat(
+                members,
+                "dirty-sync-missed-zero-copy",
+            )?,
+        })
+    }
 }
 
 #[allow(
@@ -1465,32 +1947,51 @@ impl MigrationStats {
 }
 
 /// The state of the last migration.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 #[allow(missing_docs)]
 pub struct MigrationInfo {
     /// where it is
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: Option<MigrationStatus>,
     /// RAM progress
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub ram: Option<MigrationStats>,
     /// milliseconds since it started
-    #[serde(
-        rename = "total-time",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
     pub total_time: Option<i64>,
     /// milliseconds spent setting up
-    #[serde(
-        rename = "setup-time",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
     pub setup_time: Option<i64>,
     /// milliseconds the guest was stopped
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub downtime: Option<i64>,
+}
+
+impl ::serde::Serialize for MigrationInfo {
+    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[allow(unused_mut)]
+        let mut map = ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+        __rt::put_some(&mut map, "status", &self.status)?;
+        __rt::put_some(&mut map, "ram", &self.ram)?;
+        __rt::put_some(&mut map, "total-time", &self.total_time)?;
+        __rt::put_some(&mut map, "setup-time", &self.setup_time)?;
+        __rt::put_some(&mut map, "downtime", &self.downtime)?;
+        ::serde::ser::SerializeMap::end(map)
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for MigrationInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        __rt::decode(deserializer, Self::from_members)
+    }
+}
+
+impl MigrationInfo {
+    #[allow(unused_variables)]
+    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+        Ok(Self {
+            status: __rt::optional(members, "status")?,
+            ram: __rt::optional(members, "ram")?,
+            total_time: __rt::optional(members, "total-time")?,
+            setup_time: __rt::optional(members, "setup-time")?,
+            downtime: __rt::optional(members, "downtime")?,
+        })
+    }
 }
 
 #[allow(
@@ -1535,11 +2036,35 @@ impl MigrationInfo {
 pub mod commands {
     /// Ends capabilities negotiation and enables the listed capabilities.
     #[doc(alias = "qmp_capabilities")]
-    #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct QmpCapabilities {
         /// capabilities to enable
-        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub enable: Option<Vec<super::QMPCapability>>,
+    }
+
+    impl ::serde::Serialize for QmpCapabilities {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            super::__rt::put_some(&mut map, "enable", &self.enable)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for QmpCapabilities {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl QmpCapabilities {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {
+                enable: super::__rt::optional(members, "enable")?,
+            })
+        }
     }
 
     #[allow(
@@ -1565,8 +2090,30 @@ pub mod commands {
 
     /// Reports the server's version.
     #[doc(alias = "query-version")]
-    #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct QueryVersion {}
+
+    impl ::serde::Serialize for QueryVersion {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for QueryVersion {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl QueryVersion {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {})
+        }
+    }
 
     impl ::qmp_wire::Command for QueryVersion {
         const NAME: &'static str = "query-version";
@@ -1575,8 +2122,30 @@ pub mod commands {
 
     /// Lists the commands the server offers.
     #[doc(alias = "query-commands")]
-    #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct QueryCommands {}
+
+    impl ::serde::Serialize for QueryCommands {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for QueryCommands {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl QueryCommands {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {})
+        }
+    }
 
     impl ::qmp_wire::Command for QueryCommands {
         const NAME: &'static str = "query-commands";
@@ -1585,8 +2154,30 @@ pub mod commands {
 
     /// Describes the whole interface: commands, events and types.
     #[doc(alias = "query-qmp-schema")]
-    #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct QueryQmpSchema {}
+
+    impl ::serde::Serialize for QueryQmpSchema {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for QueryQmpSchema {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl QueryQmpSchema {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {})
+        }
+    }
 
     impl ::qmp_wire::Command for QueryQmpSchema {
         const NAME: &'static str = "query-qmp-schema";
@@ -1595,8 +2186,30 @@ pub mod commands {
 
     /// Reports the run state.
     #[doc(alias = "query-status")]
-    #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct QueryStatus {}
+
+    impl ::serde::Serialize for QueryStatus {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for QueryStatus {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl QueryStatus {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {})
+        }
+    }
 
     impl ::qmp_wire::Command for QueryStatus {
         const NAME: &'static str = "query-status";
@@ -1605,8 +2218,30 @@ pub mod commands {
 
     /// Stops the guest. A running guest emits STOP; otherwise nothing happens.
     #[doc(alias = "stop")]
-    #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Stop {}
+
+    impl ::serde::Serialize for Stop {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for Stop {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl Stop {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {})
+        }
+    }
 
     impl ::qmp_wire::Command for Stop {
         const NAME: &'static str = "stop";
@@ -1616,8 +2251,30 @@ pub mod commands {
     /// Resumes the guest. A stopped guest emits RESUME; otherwise nothing
     /// happens.
     #[doc(alias = "cont")]
-    #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Cont {}
+
+    impl ::serde::Serialize for Cont {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for Cont {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl Cont {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {})
+        }
+    }
 
     impl ::qmp_wire::Command for Cont {
         const NAME: &'static str = "cont";
@@ -1626,8 +2283,30 @@ pub mod commands {
 
     /// Resets the machine (emits RESET).
     #[doc(alias = "system_reset")]
-    #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct SystemReset {}
+
+    impl ::serde::Serialize for SystemReset {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for SystemReset {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl SystemReset {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {})
+        }
+    }
 
     impl ::qmp_wire::Command for SystemReset {
         const NAME: &'static str = "system_reset";
@@ -1636,8 +2315,30 @@ pub mod commands {
 
     /// Asks the guest to power down (emits POWERDOWN).
     #[doc(alias = "system_powerdown")]
-    #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct SystemPowerdown {}
+
+    impl ::serde::Serialize for SystemPowerdown {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for SystemPowerdown {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl SystemPowerdown {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {})
+        }
+    }
 
     impl ::qmp_wire::Command for SystemPowerdown {
         const NAME: &'static str = "system_powerdown";
@@ -1646,8 +2347,30 @@ pub mod commands {
 
     /// Ends the simulator (emits SHUTDOWN, then closes the connection).
     #[doc(alias = "quit")]
-    #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Quit {}
+
+    impl ::serde::Serialize for Quit {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for Quit {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl Quit {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {})
+        }
+    }
 
     impl ::qmp_wire::Command for Quit {
         const NAME: &'static str = "quit";
@@ -1656,8 +2379,30 @@ pub mod commands {
 
     /// Reports the guest's name.
     #[doc(alias = "query-name")]
-    #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct QueryName {}
+
+    impl ::serde::Serialize for QueryName {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for QueryName {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl QueryName {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {})
+        }
+    }
 
     impl ::qmp_wire::Command for QueryName {
         const NAME: &'static str = "query-name";
@@ -1666,8 +2411,30 @@ pub mod commands {
 
     /// Reports the guest's UUID.
     #[doc(alias = "query-uuid")]
-    #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct QueryUuid {}
+
+    impl ::serde::Serialize for QueryUuid {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for QueryUuid {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl QueryUuid {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {})
+        }
+    }
 
     impl ::qmp_wire::Command for QueryUuid {
         const NAME: &'static str = "query-uuid";
@@ -1676,8 +2443,30 @@ pub mod commands {
 
     /// Reports KVM's state (the simulator runs no guest: both false).
     #[doc(alias = "query-kvm")]
-    #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct QueryKvm {}
+
+    impl ::serde::Serialize for QueryKvm {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for QueryKvm {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl QueryKvm {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {})
+        }
+    }
 
     impl ::qmp_wire::Command for QueryKvm {
         const NAME: &'static str = "query-kvm";
@@ -1686,18 +2475,39 @@ pub mod commands {
 
     /// Runs a human monitor (HMP) command and returns its output.
     #[doc(alias = "human-monitor-command")]
-    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq)]
     pub struct HumanMonitorCommand {
         /// the HMP command
-        #[serde(rename = "command-line")]
         pub command_line: String,
         /// the CPU the command applies to
-        #[serde(
-            rename = "cpu-index",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
         pub cpu_index: Option<i64>,
+    }
+
+    impl ::serde::Serialize for HumanMonitorCommand {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            super::__rt::put(&mut map, "command-line", &self.command_line)?;
+            super::__rt::put_some(&mut map, "cpu-index", &self.cpu_index)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for HumanMonitorCommand {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl HumanMonitorCommand {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {
+                command_line: super::__rt::required(members, "command-line")?,
+                cpu_index: super::__rt::optional(members, "cpu-index")?,
+            })
+        }
     }
 
     #[allow(
@@ -1728,16 +2538,43 @@ pub mod commands {
 
     /// Adds a device. Properties other than these are passed to the device.
     #[doc(alias = "device_add")]
-    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq)]
     pub struct DeviceAdd {
         /// the device type
         pub driver: String,
         /// the bus to plug it into
-        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub bus: Option<String>,
         /// the device's id
-        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub id: Option<String>,
+    }
+
+    impl ::serde::Serialize for DeviceAdd {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            super::__rt::put(&mut map, "driver", &self.driver)?;
+            super::__rt::put_some(&mut map, "bus", &self.bus)?;
+            super::__rt::put_some(&mut map, "id", &self.id)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for DeviceAdd {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl DeviceAdd {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {
+                driver: super::__rt::required(members, "driver")?,
+                bus: super::__rt::optional(members, "bus")?,
+                id: super::__rt::optional(members, "id")?,
+            })
+        }
     }
 
     #[allow(
@@ -1775,10 +2612,35 @@ pub mod commands {
 
     /// Removes a device. DEVICE_DELETED follows when it is gone.
     #[doc(alias = "device_del")]
-    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq)]
     pub struct DeviceDel {
         /// the device's id or QOM path
         pub id: String,
+    }
+
+    impl ::serde::Serialize for DeviceDel {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            super::__rt::put(&mut map, "id", &self.id)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for DeviceDel {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl DeviceDel {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {
+                id: super::__rt::required(members, "id")?,
+            })
+        }
     }
 
     #[allow(
@@ -1800,10 +2662,35 @@ pub mod commands {
 
     /// Lists the properties of a QOM object.
     #[doc(alias = "qom-list")]
-    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq)]
     pub struct QomList {
         /// the object's path
         pub path: String,
+    }
+
+    impl ::serde::Serialize for QomList {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            super::__rt::put(&mut map, "path", &self.path)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for QomList {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl QomList {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {
+                path: super::__rt::required(members, "path")?,
+            })
+        }
     }
 
     #[allow(
@@ -1825,12 +2712,39 @@ pub mod commands {
 
     /// Reads a property of a QOM object.
     #[doc(alias = "qom-get")]
-    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq)]
     pub struct QomGet {
         /// the object's path
         pub path: String,
         /// the property name
         pub property: String,
+    }
+
+    impl ::serde::Serialize for QomGet {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            super::__rt::put(&mut map, "path", &self.path)?;
+            super::__rt::put(&mut map, "property", &self.property)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for QomGet {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl QomGet {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {
+                path: super::__rt::required(members, "path")?,
+                property: super::__rt::required(members, "property")?,
+            })
+        }
     }
 
     #[allow(
@@ -1875,11 +2789,35 @@ pub mod commands {
 
     /// Removes a block node.
     #[doc(alias = "blockdev-del")]
-    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq)]
     pub struct BlockdevDel {
         /// the node
-        #[serde(rename = "node-name")]
         pub node_name: String,
+    }
+
+    impl ::serde::Serialize for BlockdevDel {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            super::__rt::put(&mut map, "node-name", &self.node_name)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for BlockdevDel {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl BlockdevDel {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {
+                node_name: super::__rt::required(members, "node-name")?,
+            })
+        }
     }
 
     #[allow(
@@ -1903,11 +2841,35 @@ pub mod commands {
 
     /// Lists the block nodes.
     #[doc(alias = "query-named-block-nodes")]
-    #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct QueryNamedBlockNodes {
         /// leave out the backing chains
-        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub flat: Option<bool>,
+    }
+
+    impl ::serde::Serialize for QueryNamedBlockNodes {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            super::__rt::put_some(&mut map, "flat", &self.flat)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for QueryNamedBlockNodes {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl QueryNamedBlockNodes {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {
+                flat: super::__rt::optional(members, "flat")?,
+            })
+        }
     }
 
     #[allow(
@@ -1931,27 +2893,47 @@ pub mod commands {
     /// Starts a block job that copies data down into a node. It advances over
     /// time with JOB_STATUS_CHANGE events and ends with BLOCK_JOB_COMPLETED.
     #[doc(alias = "block-stream")]
-    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq)]
     pub struct BlockStream {
         /// the job's id (default: the node name)
-        #[serde(
-            rename = "job-id",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
         pub job_id: Option<String>,
         /// the node
         pub device: String,
         /// bytes per second (0: unlimited)
-        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub speed: Option<i64>,
         /// dismiss without job-dismiss (default true)
-        #[serde(
-            rename = "auto-dismiss",
-            default,
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
         pub auto_dismiss: Option<bool>,
+    }
+
+    impl ::serde::Serialize for BlockStream {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            super::__rt::put_some(&mut map, "job-id", &self.job_id)?;
+            super::__rt::put(&mut map, "device", &self.device)?;
+            super::__rt::put_some(&mut map, "speed", &self.speed)?;
+            super::__rt::put_some(&mut map, "auto-dismiss", &self.auto_dismiss)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for BlockStream {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl BlockStream {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {
+                job_id: super::__rt::optional(members, "job-id")?,
+                device: super::__rt::required(members, "device")?,
+                speed: super::__rt::optional(members, "speed")?,
+                auto_dismiss: super::__rt::optional(members, "auto-dismiss")?,
+            })
+        }
     }
 
     #[allow(
@@ -1996,8 +2978,30 @@ pub mod commands {
 
     /// Lists the jobs.
     #[doc(alias = "query-jobs")]
-    #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct QueryJobs {}
+
+    impl ::serde::Serialize for QueryJobs {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for QueryJobs {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl QueryJobs {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {})
+        }
+    }
 
     impl ::qmp_wire::Command for QueryJobs {
         const NAME: &'static str = "query-jobs";
@@ -2006,10 +3010,35 @@ pub mod commands {
 
     /// Cancels a job.
     #[doc(alias = "job-cancel")]
-    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq)]
     pub struct JobCancel {
         /// the job
         pub id: String,
+    }
+
+    impl ::serde::Serialize for JobCancel {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            super::__rt::put(&mut map, "id", &self.id)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for JobCancel {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl JobCancel {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {
+                id: super::__rt::required(members, "id")?,
+            })
+        }
     }
 
     #[allow(
@@ -2031,10 +3060,35 @@ pub mod commands {
 
     /// Removes a concluded job.
     #[doc(alias = "job-dismiss")]
-    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq)]
     pub struct JobDismiss {
         /// the job
         pub id: String,
+    }
+
+    impl ::serde::Serialize for JobDismiss {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            super::__rt::put(&mut map, "id", &self.id)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for JobDismiss {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl JobDismiss {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {
+                id: super::__rt::required(members, "id")?,
+            })
+        }
     }
 
     #[allow(
@@ -2057,22 +3111,51 @@ pub mod commands {
     /// Starts migrating to @uri. It advances over time with MIGRATION and
     /// MIGRATION_PASS events.
     #[doc(alias = "migrate")]
-    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq)]
     pub struct Migrate {
         /// where to (the simulator sends nothing anywhere)
         pub uri: String,
         /// migrate block devices too
-        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub blk: Option<bool>,
         /// incremental block migration
-        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub inc: Option<bool>,
         /// ignored
-        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub detach: Option<bool>,
         /// resume a paused postcopy migration
-        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub resume: Option<bool>,
+    }
+
+    impl ::serde::Serialize for Migrate {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            super::__rt::put(&mut map, "uri", &self.uri)?;
+            super::__rt::put_some(&mut map, "blk", &self.blk)?;
+            super::__rt::put_some(&mut map, "inc", &self.inc)?;
+            super::__rt::put_some(&mut map, "detach", &self.detach)?;
+            super::__rt::put_some(&mut map, "resume", &self.resume)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for Migrate {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl Migrate {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {
+                uri: super::__rt::required(members, "uri")?,
+                blk: super::__rt::optional(members, "blk")?,
+                inc: super::__rt::optional(members, "inc")?,
+                detach: super::__rt::optional(members, "detach")?,
+                resume: super::__rt::optional(members, "resume")?,
+            })
+        }
     }
 
     #[allow(
@@ -2124,8 +3207,30 @@ pub mod commands {
 
     /// Reports the migration's progress.
     #[doc(alias = "query-migrate")]
-    #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct QueryMigrate {}
+
+    impl ::serde::Serialize for QueryMigrate {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for QueryMigrate {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl QueryMigrate {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {})
+        }
+    }
 
     impl ::qmp_wire::Command for QueryMigrate {
         const NAME: &'static str = "query-migrate";
@@ -2134,8 +3239,30 @@ pub mod commands {
 
     /// Pauses a postcopy migration (out of band).
     #[doc(alias = "migrate-pause")]
-    #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct MigratePause {}
+
+    impl ::serde::Serialize for MigratePause {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for MigratePause {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl MigratePause {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {})
+        }
+    }
 
     impl ::qmp_wire::Command for MigratePause {
         const NAME: &'static str = "migrate-pause";
@@ -2147,10 +3274,35 @@ pub mod commands {
 
     /// Resumes a paused postcopy migration on the destination (out of band).
     #[doc(alias = "migrate-recover")]
-    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq)]
     pub struct MigrateRecover {
         /// where to listen
         pub uri: String,
+    }
+
+    impl ::serde::Serialize for MigrateRecover {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            super::__rt::put(&mut map, "uri", &self.uri)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for MigrateRecover {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl MigrateRecover {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {
+                uri: super::__rt::required(members, "uri")?,
+            })
+        }
     }
 
     #[allow(
@@ -2179,12 +3331,39 @@ pub mod commands {
 pub mod events {
     /// The machine was reset.
     #[doc(alias = "RESET")]
-    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq)]
     pub struct Reset {
         /// true when the guest asked for it
         pub guest: bool,
         /// why
         pub reason: String,
+    }
+
+    impl ::serde::Serialize for Reset {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            super::__rt::put(&mut map, "guest", &self.guest)?;
+            super::__rt::put(&mut map, "reason", &self.reason)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for Reset {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl Reset {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {
+                guest: super::__rt::required(members, "guest")?,
+                reason: super::__rt::required(members, "reason")?,
+            })
+        }
     }
 
     #[allow(
@@ -2211,12 +3390,39 @@ pub mod events {
 
     /// The machine shut down.
     #[doc(alias = "SHUTDOWN")]
-    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq)]
     pub struct Shutdown {
         /// true when the guest asked for it
         pub guest: bool,
         /// why
         pub reason: String,
+    }
+
+    impl ::serde::Serialize for Shutdown {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            super::__rt::put(&mut map, "guest", &self.guest)?;
+            super::__rt::put(&mut map, "reason", &self.reason)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for Shutdown {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl Shutdown {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {
+                guest: super::__rt::required(members, "guest")?,
+                reason: super::__rt::required(members, "reason")?,
+            })
+        }
     }
 
     #[allow(
@@ -2243,8 +3449,30 @@ pub mod events {
 
     /// A power-down was requested.
     #[doc(alias = "POWERDOWN")]
-    #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Powerdown {}
+
+    impl ::serde::Serialize for Powerdown {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for Powerdown {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl Powerdown {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {})
+        }
+    }
 
     impl ::qmp_wire::EventData for Powerdown {
         const NAME: &'static str = "POWERDOWN";
@@ -2252,8 +3480,30 @@ pub mod events {
 
     /// The guest stopped.
     #[doc(alias = "STOP")]
-    #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Stop {}
+
+    impl ::serde::Serialize for Stop {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for Stop {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl Stop {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {})
+        }
+    }
 
     impl ::qmp_wire::EventData for Stop {
         const NAME: &'static str = "STOP";
@@ -2261,8 +3511,30 @@ pub mod events {
 
     /// The guest resumed.
     #[doc(alias = "RESUME")]
-    #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Resume {}
+
+    impl ::serde::Serialize for Resume {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for Resume {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl Resume {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {})
+        }
+    }
 
     impl ::qmp_wire::EventData for Resume {
         const NAME: &'static str = "RESUME";
@@ -2270,13 +3542,39 @@ pub mod events {
 
     /// A device is gone.
     #[doc(alias = "DEVICE_DELETED")]
-    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq)]
     pub struct DeviceDeleted {
         /// its id, if it had one
-        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub device: Option<String>,
         /// its QOM path
         pub path: String,
+    }
+
+    impl ::serde::Serialize for DeviceDeleted {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            super::__rt::put_some(&mut map, "device", &self.device)?;
+            super::__rt::put(&mut map, "path", &self.path)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for DeviceDeleted {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl DeviceDeleted {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {
+                device: super::__rt::optional(members, "device")?,
+                path: super::__rt::required(members, "path")?,
+            })
+        }
     }
 
     #[allow(
@@ -2306,12 +3604,39 @@ pub mod events {
 
     /// A job moved to another status.
     #[doc(alias = "JOB_STATUS_CHANGE")]
-    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq)]
     pub struct JobStatusChange {
         /// the job
         pub id: String,
         /// its new status
         pub status: super::JobStatus,
+    }
+
+    impl ::serde::Serialize for JobStatusChange {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            super::__rt::put(&mut map, "id", &self.id)?;
+            super::__rt::put(&mut map, "status", &self.status)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for JobStatusChange {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl JobStatusChange {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {
+                id: super::__rt::required(members, "id")?,
+                status: super::__rt::required(members, "status")?,
+            })
+        }
     }
 
     #[allow(
@@ -2338,7 +3663,7 @@ pub mod events {
 
     /// A block job finished.
     #[doc(alias = "BLOCK_JOB_COMPLETED")]
-    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq)]
     pub struct BlockJobCompleted {
         /// its kind
         pub r#type: super::JobType,
@@ -2351,8 +3676,42 @@ pub mod events {
         /// its speed limit
         pub speed: i64,
         /// why it failed, if it did
-        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub error: Option<String>,
+    }
+
+    impl ::serde::Serialize for BlockJobCompleted {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            super::__rt::put(&mut map, "type", &self.r#type)?;
+            super::__rt::put(&mut map, "device", &self.device)?;
+            super::__rt::put(&mut map, "len", &self.len)?;
+            super::__rt::put(&mut map, "offset", &self.offset)?;
+            super::__rt::put(&mut map, "speed", &self.speed)?;
+            super::__rt::put_some(&mut map, "error", &self.error)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for BlockJobCompleted {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl BlockJobCompleted {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {
+                r#type: super::__rt::required(members, "type")?,
+                device: super::__rt::required(members, "device")?,
+                len: super::__rt::required(members, "len")?,
+                offset: super::__rt::required(members, "offset")?,
+                speed: super::__rt::required(members, "speed")?,
+                error: super::__rt::optional(members, "error")?,
+            })
+        }
     }
 
     #[allow(
@@ -2392,7 +3751,7 @@ pub mod events {
 
     /// A block job was cancelled.
     #[doc(alias = "BLOCK_JOB_CANCELLED")]
-    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq)]
     pub struct BlockJobCancelled {
         /// its kind
         pub r#type: super::JobType,
@@ -2404,6 +3763,39 @@ pub mod events {
         pub offset: i64,
         /// its speed limit
         pub speed: i64,
+    }
+
+    impl ::serde::Serialize for BlockJobCancelled {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            super::__rt::put(&mut map, "type", &self.r#type)?;
+            super::__rt::put(&mut map, "device", &self.device)?;
+            super::__rt::put(&mut map, "len", &self.len)?;
+            super::__rt::put(&mut map, "offset", &self.offset)?;
+            super::__rt::put(&mut map, "speed", &self.speed)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for BlockJobCancelled {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl BlockJobCancelled {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {
+                r#type: super::__rt::required(members, "type")?,
+                device: super::__rt::required(members, "device")?,
+                len: super::__rt::required(members, "len")?,
+                offset: super::__rt::required(members, "offset")?,
+                speed: super::__rt::required(members, "speed")?,
+            })
+        }
     }
 
     #[allow(
@@ -2436,10 +3828,35 @@ pub mod events {
 
     /// The migration moved to another status.
     #[doc(alias = "MIGRATION")]
-    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq)]
     pub struct Migration {
         /// its new status
         pub status: super::MigrationStatus,
+    }
+
+    impl ::serde::Serialize for Migration {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            super::__rt::put(&mut map, "status", &self.status)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for Migration {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl Migration {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {
+                status: super::__rt::required(members, "status")?,
+            })
+        }
     }
 
     #[allow(
@@ -2462,10 +3879,35 @@ pub mod events {
 
     /// A new pass over guest RAM started.
     #[doc(alias = "MIGRATION_PASS")]
-    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq)]
     pub struct MigrationPass {
         /// its number
         pub pass: i64,
+    }
+
+    impl ::serde::Serialize for MigrationPass {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[allow(unused_mut)]
+            let mut map =
+                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+            super::__rt::put(&mut map, "pass", &self.pass)?;
+            ::serde::ser::SerializeMap::end(map)
+        }
+    }
+
+    impl<'de> ::serde::Deserialize<'de> for MigrationPass {
+        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            super::__rt::decode(deserializer, Self::from_members)
+        }
+    }
+
+    impl MigrationPass {
+        #[allow(unused_variables)]
+        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+            Ok(Self {
+                pass: super::__rt::required(members, "pass")?,
+            })
+        }
     }
 
     #[allow(
@@ -2698,6 +4140,103 @@ mod __rt {
         deserializer: D,
     ) -> ::std::result::Result<T, D::Error> {
         T::read(deserializer)
+    }
+
+    /// Reads an object, then the struct from its members with `from`.
+    pub fn decode<'de, D: Deserializer<'de>, T>(
+        deserializer: D,
+        from: fn(&mut Members) -> ::std::result::Result<T, ::std::string::String>,
+    ) -> ::std::result::Result<T, D::Error> {
+        let mut members = Members::deserialize(deserializer)?;
+        from(&mut members).map_err(D::Error::custom)
+    }
+
+    /// Writes a member.
+    pub fn put<M: SerializeMap, T: ::serde::Serialize + ?Sized>(
+        map: &mut M,
+        name: &'static str,
+        value: &T,
+    ) -> ::std::result::Result<(), M::Error> {
+        map.serialize_entry(name, value)
+    }
+
+    /// Writes an optional member when it is set.
+    pub fn put_some<M: SerializeMap, T: ::serde::Serialize>(
+        map: &mut M,
+        name: &'static str,
+        value: &Option<T>,
+    ) -> ::std::result::Result<(), M::Error> {
+        match value {
+            Some(value) => map.serialize_entry(name, value),
+            None => Ok(()),
+        }
+    }
+
+    fn read<T: DeserializeOwned>(
+        name: &str,
+        value: ::serde_json::Value,
+    ) -> ::std::result::Result<T, ::std::string::String> {
+        ::serde_json::from_value(value).map_err(|e| format!("member `{name}`: {e}"))
+    }
+
+    fn read_compat<T: Compat>(
+        name: &str,
+        value: ::serde_json::Value,
+    ) -> ::std::result::Result<T, ::std::string::String> {
+        T::read(value).map_err(|e| format!("member `{name}`: {e}"))
+    }
+
+    fn missing(name: &str) -> ::std::string::String {
+        format!("missing field `{name}`")
+    }
+
+    /// A required member.
+    pub fn required<T: DeserializeOwned>(
+        members: &mut Members,
+        name: &str,
+    ) -> ::std::result::Result<T, ::std::string::String> {
+        read(name, members.remove(name).ok_or_else(|| missing(name))?)
+    }
+
+    /// A required [`Compat`] member.
+    pub fn required_compat<T: Compat>(
+        members: &mut Members,
+        name: &str,
+    ) -> ::std::result::Result<T, ::std::string::String> {
+        read_compat(name, members.remove(name).ok_or_else(|| missing(name))?)
+    }
+
+    /// An optional member (`null` is absent).
+    pub fn optional<T: DeserializeOwned>(
+        members: &mut Members,
+        name: &str,
+    ) -> ::std::result::Result<Option<T>, ::std::string::String> {
+        members
+            .remove(name)
+            .map_or(Ok(None), |value| read(name, value))
+    }
+
+    /// An optional member of a type with `null` among its values: present,
+    /// even as `null`, is `Some`.
+    pub fn optional_present<T: DeserializeOwned>(
+        members: &mut Members,
+        name: &str,
+    ) -> ::std::result::Result<Option<T>, ::std::string::String> {
+        members
+            .remove(name)
+            .map(|value| read(name, value))
+            .transpose()
+    }
+
+    /// An optional [`Compat`] member.
+    pub fn optional_compat<T: Compat>(
+        members: &mut Members,
+        name: &str,
+    ) -> ::std::result::Result<Option<T>, ::std::string::String> {
+        members
+            .remove(name)
+            .map(|value| read_compat(name, value))
+            .transpose()
     }
 
     /// Decodes event data (`{}` when absent).
