@@ -52,9 +52,7 @@ fn qemu_7_2_doc_syntax_is_detected() {
     let code = quiet(Builder::new(&schema))
         .generate()
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        code.contains("    #[doc(alias = \"query-status\")]\n    #[derive(Clone, Debug, Default,")
-    );
+    assert!(code.contains("    #[doc(alias = \"query-status\")]\n    #[derive(Clone, Default,"));
     // Asked for QEMU 10.0's syntax, it fails with QEMU's text.
     let strict = quiet(Builder::new(&schema)).relaxed_docs(false).generate();
     let Err(err) = strict else {

@@ -11,6 +11,7 @@ use qapi_schema::{Definition, DefinitionKind, EntityId};
 
 use super::docs::{doc_alias, doc_comment};
 use super::names::{camel, snake, Namespace};
+use super::types::Directions;
 use super::{Gen, Scope};
 
 /// A command or event with the Rust names chosen for it.
@@ -39,12 +40,16 @@ impl<'a> Gen<'a> {
     }
 
     /// The struct holding a command's arguments or an event's data.
+    /// `directions` says which of `Serialize` and `Deserialize` it needs:
+    /// a client writes arguments and reads event data, and only a server
+    /// needs the other way.
     fn data_struct(
         &self,
         def: &Definition,
         name: &str,
         arg_type: Option<EntityId>,
         boxed: bool,
+        directions: Directions,
     ) -> String {
         let mut out = doc_comment(&self.def_doc(def), "");
         out.push_str(&doc_alias(&def.name, name));
@@ -65,7 +70,7 @@ impl<'a> Gen<'a> {
                     self.fields(&members, None, Scope::Sub, &mut Namespace::default(), false);
                 out.push_str(&fields);
                 out.push_str("}\n\n");
-                out.push_str(&self.codec(name, &slots, Scope::Sub));
+                out.push_str(&self.codec(name, &slots, Scope::Sub, directions));
                 out.push_str(&self.constructors(name, &slots, &[]));
             }
         }
@@ -88,7 +93,11 @@ impl<'a> Gen<'a> {
                 continue;
             };
             body.push_str(&self.item(|| {
-                let mut out = self.data_struct(def, &rust, c.arg_type, c.boxed);
+                let directions = Directions {
+                    serialize: true,
+                    deserialize: self.options.server,
+                };
+                let mut out = self.data_struct(def, &rust, c.arg_type, c.boxed, directions);
                 let returns = self
                     .returns(def)
                     .unwrap_or_else(|| "::qmp_wire::Empty".to_string());
@@ -122,7 +131,11 @@ impl<'a> Gen<'a> {
                 continue;
             };
             body.push_str(&self.item(|| {
-                let mut out = self.data_struct(def, &rust, e.arg_type, e.boxed);
+                let directions = Directions {
+                    serialize: self.options.server,
+                    deserialize: true,
+                };
+                let mut out = self.data_struct(def, &rust, e.arg_type, e.boxed, directions);
                 let _ = writeln!(
                     out,
                     "impl ::qmp_wire::EventData for {rust} {{\n    const NAME: &'static str = {:?};\n}}\n",

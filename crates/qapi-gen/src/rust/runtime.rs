@@ -124,10 +124,10 @@ mod __rt {
     /// Reads an object, then the struct from its members with `from`.
     pub fn decode<'de, D: Deserializer<'de>, T>(
         deserializer: D,
-        from: fn(&mut Members) -> ::std::result::Result<T, ::std::string::String>,
+        from: fn(&mut Members) -> ::std::result::Result<T, D::Error>,
     ) -> ::std::result::Result<T, D::Error> {
         let mut members = Members::deserialize(deserializer)?;
-        from(&mut members).map_err(D::Error::custom)
+        from(&mut members)
     }
 
     /// Writes a member.
@@ -151,63 +151,67 @@ mod __rt {
         }
     }
 
-    fn read<T: DeserializeOwned>(
+    fn read<T: DeserializeOwned, E: ::serde::de::Error>(
         name: &str,
         value: ::serde_json::Value,
-    ) -> ::std::result::Result<T, ::std::string::String> {
-        ::serde_json::from_value(value).map_err(|e| format!("member `{name}`: {e}"))
+    ) -> ::std::result::Result<T, E> {
+        ::serde_json::from_value(value).map_err(|e| E::custom(format_args!("member `{name}`: {e}")))
     }
 
-    fn read_compat<T: Compat>(
+    fn read_compat<T: Compat, E: ::serde::de::Error>(
         name: &str,
         value: ::serde_json::Value,
-    ) -> ::std::result::Result<T, ::std::string::String> {
-        T::read(value).map_err(|e| format!("member `{name}`: {e}"))
-    }
-
-    fn missing(name: &str) -> ::std::string::String {
-        format!("missing field `{name}`")
+    ) -> ::std::result::Result<T, E> {
+        T::read(value).map_err(|e| E::custom(format_args!("member `{name}`: {e}")))
     }
 
     /// A required member.
-    pub fn required<T: DeserializeOwned>(
+    pub fn required<T: DeserializeOwned, E: ::serde::de::Error>(
         members: &mut Members,
-        name: &str,
-    ) -> ::std::result::Result<T, ::std::string::String> {
-        read(name, members.remove(name).ok_or_else(|| missing(name))?)
+        name: &'static str,
+    ) -> ::std::result::Result<T, E> {
+        read(name, members.remove(name).ok_or_else(|| E::missing_field(name))?)
     }
 
     /// A required [`Compat`] member.
-    pub fn required_compat<T: Compat>(
+    pub fn required_compat<T: Compat, E: ::serde::de::Error>(
         members: &mut Members,
-        name: &str,
-    ) -> ::std::result::Result<T, ::std::string::String> {
-        read_compat(name, members.remove(name).ok_or_else(|| missing(name))?)
+        name: &'static str,
+    ) -> ::std::result::Result<T, E> {
+        read_compat(name, members.remove(name).ok_or_else(|| E::missing_field(name))?)
     }
 
     /// An optional member (`null` is absent).
-    pub fn optional<T: DeserializeOwned>(
+    pub fn optional<T: DeserializeOwned, E: ::serde::de::Error>(
         members: &mut Members,
         name: &str,
-    ) -> ::std::result::Result<Option<T>, ::std::string::String> {
+    ) -> ::std::result::Result<Option<T>, E> {
         members.remove(name).map_or(Ok(None), |value| read(name, value))
     }
 
     /// An optional member of a type with `null` among its values: present,
     /// even as `null`, is `Some`.
-    pub fn optional_present<T: DeserializeOwned>(
+    pub fn optional_present<T: DeserializeOwned, E: ::serde::de::Error>(
         members: &mut Members,
         name: &str,
-    ) -> ::std::result::Result<Option<T>, ::std::string::String> {
+    ) -> ::std::result::Result<Option<T>, E> {
         members.remove(name).map(|value| read(name, value)).transpose()
     }
 
     /// An optional [`Compat`] member.
-    pub fn optional_compat<T: Compat>(
+    pub fn optional_compat<T: Compat, E: ::serde::de::Error>(
         members: &mut Members,
         name: &str,
-    ) -> ::std::result::Result<Option<T>, ::std::string::String> {
+    ) -> ::std::result::Result<Option<T>, E> {
         members.remove(name).map(|value| read_compat(name, value)).transpose()
+    }
+
+    /// A union's branch, from the members its base left (the tag among them).
+    pub fn branch<T: DeserializeOwned, E: ::serde::de::Error>(
+        members: &mut Members,
+    ) -> ::std::result::Result<T, E> {
+        let rest = ::std::mem::take(members);
+        ::serde_json::from_value(::serde_json::Value::Object(rest)).map_err(E::custom)
     }
 
     /// Decodes event data (`{}` when absent).

@@ -18,6 +18,23 @@ use super::{Gen, Scope};
 const LARGE: &str = "#[allow(clippy::large_enum_variant)]\n";
 
 /// Serde's `skip_serializing_if` for optional members.
+/// Which serde impls a struct gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Directions {
+    /// `Serialize`.
+    pub serialize: bool,
+    /// `Deserialize`.
+    pub deserialize: bool,
+}
+
+impl Directions {
+    /// Both ways (the types commands and events share).
+    pub const BOTH: Directions = Directions {
+        serialize: true,
+        deserialize: true,
+    };
+}
+
 const SKIP_NONE: &str = "skip_serializing_if = \"::std::option::Option::is_none\"";
 
 /// Rust variant names for `names` (camel case, made unique), and the
@@ -82,7 +99,9 @@ impl Gen<'_> {
         let (variants, mut ns) = variant_names(values.iter().map(|v| v.name.as_str()));
         let other = ns.claim("Other".to_string());
         let mut out = self.def_header(id, def);
-        out.push_str("#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]\n");
+        // No PartialOrd/Ord: QAPI enums have no order, and the derives cost
+        // a fifth of the bindings' compile time.
+        out.push_str("#[derive(Clone, PartialEq, Eq, Hash)]\n");
         let _ = writeln!(out, "pub enum {name} {{");
         for (v, variant) in values.iter().zip(&variants) {
             out.push_str(&self.case_doc(&def.name, &v.name));
@@ -107,7 +126,9 @@ impl Gen<'_> {
             out,
             "    /// The values this code knows, in schema order.\n    pub const VALUES: &'static [&'static str] = &[{list}];\n"
         );
-        out.push_str("    /// The name on the wire.\n    pub fn as_str(&self) -> &str {\n        match self {\n");
+        // `#[inline]` here and below: compiled where used, not for every
+        // enum of the schema.
+        out.push_str("    /// The name on the wire.\n    #[inline]\n    pub fn as_str(&self) -> &str {\n        match self {\n");
         for (v, variant) in values.iter().zip(&variants) {
             let _ = writeln!(out, "            Self::{variant} => {:?},", v.name);
         }
@@ -117,7 +138,7 @@ impl Gen<'_> {
         );
         let _ = writeln!(
             out,
-            "    /// The value named `name` (`{other}` when unknown).\n    pub fn from_name(name: &str) -> Self {{"
+            "    /// The value named `name` (`{other}` when unknown).\n    #[inline]\n    pub fn from_name(name: &str) -> Self {{"
         );
         if values.is_empty() {
             let _ = writeln!(out, "        Self::{other}(name.into())\n    }}\n}}\n");
@@ -133,7 +154,23 @@ impl Gen<'_> {
         }
         let _ = writeln!(
             out,
-            "impl ::std::fmt::Display for {name} {{\n    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {{\n        f.write_str(self.as_str())\n    }}\n}}\n"
+            "impl ::std::fmt::Display for {name} {{\n    #[inline]\n    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {{\n        f.write_str(self.as_str())\n    }}\n}}\n"
+        );
+        let _ = write!(
+            out,
+            "impl ::std::fmt::Debug for {name} {{\n    #[inline]\n    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {{\n        match self {{\n"
+        );
+        for variant in &variants {
+            let _ = writeln!(
+                out,
+                "            Self::{variant} => f.write_str({:?}),",
+                variant.trim_start_matches("r#")
+            );
+        }
+        let _ = writeln!(
+            out,
+            "            Self::{other}(name) => f.debug_tuple({:?}).field(name).finish(),\n        }}\n    }}\n}}\n",
+            other.trim_start_matches("r#")
         );
         let _ = writeln!(
             out,
@@ -261,8 +298,58 @@ impl Gen<'_> {
     /// every struct (generic only over the member's type), which compiles
     /// in a fraction of the time serde's derive takes. Unknown members are
     /// ignored, as the derive ignores them.
-    pub(super) fn codec(&self, name: &str, slots: &[Slot], scope: Scope) -> String {
+    pub(super) fn codec(
+        &self,
+        name: &str,
+        slots: &[Slot],
+        scope: Scope,
+        directions: Directions,
+    ) -> String {
+        self.codec_with_branch(name, slots, None, scope, directions)
+    }
+
+    /// [`Self::codec`] of a union: `branch` is the field holding the branch
+    /// enum, whose members (its tag among them) sit beside the base's.
+    fn codec_with_branch(
+        &self,
+        name: &str,
+        slots: &[Slot],
+        branch: Option<&str>,
+        scope: Scope,
+        directions: Directions,
+    ) -> String {
         let rt = format!("{}__rt", scope.prefix());
+        let mut out = String::new();
+        if branch.is_none() {
+            out.push_str(&Self::debug_impl(name, slots));
+        }
+        if directions.serialize {
+            out.push_str(&self.serialize_impl(name, slots, branch, &rt));
+        }
+        if directions.deserialize {
+            out.push_str(&self.deserialize_impl(name, slots, branch, &rt));
+        }
+        out
+    }
+
+    /// `Debug` as derived, but `#[inline]`: compiled only where used.
+    fn debug_impl(name: &str, slots: &[Slot]) -> String {
+        let mut out = format!(
+            "impl ::std::fmt::Debug for {name} {{\n    #[inline]\n    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {{\n        f.debug_struct({name:?})"
+        );
+        for slot in slots {
+            let _ = write!(
+                out,
+                "\n            .field({:?}, &self.{})",
+                slot.field.trim_start_matches("r#"),
+                slot.field
+            );
+        }
+        out.push_str("\n            .finish()\n    }\n}\n\n");
+        out
+    }
+
+    fn serialize_impl(&self, name: &str, slots: &[Slot], branch: Option<&str>, rt: &str) -> String {
         let result = self.std("Result");
         let mut out = format!(
             "impl ::serde::Serialize for {name} {{\n    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> {result}<S::Ok, S::Error> {{\n        #[allow(unused_mut)]\n        let mut map = ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;\n"
@@ -275,15 +362,34 @@ impl Gen<'_> {
                 slot.wire, slot.field
             );
         }
+        if let Some(branch) = branch {
+            let _ = writeln!(
+                out,
+                "        {rt}::serialize_members(&mut map, &self.{branch})?;"
+            );
+        }
         out.push_str("        ::serde::ser::SerializeMap::end(map)\n    }\n}\n\n");
+        out
+    }
+
+    fn deserialize_impl(
+        &self,
+        name: &str,
+        slots: &[Slot],
+        branch: Option<&str>,
+        rt: &str,
+    ) -> String {
+        let result = self.std("Result");
+        let mut out = String::new();
+        // Generic over the error type, so that nothing is compiled for a
+        // type until a program reads one.
         let _ = write!(
             out,
-            "impl<'de> ::serde::Deserialize<'de> for {name} {{\n    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> {result}<Self, D::Error> {{\n        {rt}::decode(deserializer, Self::from_members)\n    }}\n}}\n\n"
+            "impl<'de> ::serde::Deserialize<'de> for {name} {{\n    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> {result}<Self, D::Error> {{\n        {rt}::decode(deserializer, Self::from_members::<D::Error>)\n    }}\n}}\n\n"
         );
         let _ = write!(
             out,
-            "impl {name} {{\n    #[allow(unused_variables)]\n    fn from_members(members: &mut {rt}::Members) -> {result}<Self, {}> {{\n        Ok(Self {{\n",
-            self.std("String")
+            "impl {name} {{\n    #[allow(unused_variables)]\n    fn from_members<E: ::serde::de::Error>(members: &mut {rt}::Members) -> {result}<Self, E> {{\n        Ok(Self {{\n"
         );
         for slot in slots {
             let take = match (slot.optional, slot.read) {
@@ -299,17 +405,21 @@ impl Gen<'_> {
                 slot.field, slot.wire
             );
         }
+        if let Some(branch) = branch {
+            let _ = writeln!(out, "            {branch}: {rt}::branch(members)?,");
+        }
         out.push_str("        })\n    }\n}\n\n");
         out
     }
 
-    /// `#[derive(...)]` of structs (their serde impls are [`Self::codec`]'s):
+    /// `#[derive(...)]` of structs (their serde and `Debug` impls are
+    /// [`Self::codec`]'s):
     /// `Default` when every member is optional.
     pub(super) fn struct_derives(members: &[&Member]) -> &'static str {
         if members.iter().all(|m| m.optional) {
-            "#[derive(Clone, Debug, Default, PartialEq)]\n"
+            "#[derive(Clone, Default, PartialEq)]\n"
         } else {
-            "#[derive(Clone, Debug, PartialEq)]\n"
+            "#[derive(Clone, PartialEq)]\n"
         }
     }
 
@@ -328,7 +438,7 @@ impl Gen<'_> {
         );
         out.push_str(&fields);
         out.push_str("}\n\n");
-        out.push_str(&self.codec(name, &slots, Scope::Root));
+        out.push_str(&self.codec(name, &slots, Scope::Root, Directions::BOTH));
         out.push_str(&self.constructors(name, &slots, &[]));
         out
     }
@@ -345,19 +455,24 @@ impl Gen<'_> {
             .filter(|m| m.name != tag)
             .collect();
         let mut out = self.def_header(id, def);
-        out.push_str(
-            "#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]\n",
-        );
+        out.push_str("#[derive(Clone, Debug, PartialEq)]\n");
         let name = self.name_of(id);
         let _ = writeln!(out, "pub struct {name} {{");
         let mut ns = Namespace::default();
-        let (fields, mut slots) = self.fields(&base, Some(id), Scope::Root, &mut ns, true);
+        let (fields, mut slots) = self.fields(&base, Some(id), Scope::Root, &mut ns, false);
         out.push_str(&fields);
         let tag_field = ns.claim(snake(tag));
         let _ = writeln!(
             out,
-            "    /// The branch selected by `{tag}`, with its members.\n    #[serde(flatten)]\n    pub {tag_field}: {branch_enum},\n}}\n"
+            "    /// The branch selected by `{tag}`, with its members.\n    pub {tag_field}: {branch_enum},\n}}\n"
         );
+        out.push_str(&self.codec_with_branch(
+            name,
+            &slots,
+            Some(&tag_field),
+            Scope::Root,
+            Directions::BOTH,
+        ));
         slots.push(Slot {
             field: tag_field,
             wire: tag.to_string(),

@@ -9,7 +9,7 @@ pub const SCHEMA_NAME: &str = "crates/qmp-sim/schema/sim-schema.json";
 #[allow(missing_docs)]
 pub const QUERY_QMP_SCHEMA: &str = "[{\"name\": \"qmp_capabilities\", \"ret-type\": \"1\", \"meta-type\": \"command\", \"arg-type\": \"0\"}, {\"name\": \"query-version\", \"ret-type\": \"2\", \"meta-type\": \"command\", \"arg-type\": \"1\"}, {\"name\": \"query-commands\", \"ret-type\": \"[3]\", \"meta-type\": \"command\", \"arg-type\": \"1\"}, {\"name\": \"query-qmp-schema\", \"ret-type\": \"[any]\", \"meta-type\": \"command\", \"arg-type\": \"1\"}, {\"name\": \"query-status\", \"ret-type\": \"4\", \"meta-type\": \"command\", \"arg-type\": \"1\"}, {\"name\": \"stop\", \"ret-type\": \"1\", \"meta-type\": \"command\", \"arg-type\": \"1\"}, {\"name\": \"cont\", \"ret-type\": \"1\", \"meta-type\": \"command\", \"arg-type\": \"1\"}, {\"name\": \"system_reset\", \"ret-type\": \"1\", \"meta-type\": \"command\", \"arg-type\": \"1\"}, {\"name\": \"system_powerdown\", \"ret-type\": \"1\", \"meta-type\": \"command\", \"arg-type\": \"1\"}, {\"name\": \"quit\", \"ret-type\": \"1\", \"meta-type\": \"command\", \"arg-type\": \"1\"}, {\"name\": \"query-name\", \"ret-type\": \"5\", \"meta-type\": \"command\", \"arg-type\": \"1\"}, {\"name\": \"query-uuid\", \"ret-type\": \"6\", \"meta-type\": \"command\", \"arg-type\": \"1\"}, {\"name\": \"query-kvm\", \"ret-type\": \"7\", \"meta-type\": \"command\", \"arg-type\": \"1\"}, {\"name\": \"human-monitor-command\", \"ret-type\": \"str\", \"meta-type\": \"command\", \"arg-type\": \"8\"}, {\"name\": \"RESET\", \"meta-type\": \"event\", \"arg-type\": \"9\"}, {\"name\": \"SHUTDOWN\", \"meta-type\": \"event\", \"arg-type\": \"10\"}, {\"name\": \"POWERDOWN\", \"meta-type\": \"event\", \"arg-type\": \"1\"}, {\"name\": \"STOP\", \"meta-type\": \"event\", \"arg-type\": \"1\"}, {\"name\": \"RESUME\", \"meta-type\": \"event\", \"arg-type\": \"1\"}, {\"name\": \"device_add\", \"ret-type\": \"1\", \"meta-type\": \"command\", \"arg-type\": \"11\"}, {\"name\": \"device_del\", \"ret-type\": \"1\", \"meta-type\": \"command\", \"arg-type\": \"12\"}, {\"name\": \"DEVICE_DELETED\", \"meta-type\": \"event\", \"arg-type\": \"13\"}, {\"name\": \"qom-list\", \"ret-type\": \"[15]\", \"meta-type\": \"command\", \"arg-type\": \"14\"}, {\"name\": \"qom-get\", \"ret-type\": \"any\", \"meta-type\": \"command\", \"arg-type\": \"16\"}, {\"name\": \"blockdev-add\", \"ret-type\": \"1\", \"meta-type\": \"command\", \"arg-type\": \"17\"}, {\"name\": \"blockdev-del\", \"ret-type\": \"1\", \"meta-type\": \"command\", \"arg-type\": \"18\"}, {\"name\": \"query-named-block-nodes\", \"ret-type\": \"[20]\", \"meta-type\": \"command\", \"arg-type\": \"19\"}, {\"name\": \"block-stream\", \"ret-type\": \"1\", \"meta-type\": \"command\", \"arg-type\": \"21\"}, {\"name\": \"query-jobs\", \"ret-type\": \"[22]\", \"meta-type\": \"command\", \"arg-type\": \"1\"}, {\"name\": \"job-cancel\", \"ret-type\": \"1\", \"meta-type\": \"command\", \"arg-type\": \"23\"}, {\"name\": \"job-dismiss\", \"ret-type\": \"1\", \"meta-type\": \"command\", \"arg-type\": \"24\"}, {\"name\": \"JOB_STATUS_CHANGE\", \"meta-type\": \"event\", \"arg-type\": \"25\"}, {\"name\": \"BLOCK_JOB_COMPLETED\", \"meta-type\": \"event\", \"arg-type\": \"26\"}, {\"name\": \"BLOCK_JOB_CANCELLED\", \"meta-type\": \"event\", \"arg-type\": \"27\"}, {\"name\": \"migrate\", \"ret-type\": \"1\", \"meta-type\": \"command\", \"arg-type\": \"28\"}, {\"name\": \"query-migrate\", \"ret-type\": \"29\", \"meta-type\": \"command\", \"arg-type\": \"1\"}, {\"name\": \"migrate-pause\", \"ret-type\": \"1\", \"allow-oob\": true, \"meta-type\": \"command\", \"arg-type\": \"1\"}, {\"name\": \"migrate-recover\", \"ret-type\": \"1\", \"allow-oob\": true, \"meta-type\": \"command\", \"arg-type\": \"30\"}, {\"name\": \"MIGRATION\", \"meta-type\": \"event\", \"arg-type\": \"31\"}, {\"name\": \"MIGRATION_PASS\", \"meta-type\": \"event\", \"arg-type\": \"32\"}, {\"name\": \"0\", \"members\": [{\"name\": \"enable\", \"default\": null, \"type\": \"[33]\"}], \"meta-type\": \"object\"}, {\"name\": \"1\", \"members\": [], \"meta-type\": \"object\"}, {\"name\": \"2\", \"members\": [{\"name\": \"qemu\", \"type\": \"34\"}, {\"name\": \"package\", \"type\": \"str\"}], \"meta-type\": \"object\"}, {\"name\": \"[3]\", \"element-type\": \"3\", \"meta-type\": \"array\"}, {\"name\": \"3\", \"members\": [{\"name\": \"name\", \"type\": \"str\"}], \"meta-type\": \"object\"}, {\"name\": \"[any]\", \"element-type\": \"any\", \"meta-type\": \"array\"}, {\"name\": \"any\", \"json-type\": \"value\", \"meta-type\": \"builtin\"}, {\"name\": \"4\", \"members\": [{\"name\": \"running\", \"type\": \"bool\"}, {\"name\": \"singlestep\", \"type\": \"bool\"}, {\"name\": \"status\", \"type\": \"35\"}], \"meta-type\": \"object\"}, {\"name\": \"5\", \"members\": [{\"name\": \"name\", \"default\": null, \"type\": \"str\"}], \"meta-type\": \"object\"}, {\"name\": \"6\", \"members\": [{\"name\": \"UUID\", \"type\": \"str\"}], \"meta-type\": \"object\"}, {\"name\": \"7\", \"members\": [{\"name\": \"enabled\", \"type\": \"bool\"}, {\"name\": \"present\", \"type\": \"bool\"}], \"meta-type\": \"object\"}, {\"name\": \"8\", \"members\": [{\"name\": \"command-line\", \"type\": \"str\"}, {\"name\": \"cpu-index\", \"default\": null, \"type\": \"int\"}], \"meta-type\": \"object\"}, {\"name\": \"str\", \"json-type\": \"string\", \"meta-type\": \"builtin\"}, {\"name\": \"9\", \"members\": [{\"name\": \"guest\", \"type\": \"bool\"}, {\"name\": \"reason\", \"type\": \"str\"}], \"meta-type\": \"object\"}, {\"name\": \"10\", \"members\": [{\"name\": \"guest\", \"type\": \"bool\"}, {\"name\": \"reason\", \"type\": \"str\"}], \"meta-type\": \"object\"}, {\"name\": \"11\", \"members\": [{\"name\": \"driver\", \"type\": \"str\"}, {\"name\": \"bus\", \"default\": null, \"type\": \"str\"}, {\"name\": \"id\", \"default\": null, \"type\": \"str\"}], \"meta-type\": \"object\"}, {\"name\": \"12\", \"members\": [{\"name\": \"id\", \"type\": \"str\"}], \"meta-type\": \"object\"}, {\"name\": \"13\", \"members\": [{\"name\": \"device\", \"default\": null, \"type\": \"str\"}, {\"name\": \"path\", \"type\": \"str\"}], \"meta-type\": \"object\"}, {\"name\": \"14\", \"members\": [{\"name\": \"path\", \"type\": \"str\"}], \"meta-type\": \"object\"}, {\"name\": \"[15]\", \"element-type\": \"15\", \"meta-type\": \"array\"}, {\"name\": \"15\", \"members\": [{\"name\": \"name\", \"type\": \"str\"}, {\"name\": \"type\", \"type\": \"str\"}, {\"name\": \"description\", \"default\": null, \"type\": \"str\"}, {\"name\": \"default-value\", \"default\": null, \"type\": \"any\"}], \"meta-type\": \"object\"}, {\"name\": \"16\", \"members\": [{\"name\": \"path\", \"type\": \"str\"}, {\"name\": \"property\", \"type\": \"str\"}], \"meta-type\": \"object\"}, {\"name\": \"17\", \"tag\": \"driver\", \"variants\": [{\"case\": \"blkdebug\", \"type\": \"37\"}, {\"case\": \"file\", \"type\": \"38\"}, {\"case\": \"null-co\", \"type\": \"39\"}, {\"case\": \"qcow2\", \"type\": \"40\"}, {\"case\": \"raw\", \"type\": \"40\"}], \"members\": [{\"name\": \"driver\", \"type\": \"36\"}, {\"name\": \"node-name\", \"default\": null, \"type\": \"str\"}, {\"name\": \"read-only\", \"default\": null, \"type\": \"bool\"}], \"meta-type\": \"object\"}, {\"name\": \"18\", \"members\": [{\"name\": \"node-name\", \"type\": \"str\"}], \"meta-type\": \"object\"}, {\"name\": \"19\", \"members\": [{\"name\": \"flat\", \"default\": null, \"type\": \"bool\"}], \"meta-type\": \"object\"}, {\"name\": \"[20]\", \"element-type\": \"20\", \"meta-type\": \"array\"}, {\"name\": \"20\", \"members\": [{\"name\": \"file\", \"type\": \"str\"}, {\"name\": \"node-name\", \"default\": null, \"type\": \"str\"}, {\"name\": \"ro\", \"type\": \"bool\"}, {\"name\": \"drv\", \"type\": \"str\"}, {\"name\": \"backing_file_depth\", \"type\": \"int\"}, {\"name\": \"encrypted\", \"type\": \"bool\"}, {\"name\": \"detect_zeroes\", \"type\": \"41\"}, {\"name\": \"bps\", \"type\": \"int\"}, {\"name\": \"bps_rd\", \"type\": \"int\"}, {\"name\": \"bps_wr\", \"type\": \"int\"}, {\"name\": \"iops\", \"type\": \"int\"}, {\"name\": \"iops_rd\", \"type\": \"int\"}, {\"name\": \"iops_wr\", \"type\": \"int\"}, {\"name\": \"image\", \"type\": \"42\"}, {\"name\": \"write_threshold\", \"type\": \"int\"}, {\"name\": \"cache\", \"type\": \"43\"}], \"meta-type\": \"object\"}, {\"name\": \"21\", \"members\": [{\"name\": \"job-id\", \"default\": null, \"type\": \"str\"}, {\"name\": \"device\", \"type\": \"str\"}, {\"name\": \"speed\", \"default\": null, \"type\": \"int\"}, {\"name\": \"auto-dismiss\", \"default\": null, \"type\": \"bool\"}], \"meta-type\": \"object\"}, {\"name\": \"[22]\", \"element-type\": \"22\", \"meta-type\": \"array\"}, {\"name\": \"22\", \"members\": [{\"name\": \"id\", \"type\": \"str\"}, {\"name\": \"type\", \"type\": \"44\"}, {\"name\": \"status\", \"type\": \"45\"}, {\"name\": \"current-progress\", \"type\": \"int\"}, {\"name\": \"total-progress\", \"type\": \"int\"}, {\"name\": \"error\", \"default\": null, \"type\": \"str\"}], \"meta-type\": \"object\"}, {\"name\": \"23\", \"members\": [{\"name\": \"id\", \"type\": \"str\"}], \"meta-type\": \"object\"}, {\"name\": \"24\", \"members\": [{\"name\": \"id\", \"type\": \"str\"}], \"meta-type\": \"object\"}, {\"name\": \"25\", \"members\": [{\"name\": \"id\", \"type\": \"str\"}, {\"name\": \"status\", \"type\": \"45\"}], \"meta-type\": \"object\"}, {\"name\": \"26\", \"members\": [{\"name\": \"type\", \"type\": \"44\"}, {\"name\": \"device\", \"type\": \"str\"}, {\"name\": \"len\", \"type\": \"int\"}, {\"name\": \"offset\", \"type\": \"int\"}, {\"name\": \"speed\", \"type\": \"int\"}, {\"name\": \"error\", \"default\": null, \"type\": \"str\"}], \"meta-type\": \"object\"}, {\"name\": \"27\", \"members\": [{\"name\": \"type\", \"type\": \"44\"}, {\"name\": \"device\", \"type\": \"str\"}, {\"name\": \"len\", \"type\": \"int\"}, {\"name\": \"offset\", \"type\": \"int\"}, {\"name\": \"speed\", \"type\": \"int\"}], \"meta-type\": \"object\"}, {\"name\": \"28\", \"members\": [{\"name\": \"uri\", \"type\": \"str\"}, {\"name\": \"blk\", \"default\": null, \"type\": \"bool\"}, {\"name\": \"inc\", \"default\": null, \"type\": \"bool\"}, {\"name\": \"detach\", \"default\": null, \"type\": \"bool\"}, {\"name\": \"resume\", \"default\": null, \"type\": \"bool\"}], \"meta-type\": \"object\"}, {\"name\": \"29\", \"members\": [{\"name\": \"status\", \"default\": null, \"type\": \"46\"}, {\"name\": \"ram\", \"default\": null, \"type\": \"47\"}, {\"name\": \"total-time\", \"default\": null, \"type\": \"int\"}, {\"name\": \"setup-time\", \"default\": null, \"type\": \"int\"}, {\"name\": \"downtime\", \"default\": null, \"type\": \"int\"}], \"meta-type\": \"object\"}, {\"name\": \"30\", \"members\": [{\"name\": \"uri\", \"type\": \"str\"}], \"meta-type\": \"object\"}, {\"name\": \"31\", \"members\": [{\"name\": \"status\", \"type\": \"46\"}], \"meta-type\": \"object\"}, {\"name\": \"32\", \"members\": [{\"name\": \"pass\", \"type\": \"int\"}], \"meta-type\": \"object\"}, {\"name\": \"[33]\", \"element-type\": \"33\", \"meta-type\": \"array\"}, {\"name\": \"33\", \"members\": [{\"name\": \"oob\"}], \"meta-type\": \"enum\", \"values\": [\"oob\"]}, {\"name\": \"34\", \"members\": [{\"name\": \"major\", \"type\": \"int\"}, {\"name\": \"minor\", \"type\": \"int\"}, {\"name\": \"micro\", \"type\": \"int\"}], \"meta-type\": \"object\"}, {\"name\": \"bool\", \"json-type\": \"boolean\", \"meta-type\": \"builtin\"}, {\"name\": \"35\", \"members\": [{\"name\": \"prelaunch\"}, {\"name\": \"running\"}, {\"name\": \"paused\"}, {\"name\": \"shutdown\"}, {\"name\": \"postmigrate\"}], \"meta-type\": \"enum\", \"values\": [\"prelaunch\", \"running\", \"paused\", \"shutdown\", \"postmigrate\"]}, {\"name\": \"int\", \"json-type\": \"int\", \"meta-type\": \"builtin\"}, {\"name\": \"36\", \"members\": [{\"name\": \"blkdebug\"}, {\"name\": \"file\"}, {\"name\": \"null-co\"}, {\"name\": \"qcow2\"}, {\"name\": \"raw\"}], \"meta-type\": \"enum\", \"values\": [\"blkdebug\", \"file\", \"null-co\", \"qcow2\", \"raw\"]}, {\"name\": \"37\", \"members\": [{\"name\": \"image\", \"type\": \"48\"}, {\"name\": \"config\", \"default\": null, \"type\": \"str\"}], \"meta-type\": \"object\"}, {\"name\": \"38\", \"members\": [{\"name\": \"filename\", \"type\": \"str\"}], \"meta-type\": \"object\"}, {\"name\": \"39\", \"members\": [{\"name\": \"size\", \"default\": null, \"type\": \"int\"}], \"meta-type\": \"object\"}, {\"name\": \"40\", \"members\": [{\"name\": \"file\", \"type\": \"48\"}], \"meta-type\": \"object\"}, {\"name\": \"41\", \"members\": [{\"name\": \"off\"}, {\"name\": \"on\"}, {\"name\": \"unmap\"}], \"meta-type\": \"enum\", \"values\": [\"off\", \"on\", \"unmap\"]}, {\"name\": \"42\", \"members\": [{\"name\": \"filename\", \"type\": \"str\"}, {\"name\": \"format\", \"type\": \"str\"}, {\"name\": \"virtual-size\", \"type\": \"int\"}], \"meta-type\": \"object\"}, {\"name\": \"43\", \"members\": [{\"name\": \"writeback\", \"type\": \"bool\"}, {\"name\": \"direct\", \"type\": \"bool\"}, {\"name\": \"no-flush\", \"type\": \"bool\"}], \"meta-type\": \"object\"}, {\"name\": \"44\", \"members\": [{\"name\": \"commit\"}, {\"name\": \"stream\"}, {\"name\": \"mirror\"}, {\"name\": \"backup\"}, {\"name\": \"create\"}, {\"name\": \"amend\"}, {\"name\": \"snapshot-load\"}, {\"name\": \"snapshot-save\"}, {\"name\": \"snapshot-delete\"}], \"meta-type\": \"enum\", \"values\": [\"commit\", \"stream\", \"mirror\", \"backup\", \"create\", \"amend\", \"snapshot-load\", \"snapshot-save\", \"snapshot-delete\"]}, {\"name\": \"45\", \"members\": [{\"name\": \"undefined\"}, {\"name\": \"created\"}, {\"name\": \"running\"}, {\"name\": \"paused\"}, {\"name\": \"ready\"}, {\"name\": \"standby\"}, {\"name\": \"waiting\"}, {\"name\": \"pending\"}, {\"name\": \"aborting\"}, {\"name\": \"concluded\"}, {\"name\": \"null\"}], \"meta-type\": \"enum\", \"values\": [\"undefined\", \"created\", \"running\", \"paused\", \"ready\", \"standby\", \"waiting\", \"pending\", \"aborting\", \"concluded\", \"null\"]}, {\"name\": \"46\", \"members\": [{\"name\": \"none\"}, {\"name\": \"setup\"}, {\"name\": \"cancelling\"}, {\"name\": \"cancelled\"}, {\"name\": \"active\"}, {\"name\": \"postcopy-active\"}, {\"name\": \"postcopy-paused\"}, {\"name\": \"postcopy-recover\"}, {\"name\": \"completed\"}, {\"name\": \"failed\"}, {\"name\": \"colo\"}, {\"name\": \"pre-switchover\"}, {\"name\": \"device\"}, {\"name\": \"wait-unplug\"}], \"meta-type\": \"enum\", \"values\": [\"none\", \"setup\", \"cancelling\", \"cancelled\", \"active\", \"postcopy-active\", \"postcopy-paused\", \"postcopy-recover\", \"completed\", \"failed\", \"colo\", \"pre-switchover\", \"device\", \"wait-unplug\"]}, {\"name\": \"47\", \"members\": [{\"name\": \"transferred\", \"type\": \"int\"}, {\"name\": \"remaining\", \"type\": \"int\"}, {\"name\": \"total\", \"type\": \"int\"}, {\"name\": \"duplicate\", \"type\": \"int\"}, {\"name\": \"skipped\", \"type\": \"int\"}, {\"name\": \"normal\", \"type\": \"int\"}, {\"name\": \"normal-bytes\", \"type\": \"int\"}, {\"name\": \"dirty-pages-rate\", \"type\": \"int\"}, {\"name\": \"mbps\", \"type\": \"number\"}, {\"name\": \"dirty-sync-count\", \"type\": \"int\"}, {\"name\": \"postcopy-requests\", \"type\": \"int\"}, {\"name\": \"page-size\", \"type\": \"int\"}, {\"name\": \"multifd-bytes\", \"type\": \"int\"}, {\"name\": \"pages-per-second\", \"type\": \"int\"}, {\"name\": \"precopy-bytes\", \"type\": \"int\"}, {\"name\": \"downtime-bytes\", \"type\": \"int\"}, {\"name\": \"postcopy-bytes\", \"type\": \"int\"}, {\"name\": \"dirty-sync-missed-zero-copy\", \"type\": \"int\"}], \"meta-type\": \"object\"}, {\"name\": \"48\", \"members\": [{\"type\": \"17\"}, {\"type\": \"str\"}], \"meta-type\": \"alternate\"}, {\"name\": \"number\", \"json-type\": \"number\", \"meta-type\": \"builtin\"}]";
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum QType {
     /// `none`
@@ -37,6 +37,7 @@ impl QType {
     ];
 
     /// The name on the wire.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::None => "none",
@@ -51,6 +52,7 @@ impl QType {
     }
 
     /// The value named `name` (`Other` when unknown).
+    #[inline]
     pub fn from_name(name: &str) -> Self {
         match name {
             "none" => Self::None,
@@ -66,8 +68,25 @@ impl QType {
 }
 
 impl ::std::fmt::Display for QType {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl ::std::fmt::Debug for QType {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::Qnull => f.write_str("Qnull"),
+            Self::Qnum => f.write_str("Qnum"),
+            Self::Qstring => f.write_str("Qstring"),
+            Self::Qdict => f.write_str("Qdict"),
+            Self::Qlist => f.write_str("Qlist"),
+            Self::Qbool => f.write_str("Qbool"),
+            Self::Other(name) => f.debug_tuple("Other").field(name).finish(),
+        }
     }
 }
 
@@ -85,7 +104,7 @@ impl<'de> ::serde::Deserialize<'de> for QType {
 }
 
 /// A capability a client can enable with @qmp_capabilities.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum QMPCapability {
     /// out-of-band execution (`exec-oob`)
@@ -99,6 +118,7 @@ impl QMPCapability {
     pub const VALUES: &'static [&'static str] = &["oob"];
 
     /// The name on the wire.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Oob => "oob",
@@ -107,6 +127,7 @@ impl QMPCapability {
     }
 
     /// The value named `name` (`Other` when unknown).
+    #[inline]
     pub fn from_name(name: &str) -> Self {
         match name {
             "oob" => Self::Oob,
@@ -116,8 +137,19 @@ impl QMPCapability {
 }
 
 impl ::std::fmt::Display for QMPCapability {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl ::std::fmt::Debug for QMPCapability {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match self {
+            Self::Oob => f.write_str("Oob"),
+            Self::Other(name) => f.debug_tuple("Other").field(name).finish(),
+        }
     }
 }
 
@@ -135,7 +167,7 @@ impl<'de> ::serde::Deserialize<'de> for QMPCapability {
 }
 
 /// A three-part version number.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct VersionTriple {
     /// major version
@@ -144,6 +176,17 @@ pub struct VersionTriple {
     pub minor: i64,
     /// micro version
     pub micro: i64,
+}
+
+impl ::std::fmt::Debug for VersionTriple {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("VersionTriple")
+            .field("major", &self.major)
+            .field("minor", &self.minor)
+            .field("micro", &self.micro)
+            .finish()
+    }
 }
 
 impl ::serde::Serialize for VersionTriple {
@@ -159,13 +202,13 @@ impl ::serde::Serialize for VersionTriple {
 
 impl<'de> ::serde::Deserialize<'de> for VersionTriple {
     fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        __rt::decode(deserializer, Self::from_members)
+        __rt::decode(deserializer, Self::from_members::<D::Error>)
     }
 }
 
 impl VersionTriple {
     #[allow(unused_variables)]
-    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+    fn from_members<E: ::serde::de::Error>(members: &mut __rt::Members) -> Result<Self, E> {
         Ok(Self {
             major: __rt::required(members, "major")?,
             minor: __rt::required(members, "minor")?,
@@ -195,13 +238,23 @@ impl VersionTriple {
 }
 
 /// The version of the server.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct VersionInfo {
     /// the version triple
     pub qemu: VersionTriple,
     /// the build's package string
     pub package: String,
+}
+
+impl ::std::fmt::Debug for VersionInfo {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("VersionInfo")
+            .field("qemu", &self.qemu)
+            .field("package", &self.package)
+            .finish()
+    }
 }
 
 impl ::serde::Serialize for VersionInfo {
@@ -216,13 +269,13 @@ impl ::serde::Serialize for VersionInfo {
 
 impl<'de> ::serde::Deserialize<'de> for VersionInfo {
     fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        __rt::decode(deserializer, Self::from_members)
+        __rt::decode(deserializer, Self::from_members::<D::Error>)
     }
 }
 
 impl VersionInfo {
     #[allow(unused_variables)]
-    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+    fn from_members<E: ::serde::de::Error>(members: &mut __rt::Members) -> Result<Self, E> {
         Ok(Self {
             qemu: __rt::required(members, "qemu")?,
             package: __rt::required(members, "package")?,
@@ -249,11 +302,20 @@ impl VersionInfo {
 }
 
 /// A command the server offers.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct CommandInfo {
     /// the command name
     pub name: String,
+}
+
+impl ::std::fmt::Debug for CommandInfo {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CommandInfo")
+            .field("name", &self.name)
+            .finish()
+    }
 }
 
 impl ::serde::Serialize for CommandInfo {
@@ -267,13 +329,13 @@ impl ::serde::Serialize for CommandInfo {
 
 impl<'de> ::serde::Deserialize<'de> for CommandInfo {
     fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        __rt::decode(deserializer, Self::from_members)
+        __rt::decode(deserializer, Self::from_members::<D::Error>)
     }
 }
 
 impl CommandInfo {
     #[allow(unused_variables)]
-    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+    fn from_members<E: ::serde::de::Error>(members: &mut __rt::Members) -> Result<Self, E> {
         Ok(Self {
             name: __rt::required(members, "name")?,
         })
@@ -293,7 +355,7 @@ impl CommandInfo {
 }
 
 /// What the virtual machine is doing.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum RunState {
     /// waiting for @cont before running for the first time
@@ -316,6 +378,7 @@ impl RunState {
         &["prelaunch", "running", "paused", "shutdown", "postmigrate"];
 
     /// The name on the wire.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Prelaunch => "prelaunch",
@@ -328,6 +391,7 @@ impl RunState {
     }
 
     /// The value named `name` (`Other` when unknown).
+    #[inline]
     pub fn from_name(name: &str) -> Self {
         match name {
             "prelaunch" => Self::Prelaunch,
@@ -341,8 +405,23 @@ impl RunState {
 }
 
 impl ::std::fmt::Display for RunState {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl ::std::fmt::Debug for RunState {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match self {
+            Self::Prelaunch => f.write_str("Prelaunch"),
+            Self::Running => f.write_str("Running"),
+            Self::Paused => f.write_str("Paused"),
+            Self::Shutdown => f.write_str("Shutdown"),
+            Self::Postmigrate => f.write_str("Postmigrate"),
+            Self::Other(name) => f.debug_tuple("Other").field(name).finish(),
+        }
     }
 }
 
@@ -360,7 +439,7 @@ impl<'de> ::serde::Deserialize<'de> for RunState {
 }
 
 /// The run state.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct StatusInfo {
     /// true when the guest runs
@@ -369,6 +448,17 @@ pub struct StatusInfo {
     pub singlestep: bool,
     /// the run state
     pub status: RunState,
+}
+
+impl ::std::fmt::Debug for StatusInfo {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("StatusInfo")
+            .field("running", &self.running)
+            .field("singlestep", &self.singlestep)
+            .field("status", &self.status)
+            .finish()
+    }
 }
 
 impl ::serde::Serialize for StatusInfo {
@@ -384,13 +474,13 @@ impl ::serde::Serialize for StatusInfo {
 
 impl<'de> ::serde::Deserialize<'de> for StatusInfo {
     fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        __rt::decode(deserializer, Self::from_members)
+        __rt::decode(deserializer, Self::from_members::<D::Error>)
     }
 }
 
 impl StatusInfo {
     #[allow(unused_variables)]
-    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+    fn from_members<E: ::serde::de::Error>(members: &mut __rt::Members) -> Result<Self, E> {
         Ok(Self {
             running: __rt::required(members, "running")?,
             singlestep: __rt::required(members, "singlestep")?,
@@ -420,11 +510,20 @@ impl StatusInfo {
 }
 
 /// The guest's name.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 #[allow(missing_docs)]
 pub struct NameInfo {
     /// the name given with -name, if any
     pub name: Option<String>,
+}
+
+impl ::std::fmt::Debug for NameInfo {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("NameInfo")
+            .field("name", &self.name)
+            .finish()
+    }
 }
 
 impl ::serde::Serialize for NameInfo {
@@ -438,13 +537,13 @@ impl ::serde::Serialize for NameInfo {
 
 impl<'de> ::serde::Deserialize<'de> for NameInfo {
     fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        __rt::decode(deserializer, Self::from_members)
+        __rt::decode(deserializer, Self::from_members::<D::Error>)
     }
 }
 
 impl NameInfo {
     #[allow(unused_variables)]
-    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+    fn from_members<E: ::serde::de::Error>(members: &mut __rt::Members) -> Result<Self, E> {
         Ok(Self {
             name: __rt::optional(members, "name")?,
         })
@@ -465,11 +564,20 @@ impl NameInfo {
 }
 
 /// The guest's UUID.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct UuidInfo {
     /// the UUID in its usual text form
     pub uuid: String,
+}
+
+impl ::std::fmt::Debug for UuidInfo {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UuidInfo")
+            .field("uuid", &self.uuid)
+            .finish()
+    }
 }
 
 impl ::serde::Serialize for UuidInfo {
@@ -483,13 +591,13 @@ impl ::serde::Serialize for UuidInfo {
 
 impl<'de> ::serde::Deserialize<'de> for UuidInfo {
     fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        __rt::decode(deserializer, Self::from_members)
+        __rt::decode(deserializer, Self::from_members::<D::Error>)
     }
 }
 
 impl UuidInfo {
     #[allow(unused_variables)]
-    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+    fn from_members<E: ::serde::de::Error>(members: &mut __rt::Members) -> Result<Self, E> {
         Ok(Self {
             uuid: __rt::required(members, "UUID")?,
         })
@@ -509,13 +617,23 @@ impl UuidInfo {
 }
 
 /// Whether KVM is in use.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct KvmInfo {
     /// true when KVM runs the guest
     pub enabled: bool,
     /// true when KVM is available
     pub present: bool,
+}
+
+impl ::std::fmt::Debug for KvmInfo {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("KvmInfo")
+            .field("enabled", &self.enabled)
+            .field("present", &self.present)
+            .finish()
+    }
 }
 
 impl ::serde::Serialize for KvmInfo {
@@ -530,13 +648,13 @@ impl ::serde::Serialize for KvmInfo {
 
 impl<'de> ::serde::Deserialize<'de> for KvmInfo {
     fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        __rt::decode(deserializer, Self::from_members)
+        __rt::decode(deserializer, Self::from_members::<D::Error>)
     }
 }
 
 impl KvmInfo {
     #[allow(unused_variables)]
-    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+    fn from_members<E: ::serde::de::Error>(members: &mut __rt::Members) -> Result<Self, E> {
         Ok(Self {
             enabled: __rt::required(members, "enabled")?,
             present: __rt::required(members, "present")?,
@@ -563,7 +681,7 @@ impl KvmInfo {
 }
 
 /// A property of a QOM object.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct ObjectPropertyInfo {
     /// the property name
@@ -574,6 +692,18 @@ pub struct ObjectPropertyInfo {
     pub description: Option<String>,
     /// its default
     pub default_value: Option<::serde_json::Value>,
+}
+
+impl ::std::fmt::Debug for ObjectPropertyInfo {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ObjectPropertyInfo")
+            .field("name", &self.name)
+            .field("type", &self.r#type)
+            .field("description", &self.description)
+            .field("default_value", &self.default_value)
+            .finish()
+    }
 }
 
 impl ::serde::Serialize for ObjectPropertyInfo {
@@ -590,13 +720,13 @@ impl ::serde::Serialize for ObjectPropertyInfo {
 
 impl<'de> ::serde::Deserialize<'de> for ObjectPropertyInfo {
     fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        __rt::decode(deserializer, Self::from_members)
+        __rt::decode(deserializer, Self::from_members::<D::Error>)
     }
 }
 
 impl ObjectPropertyInfo {
     #[allow(unused_variables)]
-    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+    fn from_members<E: ::serde::de::Error>(members: &mut __rt::Members) -> Result<Self, E> {
         Ok(Self {
             name: __rt::required(members, "name")?,
             r#type: __rt::required(members, "type")?,
@@ -642,7 +772,7 @@ impl ObjectPropertyInfo {
 }
 
 /// The block drivers the simulator knows.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum BlockdevDriver {
     /// a debugging filter; its @config file is read in full
@@ -664,6 +794,7 @@ impl BlockdevDriver {
     pub const VALUES: &'static [&'static str] = &["blkdebug", "file", "null-co", "qcow2", "raw"];
 
     /// The name on the wire.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Blkdebug => "blkdebug",
@@ -676,6 +807,7 @@ impl BlockdevDriver {
     }
 
     /// The value named `name` (`Other` when unknown).
+    #[inline]
     pub fn from_name(name: &str) -> Self {
         match name {
             "blkdebug" => Self::Blkdebug,
@@ -689,8 +821,23 @@ impl BlockdevDriver {
 }
 
 impl ::std::fmt::Display for BlockdevDriver {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl ::std::fmt::Debug for BlockdevDriver {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match self {
+            Self::Blkdebug => f.write_str("Blkdebug"),
+            Self::File => f.write_str("File"),
+            Self::NullCo => f.write_str("NullCo"),
+            Self::Qcow2 => f.write_str("Qcow2"),
+            Self::Raw => f.write_str("Raw"),
+            Self::Other(name) => f.debug_tuple("Other").field(name).finish(),
+        }
     }
 }
 
@@ -708,11 +855,20 @@ impl<'de> ::serde::Deserialize<'de> for BlockdevDriver {
 }
 
 /// A host file.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct BlockdevOptionsFile {
     /// the file
     pub filename: String,
+}
+
+impl ::std::fmt::Debug for BlockdevOptionsFile {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("BlockdevOptionsFile")
+            .field("filename", &self.filename)
+            .finish()
+    }
 }
 
 impl ::serde::Serialize for BlockdevOptionsFile {
@@ -726,13 +882,13 @@ impl ::serde::Serialize for BlockdevOptionsFile {
 
 impl<'de> ::serde::Deserialize<'de> for BlockdevOptionsFile {
     fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        __rt::decode(deserializer, Self::from_members)
+        __rt::decode(deserializer, Self::from_members::<D::Error>)
     }
 }
 
 impl BlockdevOptionsFile {
     #[allow(unused_variables)]
-    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+    fn from_members<E: ::serde::de::Error>(members: &mut __rt::Members) -> Result<Self, E> {
         Ok(Self {
             filename: __rt::required(members, "filename")?,
         })
@@ -754,11 +910,20 @@ impl BlockdevOptionsFile {
 }
 
 /// A null device.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 #[allow(missing_docs)]
 pub struct BlockdevOptionsNull {
     /// its size in bytes
     pub size: Option<i64>,
+}
+
+impl ::std::fmt::Debug for BlockdevOptionsNull {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("BlockdevOptionsNull")
+            .field("size", &self.size)
+            .finish()
+    }
 }
 
 impl ::serde::Serialize for BlockdevOptionsNull {
@@ -772,13 +937,13 @@ impl ::serde::Serialize for BlockdevOptionsNull {
 
 impl<'de> ::serde::Deserialize<'de> for BlockdevOptionsNull {
     fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        __rt::decode(deserializer, Self::from_members)
+        __rt::decode(deserializer, Self::from_members::<D::Error>)
     }
 }
 
 impl BlockdevOptionsNull {
     #[allow(unused_variables)]
-    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+    fn from_members<E: ::serde::de::Error>(members: &mut __rt::Members) -> Result<Self, E> {
         Ok(Self {
             size: __rt::optional(members, "size")?,
         })
@@ -799,11 +964,20 @@ impl BlockdevOptionsNull {
 }
 
 /// A format over another node.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct BlockdevOptionsGenericFormat {
     /// the node holding the image
     pub file: Box<BlockdevRef>,
+}
+
+impl ::std::fmt::Debug for BlockdevOptionsGenericFormat {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("BlockdevOptionsGenericFormat")
+            .field("file", &self.file)
+            .finish()
+    }
 }
 
 impl ::serde::Serialize for BlockdevOptionsGenericFormat {
@@ -817,13 +991,13 @@ impl ::serde::Serialize for BlockdevOptionsGenericFormat {
 
 impl<'de> ::serde::Deserialize<'de> for BlockdevOptionsGenericFormat {
     fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        __rt::decode(deserializer, Self::from_members)
+        __rt::decode(deserializer, Self::from_members::<D::Error>)
     }
 }
 
 impl BlockdevOptionsGenericFormat {
     #[allow(unused_variables)]
-    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+    fn from_members<E: ::serde::de::Error>(members: &mut __rt::Members) -> Result<Self, E> {
         Ok(Self {
             file: __rt::required(members, "file")?,
         })
@@ -843,13 +1017,23 @@ impl BlockdevOptionsGenericFormat {
 }
 
 /// The blkdebug filter.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct BlockdevOptionsBlkdebug {
     /// the node under the filter
     pub image: Box<BlockdevRef>,
     /// a file of rules, read in full when the node is added
     pub config: Option<String>,
+}
+
+impl ::std::fmt::Debug for BlockdevOptionsBlkdebug {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("BlockdevOptionsBlkdebug")
+            .field("image", &self.image)
+            .field("config", &self.config)
+            .finish()
+    }
 }
 
 impl ::serde::Serialize for BlockdevOptionsBlkdebug {
@@ -864,13 +1048,13 @@ impl ::serde::Serialize for BlockdevOptionsBlkdebug {
 
 impl<'de> ::serde::Deserialize<'de> for BlockdevOptionsBlkdebug {
     fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        __rt::decode(deserializer, Self::from_members)
+        __rt::decode(deserializer, Self::from_members::<D::Error>)
     }
 }
 
 impl BlockdevOptionsBlkdebug {
     #[allow(unused_variables)]
-    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+    fn from_members<E: ::serde::de::Error>(members: &mut __rt::Members) -> Result<Self, E> {
         Ok(Self {
             image: __rt::required(members, "image")?,
             config: __rt::optional(members, "config")?,
@@ -900,26 +1084,43 @@ impl BlockdevOptionsBlkdebug {
 }
 
 /// A block node to add.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub struct BlockdevOptions {
     /// the node's name
-    #[serde(
-        rename = "node-name",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
     pub node_name: Option<String>,
     /// open read-only
-    #[serde(
-        rename = "read-only",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
     pub read_only: Option<bool>,
     /// The branch selected by `driver`, with its members.
-    #[serde(flatten)]
     pub driver: BlockdevOptionsBranch,
+}
+
+impl ::serde::Serialize for BlockdevOptions {
+    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[allow(unused_mut)]
+        let mut map = ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
+        __rt::put_some(&mut map, "node-name", &self.node_name)?;
+        __rt::put_some(&mut map, "read-only", &self.read_only)?;
+        __rt::serialize_members(&mut map, &self.driver)?;
+        ::serde::ser::SerializeMap::end(map)
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for BlockdevOptions {
+    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        __rt::decode(deserializer, Self::from_members::<D::Error>)
+    }
+}
+
+impl BlockdevOptions {
+    #[allow(unused_variables)]
+    fn from_members<E: ::serde::de::Error>(members: &mut __rt::Members) -> Result<Self, E> {
+        Ok(Self {
+            node_name: __rt::optional(members, "node-name")?,
+            read_only: __rt::optional(members, "read-only")?,
+            driver: __rt::branch(members)?,
+        })
+    }
 }
 
 #[allow(
@@ -1075,7 +1276,7 @@ impl<'de> ::serde::Deserialize<'de> for BlockdevRef {
 }
 
 /// An image.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct ImageInfo {
     /// its file name
@@ -1084,6 +1285,17 @@ pub struct ImageInfo {
     pub format: String,
     /// its size as the guest sees it
     pub virtual_size: i64,
+}
+
+impl ::std::fmt::Debug for ImageInfo {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ImageInfo")
+            .field("filename", &self.filename)
+            .field("format", &self.format)
+            .field("virtual_size", &self.virtual_size)
+            .finish()
+    }
 }
 
 impl ::serde::Serialize for ImageInfo {
@@ -1099,13 +1311,13 @@ impl ::serde::Serialize for ImageInfo {
 
 impl<'de> ::serde::Deserialize<'de> for ImageInfo {
     fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        __rt::decode(deserializer, Self::from_members)
+        __rt::decode(deserializer, Self::from_members::<D::Error>)
     }
 }
 
 impl ImageInfo {
     #[allow(unused_variables)]
-    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+    fn from_members<E: ::serde::de::Error>(members: &mut __rt::Members) -> Result<Self, E> {
         Ok(Self {
             filename: __rt::required(members, "filename")?,
             format: __rt::required(members, "format")?,
@@ -1135,7 +1347,7 @@ impl ImageInfo {
 }
 
 /// Whether zero writes are detected.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum BlockdevDetectZeroesOptions {
     /// no
@@ -1153,6 +1365,7 @@ impl BlockdevDetectZeroesOptions {
     pub const VALUES: &'static [&'static str] = &["off", "on", "unmap"];
 
     /// The name on the wire.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Off => "off",
@@ -1163,6 +1376,7 @@ impl BlockdevDetectZeroesOptions {
     }
 
     /// The value named `name` (`Other` when unknown).
+    #[inline]
     pub fn from_name(name: &str) -> Self {
         match name {
             "off" => Self::Off,
@@ -1174,8 +1388,21 @@ impl BlockdevDetectZeroesOptions {
 }
 
 impl ::std::fmt::Display for BlockdevDetectZeroesOptions {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl ::std::fmt::Debug for BlockdevDetectZeroesOptions {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match self {
+            Self::Off => f.write_str("Off"),
+            Self::On => f.write_str("On"),
+            Self::Unmap => f.write_str("Unmap"),
+            Self::Other(name) => f.debug_tuple("Other").field(name).finish(),
+        }
     }
 }
 
@@ -1193,7 +1420,7 @@ impl<'de> ::serde::Deserialize<'de> for BlockdevDetectZeroesOptions {
 }
 
 /// A node's cache mode.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct BlockdevCacheInfo {
     /// write-back caching
@@ -1202,6 +1429,17 @@ pub struct BlockdevCacheInfo {
     pub direct: bool,
     /// flushes are ignored
     pub no_flush: bool,
+}
+
+impl ::std::fmt::Debug for BlockdevCacheInfo {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("BlockdevCacheInfo")
+            .field("writeback", &self.writeback)
+            .field("direct", &self.direct)
+            .field("no_flush", &self.no_flush)
+            .finish()
+    }
 }
 
 impl ::serde::Serialize for BlockdevCacheInfo {
@@ -1217,13 +1455,13 @@ impl ::serde::Serialize for BlockdevCacheInfo {
 
 impl<'de> ::serde::Deserialize<'de> for BlockdevCacheInfo {
     fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        __rt::decode(deserializer, Self::from_members)
+        __rt::decode(deserializer, Self::from_members::<D::Error>)
     }
 }
 
 impl BlockdevCacheInfo {
     #[allow(unused_variables)]
-    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+    fn from_members<E: ::serde::de::Error>(members: &mut __rt::Members) -> Result<Self, E> {
         Ok(Self {
             writeback: __rt::required(members, "writeback")?,
             direct: __rt::required(members, "direct")?,
@@ -1253,7 +1491,7 @@ impl BlockdevCacheInfo {
 }
 
 /// A block node.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct BlockDeviceInfo {
     /// its file name
@@ -1290,6 +1528,30 @@ pub struct BlockDeviceInfo {
     pub cache: BlockdevCacheInfo,
 }
 
+impl ::std::fmt::Debug for BlockDeviceInfo {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("BlockDeviceInfo")
+            .field("file", &self.file)
+            .field("node_name", &self.node_name)
+            .field("ro", &self.ro)
+            .field("drv", &self.drv)
+            .field("backing_file_depth", &self.backing_file_depth)
+            .field("encrypted", &self.encrypted)
+            .field("detect_zeroes", &self.detect_zeroes)
+            .field("bps", &self.bps)
+            .field("bps_rd", &self.bps_rd)
+            .field("bps_wr", &self.bps_wr)
+            .field("iops", &self.iops)
+            .field("iops_rd", &self.iops_rd)
+            .field("iops_wr", &self.iops_wr)
+            .field("image", &self.image)
+            .field("write_threshold", &self.write_threshold)
+            .field("cache", &self.cache)
+            .finish()
+    }
+}
+
 impl ::serde::Serialize for BlockDeviceInfo {
     fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         #[allow(unused_mut)]
@@ -1316,13 +1578,13 @@ impl ::serde::Serialize for BlockDeviceInfo {
 
 impl<'de> ::serde::Deserialize<'de> for BlockDeviceInfo {
     fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        __rt::decode(deserializer, Self::from_members)
+        __rt::decode(deserializer, Self::from_members::<D::Error>)
     }
 }
 
 impl BlockDeviceInfo {
     #[allow(unused_variables)]
-    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+    fn from_members<E: ::serde::de::Error>(members: &mut __rt::Members) -> Result<Self, E> {
         Ok(Self {
             file: __rt::required(members, "file")?,
             node_name: __rt::optional(members, "node-name")?,
@@ -1396,7 +1658,7 @@ impl BlockDeviceInfo {
 }
 
 /// Kinds of jobs.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum JobType {
     /// block commit
@@ -1436,6 +1698,7 @@ impl JobType {
     ];
 
     /// The name on the wire.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Commit => "commit",
@@ -1452,6 +1715,7 @@ impl JobType {
     }
 
     /// The value named `name` (`Other` when unknown).
+    #[inline]
     pub fn from_name(name: &str) -> Self {
         match name {
             "commit" => Self::Commit,
@@ -1469,8 +1733,27 @@ impl JobType {
 }
 
 impl ::std::fmt::Display for JobType {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl ::std::fmt::Debug for JobType {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match self {
+            Self::Commit => f.write_str("Commit"),
+            Self::Stream => f.write_str("Stream"),
+            Self::Mirror => f.write_str("Mirror"),
+            Self::Backup => f.write_str("Backup"),
+            Self::Create => f.write_str("Create"),
+            Self::Amend => f.write_str("Amend"),
+            Self::SnapshotLoad => f.write_str("SnapshotLoad"),
+            Self::SnapshotSave => f.write_str("SnapshotSave"),
+            Self::SnapshotDelete => f.write_str("SnapshotDelete"),
+            Self::Other(name) => f.debug_tuple("Other").field(name).finish(),
+        }
     }
 }
 
@@ -1488,7 +1771,7 @@ impl<'de> ::serde::Deserialize<'de> for JobType {
 }
 
 /// Where a job is in its life.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum JobStatus {
     /// not yet set
@@ -1534,6 +1817,7 @@ impl JobStatus {
     ];
 
     /// The name on the wire.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Undefined => "undefined",
@@ -1552,6 +1836,7 @@ impl JobStatus {
     }
 
     /// The value named `name` (`Other` when unknown).
+    #[inline]
     pub fn from_name(name: &str) -> Self {
         match name {
             "undefined" => Self::Undefined,
@@ -1571,8 +1856,29 @@ impl JobStatus {
 }
 
 impl ::std::fmt::Display for JobStatus {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl ::std::fmt::Debug for JobStatus {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match self {
+            Self::Undefined => f.write_str("Undefined"),
+            Self::Created => f.write_str("Created"),
+            Self::Running => f.write_str("Running"),
+            Self::Paused => f.write_str("Paused"),
+            Self::Ready => f.write_str("Ready"),
+            Self::Standby => f.write_str("Standby"),
+            Self::Waiting => f.write_str("Waiting"),
+            Self::Pending => f.write_str("Pending"),
+            Self::Aborting => f.write_str("Aborting"),
+            Self::Concluded => f.write_str("Concluded"),
+            Self::Null => f.write_str("Null"),
+            Self::Other(name) => f.debug_tuple("Other").field(name).finish(),
+        }
     }
 }
 
@@ -1590,7 +1896,7 @@ impl<'de> ::serde::Deserialize<'de> for JobStatus {
 }
 
 /// A job.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct JobInfo {
     /// its id
@@ -1605,6 +1911,20 @@ pub struct JobInfo {
     pub total_progress: i64,
     /// why it failed, if it did
     pub error: Option<String>,
+}
+
+impl ::std::fmt::Debug for JobInfo {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("JobInfo")
+            .field("id", &self.id)
+            .field("type", &self.r#type)
+            .field("status", &self.status)
+            .field("current_progress", &self.current_progress)
+            .field("total_progress", &self.total_progress)
+            .field("error", &self.error)
+            .finish()
+    }
 }
 
 impl ::serde::Serialize for JobInfo {
@@ -1623,13 +1943,13 @@ impl ::serde::Serialize for JobInfo {
 
 impl<'de> ::serde::Deserialize<'de> for JobInfo {
     fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        __rt::decode(deserializer, Self::from_members)
+        __rt::decode(deserializer, Self::from_members::<D::Error>)
     }
 }
 
 impl JobInfo {
     #[allow(unused_variables)]
-    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+    fn from_members<E: ::serde::de::Error>(members: &mut __rt::Members) -> Result<Self, E> {
         Ok(Self {
             id: __rt::required(members, "id")?,
             r#type: __rt::required(members, "type")?,
@@ -1673,7 +1993,7 @@ impl JobInfo {
 }
 
 /// Where a migration is.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum MigrationStatus {
     /// none started
@@ -1728,6 +2048,7 @@ impl MigrationStatus {
     ];
 
     /// The name on the wire.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::None => "none",
@@ -1749,6 +2070,7 @@ impl MigrationStatus {
     }
 
     /// The value named `name` (`Other` when unknown).
+    #[inline]
     pub fn from_name(name: &str) -> Self {
         match name {
             "none" => Self::None,
@@ -1771,8 +2093,32 @@ impl MigrationStatus {
 }
 
 impl ::std::fmt::Display for MigrationStatus {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl ::std::fmt::Debug for MigrationStatus {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::Setup => f.write_str("Setup"),
+            Self::Cancelling => f.write_str("Cancelling"),
+            Self::Cancelled => f.write_str("Cancelled"),
+            Self::Active => f.write_str("Active"),
+            Self::PostcopyActive => f.write_str("PostcopyActive"),
+            Self::PostcopyPaused => f.write_str("PostcopyPaused"),
+            Self::PostcopyRecover => f.write_str("PostcopyRecover"),
+            Self::Completed => f.write_str("Completed"),
+            Self::Failed => f.write_str("Failed"),
+            Self::Colo => f.write_str("Colo"),
+            Self::PreSwitchover => f.write_str("PreSwitchover"),
+            Self::Device => f.write_str("Device"),
+            Self::WaitUnplug => f.write_str("WaitUnplug"),
+            Self::Other(name) => f.debug_tuple("Other").field(name).finish(),
+        }
     }
 }
 
@@ -1790,7 +2136,7 @@ impl<'de> ::serde::Deserialize<'de> for MigrationStatus {
 }
 
 /// RAM migration progress.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct MigrationStats {
     /// bytes sent
@@ -1831,6 +2177,35 @@ pub struct MigrationStats {
     pub dirty_sync_missed_zero_copy: u64,
 }
 
+impl ::std::fmt::Debug for MigrationStats {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("MigrationStats")
+            .field("transferred", &self.transferred)
+            .field("remaining", &self.remaining)
+            .field("total", &self.total)
+            .field("duplicate", &self.duplicate)
+            .field("skipped", &self.skipped)
+            .field("normal", &self.normal)
+            .field("normal_bytes", &self.normal_bytes)
+            .field("dirty_pages_rate", &self.dirty_pages_rate)
+            .field("mbps", &self.mbps)
+            .field("dirty_sync_count", &self.dirty_sync_count)
+            .field("postcopy_requests", &self.postcopy_requests)
+            .field("page_size", &self.page_size)
+            .field("multifd_bytes", &self.multifd_bytes)
+            .field("pages_per_second", &self.pages_per_second)
+            .field("precopy_bytes", &self.precopy_bytes)
+            .field("downtime_bytes", &self.downtime_bytes)
+            .field("postcopy_bytes", &self.postcopy_bytes)
+            .field(
+                "dirty_sync_missed_zero_copy",
+                &self.dirty_sync_missed_zero_copy,
+            )
+            .finish()
+    }
+}
+
 impl ::serde::Serialize for MigrationStats {
     fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         #[allow(unused_mut)]
@@ -1863,13 +2238,13 @@ impl ::serde::Serialize for MigrationStats {
 
 impl<'de> ::serde::Deserialize<'de> for MigrationStats {
     fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        __rt::decode(deserializer, Self::from_members)
+        __rt::decode(deserializer, Self::from_members::<D::Error>)
     }
 }
 
 impl MigrationStats {
     #[allow(unused_variables)]
-    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+    fn from_members<E: ::serde::de::Error>(members: &mut __rt::Members) -> Result<Self, E> {
         Ok(Self {
             transferred: __rt::required(members, "transferred")?,
             remaining: __rt::required(members, "remaining")?,
@@ -1947,7 +2322,7 @@ impl MigrationStats {
 }
 
 /// The state of the last migration.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 #[allow(missing_docs)]
 pub struct MigrationInfo {
     /// where it is
@@ -1960,6 +2335,19 @@ pub struct MigrationInfo {
     pub setup_time: Option<i64>,
     /// milliseconds the guest was stopped
     pub downtime: Option<i64>,
+}
+
+impl ::std::fmt::Debug for MigrationInfo {
+    #[inline]
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("MigrationInfo")
+            .field("status", &self.status)
+            .field("ram", &self.ram)
+            .field("total_time", &self.total_time)
+            .field("setup_time", &self.setup_time)
+            .field("downtime", &self.downtime)
+            .finish()
+    }
 }
 
 impl ::serde::Serialize for MigrationInfo {
@@ -1977,13 +2365,13 @@ impl ::serde::Serialize for MigrationInfo {
 
 impl<'de> ::serde::Deserialize<'de> for MigrationInfo {
     fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        __rt::decode(deserializer, Self::from_members)
+        __rt::decode(deserializer, Self::from_members::<D::Error>)
     }
 }
 
 impl MigrationInfo {
     #[allow(unused_variables)]
-    fn from_members(members: &mut __rt::Members) -> Result<Self, String> {
+    fn from_members<E: ::serde::de::Error>(members: &mut __rt::Members) -> Result<Self, E> {
         Ok(Self {
             status: __rt::optional(members, "status")?,
             ram: __rt::optional(members, "ram")?,
@@ -2036,10 +2424,19 @@ impl MigrationInfo {
 pub mod commands {
     /// Ends capabilities negotiation and enables the listed capabilities.
     #[doc(alias = "qmp_capabilities")]
-    #[derive(Clone, Debug, Default, PartialEq)]
+    #[derive(Clone, Default, PartialEq)]
     pub struct QmpCapabilities {
         /// capabilities to enable
         pub enable: Option<Vec<super::QMPCapability>>,
+    }
+
+    impl ::std::fmt::Debug for QmpCapabilities {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("QmpCapabilities")
+                .field("enable", &self.enable)
+                .finish()
+        }
     }
 
     impl ::serde::Serialize for QmpCapabilities {
@@ -2049,21 +2446,6 @@ pub mod commands {
                 ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
             super::__rt::put_some(&mut map, "enable", &self.enable)?;
             ::serde::ser::SerializeMap::end(map)
-        }
-    }
-
-    impl<'de> ::serde::Deserialize<'de> for QmpCapabilities {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl QmpCapabilities {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {
-                enable: super::__rt::optional(members, "enable")?,
-            })
         }
     }
 
@@ -2090,8 +2472,15 @@ pub mod commands {
 
     /// Reports the server's version.
     #[doc(alias = "query-version")]
-    #[derive(Clone, Debug, Default, PartialEq)]
+    #[derive(Clone, Default, PartialEq)]
     pub struct QueryVersion {}
+
+    impl ::std::fmt::Debug for QueryVersion {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("QueryVersion").finish()
+        }
+    }
 
     impl ::serde::Serialize for QueryVersion {
         fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -2102,19 +2491,6 @@ pub mod commands {
         }
     }
 
-    impl<'de> ::serde::Deserialize<'de> for QueryVersion {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl QueryVersion {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {})
-        }
-    }
-
     impl ::qmp_wire::Command for QueryVersion {
         const NAME: &'static str = "query-version";
         type Returns = super::VersionInfo;
@@ -2122,8 +2498,15 @@ pub mod commands {
 
     /// Lists the commands the server offers.
     #[doc(alias = "query-commands")]
-    #[derive(Clone, Debug, Default, PartialEq)]
+    #[derive(Clone, Default, PartialEq)]
     pub struct QueryCommands {}
+
+    impl ::std::fmt::Debug for QueryCommands {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("QueryCommands").finish()
+        }
+    }
 
     impl ::serde::Serialize for QueryCommands {
         fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -2134,19 +2517,6 @@ pub mod commands {
         }
     }
 
-    impl<'de> ::serde::Deserialize<'de> for QueryCommands {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl QueryCommands {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {})
-        }
-    }
-
     impl ::qmp_wire::Command for QueryCommands {
         const NAME: &'static str = "query-commands";
         type Returns = Vec<super::CommandInfo>;
@@ -2154,8 +2524,15 @@ pub mod commands {
 
     /// Describes the whole interface: commands, events and types.
     #[doc(alias = "query-qmp-schema")]
-    #[derive(Clone, Debug, Default, PartialEq)]
+    #[derive(Clone, Default, PartialEq)]
     pub struct QueryQmpSchema {}
+
+    impl ::std::fmt::Debug for QueryQmpSchema {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("QueryQmpSchema").finish()
+        }
+    }
 
     impl ::serde::Serialize for QueryQmpSchema {
         fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -2166,19 +2543,6 @@ pub mod commands {
         }
     }
 
-    impl<'de> ::serde::Deserialize<'de> for QueryQmpSchema {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl QueryQmpSchema {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {})
-        }
-    }
-
     impl ::qmp_wire::Command for QueryQmpSchema {
         const NAME: &'static str = "query-qmp-schema";
         type Returns = Vec<::serde_json::Value>;
@@ -2186,8 +2550,15 @@ pub mod commands {
 
     /// Reports the run state.
     #[doc(alias = "query-status")]
-    #[derive(Clone, Debug, Default, PartialEq)]
+    #[derive(Clone, Default, PartialEq)]
     pub struct QueryStatus {}
+
+    impl ::std::fmt::Debug for QueryStatus {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("QueryStatus").finish()
+        }
+    }
 
     impl ::serde::Serialize for QueryStatus {
         fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -2198,19 +2569,6 @@ pub mod commands {
         }
     }
 
-    impl<'de> ::serde::Deserialize<'de> for QueryStatus {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl QueryStatus {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {})
-        }
-    }
-
     impl ::qmp_wire::Command for QueryStatus {
         const NAME: &'static str = "query-status";
         type Returns = super::StatusInfo;
@@ -2218,8 +2576,15 @@ pub mod commands {
 
     /// Stops the guest. A running guest emits STOP; otherwise nothing happens.
     #[doc(alias = "stop")]
-    #[derive(Clone, Debug, Default, PartialEq)]
+    #[derive(Clone, Default, PartialEq)]
     pub struct Stop {}
+
+    impl ::std::fmt::Debug for Stop {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("Stop").finish()
+        }
+    }
 
     impl ::serde::Serialize for Stop {
         fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -2227,19 +2592,6 @@ pub mod commands {
             let mut map =
                 ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
             ::serde::ser::SerializeMap::end(map)
-        }
-    }
-
-    impl<'de> ::serde::Deserialize<'de> for Stop {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl Stop {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {})
         }
     }
 
@@ -2251,8 +2603,15 @@ pub mod commands {
     /// Resumes the guest. A stopped guest emits RESUME; otherwise nothing
     /// happens.
     #[doc(alias = "cont")]
-    #[derive(Clone, Debug, Default, PartialEq)]
+    #[derive(Clone, Default, PartialEq)]
     pub struct Cont {}
+
+    impl ::std::fmt::Debug for Cont {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("Cont").finish()
+        }
+    }
 
     impl ::serde::Serialize for Cont {
         fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -2263,19 +2622,6 @@ pub mod commands {
         }
     }
 
-    impl<'de> ::serde::Deserialize<'de> for Cont {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl Cont {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {})
-        }
-    }
-
     impl ::qmp_wire::Command for Cont {
         const NAME: &'static str = "cont";
         type Returns = ::qmp_wire::Empty;
@@ -2283,8 +2629,15 @@ pub mod commands {
 
     /// Resets the machine (emits RESET).
     #[doc(alias = "system_reset")]
-    #[derive(Clone, Debug, Default, PartialEq)]
+    #[derive(Clone, Default, PartialEq)]
     pub struct SystemReset {}
+
+    impl ::std::fmt::Debug for SystemReset {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("SystemReset").finish()
+        }
+    }
 
     impl ::serde::Serialize for SystemReset {
         fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -2295,19 +2648,6 @@ pub mod commands {
         }
     }
 
-    impl<'de> ::serde::Deserialize<'de> for SystemReset {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl SystemReset {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {})
-        }
-    }
-
     impl ::qmp_wire::Command for SystemReset {
         const NAME: &'static str = "system_reset";
         type Returns = ::qmp_wire::Empty;
@@ -2315,8 +2655,15 @@ pub mod commands {
 
     /// Asks the guest to power down (emits POWERDOWN).
     #[doc(alias = "system_powerdown")]
-    #[derive(Clone, Debug, Default, PartialEq)]
+    #[derive(Clone, Default, PartialEq)]
     pub struct SystemPowerdown {}
+
+    impl ::std::fmt::Debug for SystemPowerdown {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("SystemPowerdown").finish()
+        }
+    }
 
     impl ::serde::Serialize for SystemPowerdown {
         fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -2327,19 +2674,6 @@ pub mod commands {
         }
     }
 
-    impl<'de> ::serde::Deserialize<'de> for SystemPowerdown {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl SystemPowerdown {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {})
-        }
-    }
-
     impl ::qmp_wire::Command for SystemPowerdown {
         const NAME: &'static str = "system_powerdown";
         type Returns = ::qmp_wire::Empty;
@@ -2347,8 +2681,15 @@ pub mod commands {
 
     /// Ends the simulator (emits SHUTDOWN, then closes the connection).
     #[doc(alias = "quit")]
-    #[derive(Clone, Debug, Default, PartialEq)]
+    #[derive(Clone, Default, PartialEq)]
     pub struct Quit {}
+
+    impl ::std::fmt::Debug for Quit {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("Quit").finish()
+        }
+    }
 
     impl ::serde::Serialize for Quit {
         fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -2359,19 +2700,6 @@ pub mod commands {
         }
     }
 
-    impl<'de> ::serde::Deserialize<'de> for Quit {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl Quit {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {})
-        }
-    }
-
     impl ::qmp_wire::Command for Quit {
         const NAME: &'static str = "quit";
         type Returns = ::qmp_wire::Empty;
@@ -2379,8 +2707,15 @@ pub mod commands {
 
     /// Reports the guest's name.
     #[doc(alias = "query-name")]
-    #[derive(Clone, Debug, Default, PartialEq)]
+    #[derive(Clone, Default, PartialEq)]
     pub struct QueryName {}
+
+    impl ::std::fmt::Debug for QueryName {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("QueryName").finish()
+        }
+    }
 
     impl ::serde::Serialize for QueryName {
         fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -2391,19 +2726,6 @@ pub mod commands {
         }
     }
 
-    impl<'de> ::serde::Deserialize<'de> for QueryName {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl QueryName {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {})
-        }
-    }
-
     impl ::qmp_wire::Command for QueryName {
         const NAME: &'static str = "query-name";
         type Returns = super::NameInfo;
@@ -2411,8 +2733,15 @@ pub mod commands {
 
     /// Reports the guest's UUID.
     #[doc(alias = "query-uuid")]
-    #[derive(Clone, Debug, Default, PartialEq)]
+    #[derive(Clone, Default, PartialEq)]
     pub struct QueryUuid {}
+
+    impl ::std::fmt::Debug for QueryUuid {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("QueryUuid").finish()
+        }
+    }
 
     impl ::serde::Serialize for QueryUuid {
         fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -2423,19 +2752,6 @@ pub mod commands {
         }
     }
 
-    impl<'de> ::serde::Deserialize<'de> for QueryUuid {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl QueryUuid {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {})
-        }
-    }
-
     impl ::qmp_wire::Command for QueryUuid {
         const NAME: &'static str = "query-uuid";
         type Returns = super::UuidInfo;
@@ -2443,8 +2759,15 @@ pub mod commands {
 
     /// Reports KVM's state (the simulator runs no guest: both false).
     #[doc(alias = "query-kvm")]
-    #[derive(Clone, Debug, Default, PartialEq)]
+    #[derive(Clone, Default, PartialEq)]
     pub struct QueryKvm {}
+
+    impl ::std::fmt::Debug for QueryKvm {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("QueryKvm").finish()
+        }
+    }
 
     impl ::serde::Serialize for QueryKvm {
         fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -2455,19 +2778,6 @@ pub mod commands {
         }
     }
 
-    impl<'de> ::serde::Deserialize<'de> for QueryKvm {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl QueryKvm {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {})
-        }
-    }
-
     impl ::qmp_wire::Command for QueryKvm {
         const NAME: &'static str = "query-kvm";
         type Returns = super::KvmInfo;
@@ -2475,12 +2785,22 @@ pub mod commands {
 
     /// Runs a human monitor (HMP) command and returns its output.
     #[doc(alias = "human-monitor-command")]
-    #[derive(Clone, Debug, PartialEq)]
+    #[derive(Clone, PartialEq)]
     pub struct HumanMonitorCommand {
         /// the HMP command
         pub command_line: String,
         /// the CPU the command applies to
         pub cpu_index: Option<i64>,
+    }
+
+    impl ::std::fmt::Debug for HumanMonitorCommand {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("HumanMonitorCommand")
+                .field("command_line", &self.command_line)
+                .field("cpu_index", &self.cpu_index)
+                .finish()
+        }
     }
 
     impl ::serde::Serialize for HumanMonitorCommand {
@@ -2491,22 +2811,6 @@ pub mod commands {
             super::__rt::put(&mut map, "command-line", &self.command_line)?;
             super::__rt::put_some(&mut map, "cpu-index", &self.cpu_index)?;
             ::serde::ser::SerializeMap::end(map)
-        }
-    }
-
-    impl<'de> ::serde::Deserialize<'de> for HumanMonitorCommand {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl HumanMonitorCommand {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {
-                command_line: super::__rt::required(members, "command-line")?,
-                cpu_index: super::__rt::optional(members, "cpu-index")?,
-            })
         }
     }
 
@@ -2538,7 +2842,7 @@ pub mod commands {
 
     /// Adds a device. Properties other than these are passed to the device.
     #[doc(alias = "device_add")]
-    #[derive(Clone, Debug, PartialEq)]
+    #[derive(Clone, PartialEq)]
     pub struct DeviceAdd {
         /// the device type
         pub driver: String,
@@ -2546,6 +2850,17 @@ pub mod commands {
         pub bus: Option<String>,
         /// the device's id
         pub id: Option<String>,
+    }
+
+    impl ::std::fmt::Debug for DeviceAdd {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("DeviceAdd")
+                .field("driver", &self.driver)
+                .field("bus", &self.bus)
+                .field("id", &self.id)
+                .finish()
+        }
     }
 
     impl ::serde::Serialize for DeviceAdd {
@@ -2557,23 +2872,6 @@ pub mod commands {
             super::__rt::put_some(&mut map, "bus", &self.bus)?;
             super::__rt::put_some(&mut map, "id", &self.id)?;
             ::serde::ser::SerializeMap::end(map)
-        }
-    }
-
-    impl<'de> ::serde::Deserialize<'de> for DeviceAdd {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl DeviceAdd {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {
-                driver: super::__rt::required(members, "driver")?,
-                bus: super::__rt::optional(members, "bus")?,
-                id: super::__rt::optional(members, "id")?,
-            })
         }
     }
 
@@ -2612,10 +2910,17 @@ pub mod commands {
 
     /// Removes a device. DEVICE_DELETED follows when it is gone.
     #[doc(alias = "device_del")]
-    #[derive(Clone, Debug, PartialEq)]
+    #[derive(Clone, PartialEq)]
     pub struct DeviceDel {
         /// the device's id or QOM path
         pub id: String,
+    }
+
+    impl ::std::fmt::Debug for DeviceDel {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("DeviceDel").field("id", &self.id).finish()
+        }
     }
 
     impl ::serde::Serialize for DeviceDel {
@@ -2625,21 +2930,6 @@ pub mod commands {
                 ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
             super::__rt::put(&mut map, "id", &self.id)?;
             ::serde::ser::SerializeMap::end(map)
-        }
-    }
-
-    impl<'de> ::serde::Deserialize<'de> for DeviceDel {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl DeviceDel {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {
-                id: super::__rt::required(members, "id")?,
-            })
         }
     }
 
@@ -2662,10 +2952,17 @@ pub mod commands {
 
     /// Lists the properties of a QOM object.
     #[doc(alias = "qom-list")]
-    #[derive(Clone, Debug, PartialEq)]
+    #[derive(Clone, PartialEq)]
     pub struct QomList {
         /// the object's path
         pub path: String,
+    }
+
+    impl ::std::fmt::Debug for QomList {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("QomList").field("path", &self.path).finish()
+        }
     }
 
     impl ::serde::Serialize for QomList {
@@ -2675,21 +2972,6 @@ pub mod commands {
                 ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
             super::__rt::put(&mut map, "path", &self.path)?;
             ::serde::ser::SerializeMap::end(map)
-        }
-    }
-
-    impl<'de> ::serde::Deserialize<'de> for QomList {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl QomList {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {
-                path: super::__rt::required(members, "path")?,
-            })
         }
     }
 
@@ -2712,12 +2994,22 @@ pub mod commands {
 
     /// Reads a property of a QOM object.
     #[doc(alias = "qom-get")]
-    #[derive(Clone, Debug, PartialEq)]
+    #[derive(Clone, PartialEq)]
     pub struct QomGet {
         /// the object's path
         pub path: String,
         /// the property name
         pub property: String,
+    }
+
+    impl ::std::fmt::Debug for QomGet {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("QomGet")
+                .field("path", &self.path)
+                .field("property", &self.property)
+                .finish()
+        }
     }
 
     impl ::serde::Serialize for QomGet {
@@ -2728,22 +3020,6 @@ pub mod commands {
             super::__rt::put(&mut map, "path", &self.path)?;
             super::__rt::put(&mut map, "property", &self.property)?;
             ::serde::ser::SerializeMap::end(map)
-        }
-    }
-
-    impl<'de> ::serde::Deserialize<'de> for QomGet {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl QomGet {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {
-                path: super::__rt::required(members, "path")?,
-                property: super::__rt::required(members, "property")?,
-            })
         }
     }
 
@@ -2789,10 +3065,19 @@ pub mod commands {
 
     /// Removes a block node.
     #[doc(alias = "blockdev-del")]
-    #[derive(Clone, Debug, PartialEq)]
+    #[derive(Clone, PartialEq)]
     pub struct BlockdevDel {
         /// the node
         pub node_name: String,
+    }
+
+    impl ::std::fmt::Debug for BlockdevDel {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("BlockdevDel")
+                .field("node_name", &self.node_name)
+                .finish()
+        }
     }
 
     impl ::serde::Serialize for BlockdevDel {
@@ -2802,21 +3087,6 @@ pub mod commands {
                 ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
             super::__rt::put(&mut map, "node-name", &self.node_name)?;
             ::serde::ser::SerializeMap::end(map)
-        }
-    }
-
-    impl<'de> ::serde::Deserialize<'de> for BlockdevDel {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl BlockdevDel {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {
-                node_name: super::__rt::required(members, "node-name")?,
-            })
         }
     }
 
@@ -2841,10 +3111,19 @@ pub mod commands {
 
     /// Lists the block nodes.
     #[doc(alias = "query-named-block-nodes")]
-    #[derive(Clone, Debug, Default, PartialEq)]
+    #[derive(Clone, Default, PartialEq)]
     pub struct QueryNamedBlockNodes {
         /// leave out the backing chains
         pub flat: Option<bool>,
+    }
+
+    impl ::std::fmt::Debug for QueryNamedBlockNodes {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("QueryNamedBlockNodes")
+                .field("flat", &self.flat)
+                .finish()
+        }
     }
 
     impl ::serde::Serialize for QueryNamedBlockNodes {
@@ -2854,21 +3133,6 @@ pub mod commands {
                 ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
             super::__rt::put_some(&mut map, "flat", &self.flat)?;
             ::serde::ser::SerializeMap::end(map)
-        }
-    }
-
-    impl<'de> ::serde::Deserialize<'de> for QueryNamedBlockNodes {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl QueryNamedBlockNodes {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {
-                flat: super::__rt::optional(members, "flat")?,
-            })
         }
     }
 
@@ -2893,7 +3157,7 @@ pub mod commands {
     /// Starts a block job that copies data down into a node. It advances over
     /// time with JOB_STATUS_CHANGE events and ends with BLOCK_JOB_COMPLETED.
     #[doc(alias = "block-stream")]
-    #[derive(Clone, Debug, PartialEq)]
+    #[derive(Clone, PartialEq)]
     pub struct BlockStream {
         /// the job's id (default: the node name)
         pub job_id: Option<String>,
@@ -2903,6 +3167,18 @@ pub mod commands {
         pub speed: Option<i64>,
         /// dismiss without job-dismiss (default true)
         pub auto_dismiss: Option<bool>,
+    }
+
+    impl ::std::fmt::Debug for BlockStream {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("BlockStream")
+                .field("job_id", &self.job_id)
+                .field("device", &self.device)
+                .field("speed", &self.speed)
+                .field("auto_dismiss", &self.auto_dismiss)
+                .finish()
+        }
     }
 
     impl ::serde::Serialize for BlockStream {
@@ -2915,24 +3191,6 @@ pub mod commands {
             super::__rt::put_some(&mut map, "speed", &self.speed)?;
             super::__rt::put_some(&mut map, "auto-dismiss", &self.auto_dismiss)?;
             ::serde::ser::SerializeMap::end(map)
-        }
-    }
-
-    impl<'de> ::serde::Deserialize<'de> for BlockStream {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl BlockStream {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {
-                job_id: super::__rt::optional(members, "job-id")?,
-                device: super::__rt::required(members, "device")?,
-                speed: super::__rt::optional(members, "speed")?,
-                auto_dismiss: super::__rt::optional(members, "auto-dismiss")?,
-            })
         }
     }
 
@@ -2978,8 +3236,15 @@ pub mod commands {
 
     /// Lists the jobs.
     #[doc(alias = "query-jobs")]
-    #[derive(Clone, Debug, Default, PartialEq)]
+    #[derive(Clone, Default, PartialEq)]
     pub struct QueryJobs {}
+
+    impl ::std::fmt::Debug for QueryJobs {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("QueryJobs").finish()
+        }
+    }
 
     impl ::serde::Serialize for QueryJobs {
         fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -2990,19 +3255,6 @@ pub mod commands {
         }
     }
 
-    impl<'de> ::serde::Deserialize<'de> for QueryJobs {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl QueryJobs {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {})
-        }
-    }
-
     impl ::qmp_wire::Command for QueryJobs {
         const NAME: &'static str = "query-jobs";
         type Returns = Vec<super::JobInfo>;
@@ -3010,10 +3262,17 @@ pub mod commands {
 
     /// Cancels a job.
     #[doc(alias = "job-cancel")]
-    #[derive(Clone, Debug, PartialEq)]
+    #[derive(Clone, PartialEq)]
     pub struct JobCancel {
         /// the job
         pub id: String,
+    }
+
+    impl ::std::fmt::Debug for JobCancel {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("JobCancel").field("id", &self.id).finish()
+        }
     }
 
     impl ::serde::Serialize for JobCancel {
@@ -3023,21 +3282,6 @@ pub mod commands {
                 ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
             super::__rt::put(&mut map, "id", &self.id)?;
             ::serde::ser::SerializeMap::end(map)
-        }
-    }
-
-    impl<'de> ::serde::Deserialize<'de> for JobCancel {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl JobCancel {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {
-                id: super::__rt::required(members, "id")?,
-            })
         }
     }
 
@@ -3060,10 +3304,17 @@ pub mod commands {
 
     /// Removes a concluded job.
     #[doc(alias = "job-dismiss")]
-    #[derive(Clone, Debug, PartialEq)]
+    #[derive(Clone, PartialEq)]
     pub struct JobDismiss {
         /// the job
         pub id: String,
+    }
+
+    impl ::std::fmt::Debug for JobDismiss {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("JobDismiss").field("id", &self.id).finish()
+        }
     }
 
     impl ::serde::Serialize for JobDismiss {
@@ -3073,21 +3324,6 @@ pub mod commands {
                 ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
             super::__rt::put(&mut map, "id", &self.id)?;
             ::serde::ser::SerializeMap::end(map)
-        }
-    }
-
-    impl<'de> ::serde::Deserialize<'de> for JobDismiss {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl JobDismiss {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {
-                id: super::__rt::required(members, "id")?,
-            })
         }
     }
 
@@ -3111,7 +3347,7 @@ pub mod commands {
     /// Starts migrating to @uri. It advances over time with MIGRATION and
     /// MIGRATION_PASS events.
     #[doc(alias = "migrate")]
-    #[derive(Clone, Debug, PartialEq)]
+    #[derive(Clone, PartialEq)]
     pub struct Migrate {
         /// where to (the simulator sends nothing anywhere)
         pub uri: String,
@@ -3125,6 +3361,19 @@ pub mod commands {
         pub resume: Option<bool>,
     }
 
+    impl ::std::fmt::Debug for Migrate {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("Migrate")
+                .field("uri", &self.uri)
+                .field("blk", &self.blk)
+                .field("inc", &self.inc)
+                .field("detach", &self.detach)
+                .field("resume", &self.resume)
+                .finish()
+        }
+    }
+
     impl ::serde::Serialize for Migrate {
         fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
             #[allow(unused_mut)]
@@ -3136,25 +3385,6 @@ pub mod commands {
             super::__rt::put_some(&mut map, "detach", &self.detach)?;
             super::__rt::put_some(&mut map, "resume", &self.resume)?;
             ::serde::ser::SerializeMap::end(map)
-        }
-    }
-
-    impl<'de> ::serde::Deserialize<'de> for Migrate {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl Migrate {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {
-                uri: super::__rt::required(members, "uri")?,
-                blk: super::__rt::optional(members, "blk")?,
-                inc: super::__rt::optional(members, "inc")?,
-                detach: super::__rt::optional(members, "detach")?,
-                resume: super::__rt::optional(members, "resume")?,
-            })
         }
     }
 
@@ -3207,8 +3437,15 @@ pub mod commands {
 
     /// Reports the migration's progress.
     #[doc(alias = "query-migrate")]
-    #[derive(Clone, Debug, Default, PartialEq)]
+    #[derive(Clone, Default, PartialEq)]
     pub struct QueryMigrate {}
+
+    impl ::std::fmt::Debug for QueryMigrate {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("QueryMigrate").finish()
+        }
+    }
 
     impl ::serde::Serialize for QueryMigrate {
         fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -3219,19 +3456,6 @@ pub mod commands {
         }
     }
 
-    impl<'de> ::serde::Deserialize<'de> for QueryMigrate {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl QueryMigrate {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {})
-        }
-    }
-
     impl ::qmp_wire::Command for QueryMigrate {
         const NAME: &'static str = "query-migrate";
         type Returns = super::MigrationInfo;
@@ -3239,8 +3463,15 @@ pub mod commands {
 
     /// Pauses a postcopy migration (out of band).
     #[doc(alias = "migrate-pause")]
-    #[derive(Clone, Debug, Default, PartialEq)]
+    #[derive(Clone, Default, PartialEq)]
     pub struct MigratePause {}
+
+    impl ::std::fmt::Debug for MigratePause {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("MigratePause").finish()
+        }
+    }
 
     impl ::serde::Serialize for MigratePause {
         fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -3248,19 +3479,6 @@ pub mod commands {
             let mut map =
                 ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
             ::serde::ser::SerializeMap::end(map)
-        }
-    }
-
-    impl<'de> ::serde::Deserialize<'de> for MigratePause {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl MigratePause {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {})
         }
     }
 
@@ -3274,10 +3492,19 @@ pub mod commands {
 
     /// Resumes a paused postcopy migration on the destination (out of band).
     #[doc(alias = "migrate-recover")]
-    #[derive(Clone, Debug, PartialEq)]
+    #[derive(Clone, PartialEq)]
     pub struct MigrateRecover {
         /// where to listen
         pub uri: String,
+    }
+
+    impl ::std::fmt::Debug for MigrateRecover {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("MigrateRecover")
+                .field("uri", &self.uri)
+                .finish()
+        }
     }
 
     impl ::serde::Serialize for MigrateRecover {
@@ -3287,21 +3514,6 @@ pub mod commands {
                 ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
             super::__rt::put(&mut map, "uri", &self.uri)?;
             ::serde::ser::SerializeMap::end(map)
-        }
-    }
-
-    impl<'de> ::serde::Deserialize<'de> for MigrateRecover {
-        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
-        }
-    }
-
-    impl MigrateRecover {
-        #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
-            Ok(Self {
-                uri: super::__rt::required(members, "uri")?,
-            })
         }
     }
 
@@ -3331,7 +3543,7 @@ pub mod commands {
 pub mod events {
     /// The machine was reset.
     #[doc(alias = "RESET")]
-    #[derive(Clone, Debug, PartialEq)]
+    #[derive(Clone, PartialEq)]
     pub struct Reset {
         /// true when the guest asked for it
         pub guest: bool,
@@ -3339,26 +3551,27 @@ pub mod events {
         pub reason: String,
     }
 
-    impl ::serde::Serialize for Reset {
-        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            #[allow(unused_mut)]
-            let mut map =
-                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
-            super::__rt::put(&mut map, "guest", &self.guest)?;
-            super::__rt::put(&mut map, "reason", &self.reason)?;
-            ::serde::ser::SerializeMap::end(map)
+    impl ::std::fmt::Debug for Reset {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("Reset")
+                .field("guest", &self.guest)
+                .field("reason", &self.reason)
+                .finish()
         }
     }
 
     impl<'de> ::serde::Deserialize<'de> for Reset {
         fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
+            super::__rt::decode(deserializer, Self::from_members::<D::Error>)
         }
     }
 
     impl Reset {
         #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+        fn from_members<E: ::serde::de::Error>(
+            members: &mut super::__rt::Members,
+        ) -> Result<Self, E> {
             Ok(Self {
                 guest: super::__rt::required(members, "guest")?,
                 reason: super::__rt::required(members, "reason")?,
@@ -3390,7 +3603,7 @@ pub mod events {
 
     /// The machine shut down.
     #[doc(alias = "SHUTDOWN")]
-    #[derive(Clone, Debug, PartialEq)]
+    #[derive(Clone, PartialEq)]
     pub struct Shutdown {
         /// true when the guest asked for it
         pub guest: bool,
@@ -3398,26 +3611,27 @@ pub mod events {
         pub reason: String,
     }
 
-    impl ::serde::Serialize for Shutdown {
-        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            #[allow(unused_mut)]
-            let mut map =
-                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
-            super::__rt::put(&mut map, "guest", &self.guest)?;
-            super::__rt::put(&mut map, "reason", &self.reason)?;
-            ::serde::ser::SerializeMap::end(map)
+    impl ::std::fmt::Debug for Shutdown {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("Shutdown")
+                .field("guest", &self.guest)
+                .field("reason", &self.reason)
+                .finish()
         }
     }
 
     impl<'de> ::serde::Deserialize<'de> for Shutdown {
         fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
+            super::__rt::decode(deserializer, Self::from_members::<D::Error>)
         }
     }
 
     impl Shutdown {
         #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+        fn from_members<E: ::serde::de::Error>(
+            members: &mut super::__rt::Members,
+        ) -> Result<Self, E> {
             Ok(Self {
                 guest: super::__rt::required(members, "guest")?,
                 reason: super::__rt::required(members, "reason")?,
@@ -3449,27 +3663,27 @@ pub mod events {
 
     /// A power-down was requested.
     #[doc(alias = "POWERDOWN")]
-    #[derive(Clone, Debug, Default, PartialEq)]
+    #[derive(Clone, Default, PartialEq)]
     pub struct Powerdown {}
 
-    impl ::serde::Serialize for Powerdown {
-        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            #[allow(unused_mut)]
-            let mut map =
-                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
-            ::serde::ser::SerializeMap::end(map)
+    impl ::std::fmt::Debug for Powerdown {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("Powerdown").finish()
         }
     }
 
     impl<'de> ::serde::Deserialize<'de> for Powerdown {
         fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
+            super::__rt::decode(deserializer, Self::from_members::<D::Error>)
         }
     }
 
     impl Powerdown {
         #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+        fn from_members<E: ::serde::de::Error>(
+            members: &mut super::__rt::Members,
+        ) -> Result<Self, E> {
             Ok(Self {})
         }
     }
@@ -3480,27 +3694,27 @@ pub mod events {
 
     /// The guest stopped.
     #[doc(alias = "STOP")]
-    #[derive(Clone, Debug, Default, PartialEq)]
+    #[derive(Clone, Default, PartialEq)]
     pub struct Stop {}
 
-    impl ::serde::Serialize for Stop {
-        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            #[allow(unused_mut)]
-            let mut map =
-                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
-            ::serde::ser::SerializeMap::end(map)
+    impl ::std::fmt::Debug for Stop {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("Stop").finish()
         }
     }
 
     impl<'de> ::serde::Deserialize<'de> for Stop {
         fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
+            super::__rt::decode(deserializer, Self::from_members::<D::Error>)
         }
     }
 
     impl Stop {
         #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+        fn from_members<E: ::serde::de::Error>(
+            members: &mut super::__rt::Members,
+        ) -> Result<Self, E> {
             Ok(Self {})
         }
     }
@@ -3511,27 +3725,27 @@ pub mod events {
 
     /// The guest resumed.
     #[doc(alias = "RESUME")]
-    #[derive(Clone, Debug, Default, PartialEq)]
+    #[derive(Clone, Default, PartialEq)]
     pub struct Resume {}
 
-    impl ::serde::Serialize for Resume {
-        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            #[allow(unused_mut)]
-            let mut map =
-                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
-            ::serde::ser::SerializeMap::end(map)
+    impl ::std::fmt::Debug for Resume {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("Resume").finish()
         }
     }
 
     impl<'de> ::serde::Deserialize<'de> for Resume {
         fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
+            super::__rt::decode(deserializer, Self::from_members::<D::Error>)
         }
     }
 
     impl Resume {
         #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+        fn from_members<E: ::serde::de::Error>(
+            members: &mut super::__rt::Members,
+        ) -> Result<Self, E> {
             Ok(Self {})
         }
     }
@@ -3542,7 +3756,7 @@ pub mod events {
 
     /// A device is gone.
     #[doc(alias = "DEVICE_DELETED")]
-    #[derive(Clone, Debug, PartialEq)]
+    #[derive(Clone, PartialEq)]
     pub struct DeviceDeleted {
         /// its id, if it had one
         pub device: Option<String>,
@@ -3550,26 +3764,27 @@ pub mod events {
         pub path: String,
     }
 
-    impl ::serde::Serialize for DeviceDeleted {
-        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            #[allow(unused_mut)]
-            let mut map =
-                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
-            super::__rt::put_some(&mut map, "device", &self.device)?;
-            super::__rt::put(&mut map, "path", &self.path)?;
-            ::serde::ser::SerializeMap::end(map)
+    impl ::std::fmt::Debug for DeviceDeleted {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("DeviceDeleted")
+                .field("device", &self.device)
+                .field("path", &self.path)
+                .finish()
         }
     }
 
     impl<'de> ::serde::Deserialize<'de> for DeviceDeleted {
         fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
+            super::__rt::decode(deserializer, Self::from_members::<D::Error>)
         }
     }
 
     impl DeviceDeleted {
         #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+        fn from_members<E: ::serde::de::Error>(
+            members: &mut super::__rt::Members,
+        ) -> Result<Self, E> {
             Ok(Self {
                 device: super::__rt::optional(members, "device")?,
                 path: super::__rt::required(members, "path")?,
@@ -3604,7 +3819,7 @@ pub mod events {
 
     /// A job moved to another status.
     #[doc(alias = "JOB_STATUS_CHANGE")]
-    #[derive(Clone, Debug, PartialEq)]
+    #[derive(Clone, PartialEq)]
     pub struct JobStatusChange {
         /// the job
         pub id: String,
@@ -3612,26 +3827,27 @@ pub mod events {
         pub status: super::JobStatus,
     }
 
-    impl ::serde::Serialize for JobStatusChange {
-        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            #[allow(unused_mut)]
-            let mut map =
-                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
-            super::__rt::put(&mut map, "id", &self.id)?;
-            super::__rt::put(&mut map, "status", &self.status)?;
-            ::serde::ser::SerializeMap::end(map)
+    impl ::std::fmt::Debug for JobStatusChange {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("JobStatusChange")
+                .field("id", &self.id)
+                .field("status", &self.status)
+                .finish()
         }
     }
 
     impl<'de> ::serde::Deserialize<'de> for JobStatusChange {
         fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
+            super::__rt::decode(deserializer, Self::from_members::<D::Error>)
         }
     }
 
     impl JobStatusChange {
         #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+        fn from_members<E: ::serde::de::Error>(
+            members: &mut super::__rt::Members,
+        ) -> Result<Self, E> {
             Ok(Self {
                 id: super::__rt::required(members, "id")?,
                 status: super::__rt::required(members, "status")?,
@@ -3663,7 +3879,7 @@ pub mod events {
 
     /// A block job finished.
     #[doc(alias = "BLOCK_JOB_COMPLETED")]
-    #[derive(Clone, Debug, PartialEq)]
+    #[derive(Clone, PartialEq)]
     pub struct BlockJobCompleted {
         /// its kind
         pub r#type: super::JobType,
@@ -3679,30 +3895,31 @@ pub mod events {
         pub error: Option<String>,
     }
 
-    impl ::serde::Serialize for BlockJobCompleted {
-        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            #[allow(unused_mut)]
-            let mut map =
-                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
-            super::__rt::put(&mut map, "type", &self.r#type)?;
-            super::__rt::put(&mut map, "device", &self.device)?;
-            super::__rt::put(&mut map, "len", &self.len)?;
-            super::__rt::put(&mut map, "offset", &self.offset)?;
-            super::__rt::put(&mut map, "speed", &self.speed)?;
-            super::__rt::put_some(&mut map, "error", &self.error)?;
-            ::serde::ser::SerializeMap::end(map)
+    impl ::std::fmt::Debug for BlockJobCompleted {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("BlockJobCompleted")
+                .field("type", &self.r#type)
+                .field("device", &self.device)
+                .field("len", &self.len)
+                .field("offset", &self.offset)
+                .field("speed", &self.speed)
+                .field("error", &self.error)
+                .finish()
         }
     }
 
     impl<'de> ::serde::Deserialize<'de> for BlockJobCompleted {
         fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
+            super::__rt::decode(deserializer, Self::from_members::<D::Error>)
         }
     }
 
     impl BlockJobCompleted {
         #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+        fn from_members<E: ::serde::de::Error>(
+            members: &mut super::__rt::Members,
+        ) -> Result<Self, E> {
             Ok(Self {
                 r#type: super::__rt::required(members, "type")?,
                 device: super::__rt::required(members, "device")?,
@@ -3751,7 +3968,7 @@ pub mod events {
 
     /// A block job was cancelled.
     #[doc(alias = "BLOCK_JOB_CANCELLED")]
-    #[derive(Clone, Debug, PartialEq)]
+    #[derive(Clone, PartialEq)]
     pub struct BlockJobCancelled {
         /// its kind
         pub r#type: super::JobType,
@@ -3765,29 +3982,30 @@ pub mod events {
         pub speed: i64,
     }
 
-    impl ::serde::Serialize for BlockJobCancelled {
-        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            #[allow(unused_mut)]
-            let mut map =
-                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
-            super::__rt::put(&mut map, "type", &self.r#type)?;
-            super::__rt::put(&mut map, "device", &self.device)?;
-            super::__rt::put(&mut map, "len", &self.len)?;
-            super::__rt::put(&mut map, "offset", &self.offset)?;
-            super::__rt::put(&mut map, "speed", &self.speed)?;
-            ::serde::ser::SerializeMap::end(map)
+    impl ::std::fmt::Debug for BlockJobCancelled {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("BlockJobCancelled")
+                .field("type", &self.r#type)
+                .field("device", &self.device)
+                .field("len", &self.len)
+                .field("offset", &self.offset)
+                .field("speed", &self.speed)
+                .finish()
         }
     }
 
     impl<'de> ::serde::Deserialize<'de> for BlockJobCancelled {
         fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
+            super::__rt::decode(deserializer, Self::from_members::<D::Error>)
         }
     }
 
     impl BlockJobCancelled {
         #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+        fn from_members<E: ::serde::de::Error>(
+            members: &mut super::__rt::Members,
+        ) -> Result<Self, E> {
             Ok(Self {
                 r#type: super::__rt::required(members, "type")?,
                 device: super::__rt::required(members, "device")?,
@@ -3828,31 +4046,32 @@ pub mod events {
 
     /// The migration moved to another status.
     #[doc(alias = "MIGRATION")]
-    #[derive(Clone, Debug, PartialEq)]
+    #[derive(Clone, PartialEq)]
     pub struct Migration {
         /// its new status
         pub status: super::MigrationStatus,
     }
 
-    impl ::serde::Serialize for Migration {
-        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            #[allow(unused_mut)]
-            let mut map =
-                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
-            super::__rt::put(&mut map, "status", &self.status)?;
-            ::serde::ser::SerializeMap::end(map)
+    impl ::std::fmt::Debug for Migration {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("Migration")
+                .field("status", &self.status)
+                .finish()
         }
     }
 
     impl<'de> ::serde::Deserialize<'de> for Migration {
         fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
+            super::__rt::decode(deserializer, Self::from_members::<D::Error>)
         }
     }
 
     impl Migration {
         #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+        fn from_members<E: ::serde::de::Error>(
+            members: &mut super::__rt::Members,
+        ) -> Result<Self, E> {
             Ok(Self {
                 status: super::__rt::required(members, "status")?,
             })
@@ -3879,31 +4098,32 @@ pub mod events {
 
     /// A new pass over guest RAM started.
     #[doc(alias = "MIGRATION_PASS")]
-    #[derive(Clone, Debug, PartialEq)]
+    #[derive(Clone, PartialEq)]
     pub struct MigrationPass {
         /// its number
         pub pass: i64,
     }
 
-    impl ::serde::Serialize for MigrationPass {
-        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            #[allow(unused_mut)]
-            let mut map =
-                ::serde::Serializer::serialize_map(serializer, ::std::option::Option::None)?;
-            super::__rt::put(&mut map, "pass", &self.pass)?;
-            ::serde::ser::SerializeMap::end(map)
+    impl ::std::fmt::Debug for MigrationPass {
+        #[inline]
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("MigrationPass")
+                .field("pass", &self.pass)
+                .finish()
         }
     }
 
     impl<'de> ::serde::Deserialize<'de> for MigrationPass {
         fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            super::__rt::decode(deserializer, Self::from_members)
+            super::__rt::decode(deserializer, Self::from_members::<D::Error>)
         }
     }
 
     impl MigrationPass {
         #[allow(unused_variables)]
-        fn from_members(members: &mut super::__rt::Members) -> Result<Self, String> {
+        fn from_members<E: ::serde::de::Error>(
+            members: &mut super::__rt::Members,
+        ) -> Result<Self, E> {
             Ok(Self {
                 pass: super::__rt::required(members, "pass")?,
             })
@@ -4145,10 +4365,10 @@ mod __rt {
     /// Reads an object, then the struct from its members with `from`.
     pub fn decode<'de, D: Deserializer<'de>, T>(
         deserializer: D,
-        from: fn(&mut Members) -> ::std::result::Result<T, ::std::string::String>,
+        from: fn(&mut Members) -> ::std::result::Result<T, D::Error>,
     ) -> ::std::result::Result<T, D::Error> {
         let mut members = Members::deserialize(deserializer)?;
-        from(&mut members).map_err(D::Error::custom)
+        from(&mut members)
     }
 
     /// Writes a member.
@@ -4172,45 +4392,47 @@ mod __rt {
         }
     }
 
-    fn read<T: DeserializeOwned>(
+    fn read<T: DeserializeOwned, E: ::serde::de::Error>(
         name: &str,
         value: ::serde_json::Value,
-    ) -> ::std::result::Result<T, ::std::string::String> {
-        ::serde_json::from_value(value).map_err(|e| format!("member `{name}`: {e}"))
+    ) -> ::std::result::Result<T, E> {
+        ::serde_json::from_value(value).map_err(|e| E::custom(format_args!("member `{name}`: {e}")))
     }
 
-    fn read_compat<T: Compat>(
+    fn read_compat<T: Compat, E: ::serde::de::Error>(
         name: &str,
         value: ::serde_json::Value,
-    ) -> ::std::result::Result<T, ::std::string::String> {
-        T::read(value).map_err(|e| format!("member `{name}`: {e}"))
-    }
-
-    fn missing(name: &str) -> ::std::string::String {
-        format!("missing field `{name}`")
+    ) -> ::std::result::Result<T, E> {
+        T::read(value).map_err(|e| E::custom(format_args!("member `{name}`: {e}")))
     }
 
     /// A required member.
-    pub fn required<T: DeserializeOwned>(
+    pub fn required<T: DeserializeOwned, E: ::serde::de::Error>(
         members: &mut Members,
-        name: &str,
-    ) -> ::std::result::Result<T, ::std::string::String> {
-        read(name, members.remove(name).ok_or_else(|| missing(name))?)
+        name: &'static str,
+    ) -> ::std::result::Result<T, E> {
+        read(
+            name,
+            members.remove(name).ok_or_else(|| E::missing_field(name))?,
+        )
     }
 
     /// A required [`Compat`] member.
-    pub fn required_compat<T: Compat>(
+    pub fn required_compat<T: Compat, E: ::serde::de::Error>(
         members: &mut Members,
-        name: &str,
-    ) -> ::std::result::Result<T, ::std::string::String> {
-        read_compat(name, members.remove(name).ok_or_else(|| missing(name))?)
+        name: &'static str,
+    ) -> ::std::result::Result<T, E> {
+        read_compat(
+            name,
+            members.remove(name).ok_or_else(|| E::missing_field(name))?,
+        )
     }
 
     /// An optional member (`null` is absent).
-    pub fn optional<T: DeserializeOwned>(
+    pub fn optional<T: DeserializeOwned, E: ::serde::de::Error>(
         members: &mut Members,
         name: &str,
-    ) -> ::std::result::Result<Option<T>, ::std::string::String> {
+    ) -> ::std::result::Result<Option<T>, E> {
         members
             .remove(name)
             .map_or(Ok(None), |value| read(name, value))
@@ -4218,10 +4440,10 @@ mod __rt {
 
     /// An optional member of a type with `null` among its values: present,
     /// even as `null`, is `Some`.
-    pub fn optional_present<T: DeserializeOwned>(
+    pub fn optional_present<T: DeserializeOwned, E: ::serde::de::Error>(
         members: &mut Members,
         name: &str,
-    ) -> ::std::result::Result<Option<T>, ::std::string::String> {
+    ) -> ::std::result::Result<Option<T>, E> {
         members
             .remove(name)
             .map(|value| read(name, value))
@@ -4229,14 +4451,22 @@ mod __rt {
     }
 
     /// An optional [`Compat`] member.
-    pub fn optional_compat<T: Compat>(
+    pub fn optional_compat<T: Compat, E: ::serde::de::Error>(
         members: &mut Members,
         name: &str,
-    ) -> ::std::result::Result<Option<T>, ::std::string::String> {
+    ) -> ::std::result::Result<Option<T>, E> {
         members
             .remove(name)
             .map(|value| read_compat(name, value))
             .transpose()
+    }
+
+    /// A union's branch, from the members its base left (the tag among them).
+    pub fn branch<T: DeserializeOwned, E: ::serde::de::Error>(
+        members: &mut Members,
+    ) -> ::std::result::Result<T, E> {
+        let rest = ::std::mem::take(members);
+        ::serde_json::from_value(::serde_json::Value::Object(rest)).map_err(E::custom)
     }
 
     /// Decodes event data (`{}` when absent).
