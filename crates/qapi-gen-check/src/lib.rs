@@ -33,6 +33,13 @@ pub mod qmp_7_2_reply {
     include!(concat!(env!("OUT_DIR"), "/qmp_7_2_reply.rs"));
 }
 
+/// QEMU 10.0's block, machine and migration modules only, with the types
+/// they reach.
+#[cfg(qapi_generated)]
+pub mod qmp_some_modules {
+    include!(concat!(env!("OUT_DIR"), "/qmp_some_modules.rs"));
+}
+
 /// QEMU's QAPI test schema, with every corner of the language.
 #[cfg(qapi_generated)]
 pub mod test_schema {

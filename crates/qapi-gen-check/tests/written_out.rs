@@ -59,3 +59,37 @@ fn reading_fails_with_serdes_texts_and_ignores_the_unknown() {
         serde_json::from_value::<qmp::BlockdevOptionsNull>(json!({"latency-ns": -1})).unwrap();
     assert_eq!(null.latency_ns, Some(u64::MAX));
 }
+
+#[test]
+fn a_client_of_some_modules_has_their_commands_and_no_others() {
+    let code = std::fs::read_to_string(concat!(env!("OUT_DIR"), "/qmp_some_modules.rs")).unwrap();
+    assert!(code.contains("pub struct BlockdevAdd("), "block");
+    assert!(
+        !code.contains("pub struct Screendump"),
+        "the ui module is left out"
+    );
+    assert!(
+        !code.contains("pub struct GuestSyncDelimited"),
+        "no guest agent"
+    );
+    use qapi_gen_check::qmp_some_modules::commands;
+    let add = commands::BlockdevAdd::from(
+        qapi_gen_check::qmp_some_modules::BlockdevOptions::null_co(Default::default()),
+    );
+    assert_eq!(
+        <commands::BlockdevAdd as qmp_wire::Command>::NAME,
+        "blockdev-add"
+    );
+    assert_eq!(
+        serde_json::to_value(&add).unwrap()["driver"],
+        json!("null-co")
+    );
+    assert_eq!(
+        <commands::QueryMigrate as qmp_wire::Command>::NAME,
+        "query-migrate"
+    );
+    assert_eq!(
+        <commands::QueryCpusFast as qmp_wire::Command>::NAME,
+        "query-cpus-fast"
+    );
+}

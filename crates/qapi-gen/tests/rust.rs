@@ -27,7 +27,14 @@ const SCHEMA: &str = r#"
 fn code(conditions: Conditions, server: bool) -> String {
     let schema =
         load_str("test.json", SCHEMA, LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-    generate(&schema, &RustOptions { conditions, server })
+    generate(
+        &schema,
+        &RustOptions {
+            conditions,
+            server,
+            ..Default::default()
+        },
+    )
 }
 
 fn defined(symbols: &[&str]) -> Conditions {

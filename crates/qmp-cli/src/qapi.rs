@@ -95,6 +95,11 @@ Examples:
         /// Do not run rustfmt over the output.
         #[arg(long)]
         no_format: bool,
+        /// Only the commands and events of these QAPI modules and the types
+        /// they reach (schema files by stem, comma-separated: block takes
+        /// block.json, block-core.json and block-export.json).
+        #[arg(long, value_name = "MODULE,...", value_delimiter = ',')]
+        modules: Vec<String>,
     },
 }
 
@@ -242,6 +247,7 @@ pub fn run(command: QapiCommand) -> anyhow::Result<ExitCode> {
             server,
             no_server: _,
             no_format,
+            modules,
         } => {
             let builder = match (introspection, schema) {
                 (Some(reply), _) => Builder::from_introspection(reply),
@@ -250,6 +256,7 @@ pub fn run(command: QapiCommand) -> anyhow::Result<ExitCode> {
             };
             let mut builder = builder
                 .server(server)
+                .modules(modules)
                 .format(!no_format)
                 .emit_rerun_if_changed(false);
             if relaxed_docs {

@@ -32,6 +32,11 @@ impl<'a> Gen<'a> {
                 _ => false,
             })
             .filter(|d| self.holds(d.ifcond.as_ref()))
+            .filter(|d| {
+                self.schema
+                    .lookup_id(&d.name)
+                    .is_some_and(|id| self.selected(id))
+            })
             .map(|def| Named {
                 def,
                 rust: ns.claim(camel(&def.name)),

@@ -12,6 +12,7 @@ mod docs;
 mod names;
 mod recursion;
 mod runtime;
+mod selection;
 mod types;
 
 use std::cell::Cell;
@@ -33,6 +34,10 @@ pub struct RustOptions {
     /// Also generate the `server` module (trait and dispatcher; default
     /// no, as a client does not need it); it needs the `qapi-schema` crate.
     pub server: bool,
+    /// Only the commands and events of these QAPI modules (schema files by
+    /// stem: `block` is `block.json`, `block-core.json`, `block-export.json`),
+    /// and the types they reach; empty: all.
+    pub modules: Vec<String>,
 }
 
 impl Default for RustOptions {
@@ -40,6 +45,7 @@ impl Default for RustOptions {
         RustOptions {
             conditions: Conditions::All,
             server: false,
+            modules: Vec::new(),
         }
     }
 }
@@ -54,7 +60,7 @@ pub fn generate(schema: &Schema, options: &RustOptions) -> String {
 /// structs, unions, alternates), in definition order.
 pub fn type_names(schema: &Schema, options: &RustOptions) -> Vec<(String, String)> {
     let gen = Gen::new(schema, options);
-    Gen::type_ids(schema, &options.conditions)
+    Gen::type_ids(schema, options)
         .into_iter()
         .filter_map(|id| {
             let def = schema.definition(id)?;
@@ -104,6 +110,8 @@ struct Gen<'a> {
     cycles: recursion::Cycles,
     /// Set when an emitted item refers to something deprecated.
     touched_deprecated: Cell<bool>,
+    /// The entities the chosen modules reach (`None`: everything).
+    selection: Option<HashSet<EntityId>>,
 }
 
 /// Names the module root reserves for itself.
@@ -116,7 +124,7 @@ impl<'a> Gen<'a> {
             root.claim(item.to_string());
         }
         let mut type_names = HashMap::new();
-        for id in Self::type_ids(schema, &options.conditions) {
+        for id in Self::type_ids(schema, options) {
             if let Some(def) = schema.definition(id) {
                 type_names.insert(id, root.claim(camel(&def.name)));
             }
@@ -153,14 +161,35 @@ impl<'a> Gen<'a> {
             shadowed,
             cycles,
             touched_deprecated: Cell::new(false),
+            selection: Self::selection(schema, options),
         }
     }
 
+    /// The entities the chosen modules reach (`None`: all modules).
+    fn selection(schema: &Schema, options: &RustOptions) -> Option<HashSet<EntityId>> {
+        if options.modules.is_empty() {
+            return None;
+        }
+        let roots = selection::roots(schema, &options.conditions, &options.modules);
+        Some(selection::reachable(schema, &roots))
+    }
+
+    /// True when entity `id` is generated (a module choice may leave it out).
+    fn selected(&self, id: EntityId) -> bool {
+        self.selection
+            .as_ref()
+            .is_none_or(|kept| kept.contains(&id))
+    }
+
     /// The types that become Rust items: enums, alternates and objects the
-    /// schema spells out, whose condition holds, in definition order.
-    fn type_ids(schema: &Schema, conditions: &Conditions) -> Vec<EntityId> {
+    /// schema spells out, whose condition holds, that the chosen modules
+    /// reach, in definition order.
+    fn type_ids(schema: &Schema, options: &RustOptions) -> Vec<EntityId> {
+        let conditions = &options.conditions;
+        let selection = Self::selection(schema, options);
         (0..schema.entities.len())
             .map(EntityId)
+            .filter(|id| selection.as_ref().is_none_or(|kept| kept.contains(id)))
             .filter(|&id| {
                 schema.definition(id).is_some_and(|def| {
                     conditions.holds(def.ifcond.as_ref())
