@@ -34,6 +34,12 @@ fn env_number(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// A duration in microseconds from the environment, if set.
+fn env_micros(name: &str) -> Option<Duration> {
+    let us: u64 = std::env::var(name).ok()?.parse().ok()?;
+    Some(Duration::from_micros(us))
+}
+
 /// A runtime with one worker, on its own thread.
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -92,17 +98,11 @@ fn main() {
         Upstream::Unix(sim.socket().to_path_buf()),
         vec![ListenerConfig::new(ListenAddress::Unix(proxied.clone()))],
     );
-    if let Some(us) = std::env::var("QMP_BENCH_BUSY_POLL_US")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        config.busy_poll = Duration::from_micros(us);
+    if let Some(window) = env_micros("QMP_BENCH_BUSY_POLL_US") {
+        config.busy_poll = window;
     }
-    if let Some(us) = std::env::var("QMP_BENCH_UPSTREAM_BUSY_POLL_US")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        config.upstream_busy_poll = Duration::from_micros(us);
+    if let Some(window) = env_micros("QMP_BENCH_UPSTREAM_BUSY_POLL_US") {
+        config.upstream_busy_poll = window;
     }
     let proxy = proxy_runtime
         .block_on(Proxy::start(config))

@@ -67,8 +67,24 @@ fn node_info(name: &str, node: &Node) -> Value {
     Value::Object(info)
 }
 
+/// `query-blockstats` for devices `(qdev, node)`: nothing read or written.
+pub fn attached_stats(drives: &[(String, String)]) -> Value {
+    let list = drives
+        .iter()
+        .map(|(qdev, node)| {
+            let mut info = Map::new();
+            info.insert("device", "");
+            info.insert("node-name", node.as_str());
+            info.insert("qdev", qdev.as_str());
+            info.insert("stats", idle_stats());
+            Value::Object(info)
+        })
+        .collect();
+    Value::Array(list)
+}
+
 /// QEMU 7.2's `BlockDeviceStats` of a device nothing has read or written.
-pub fn idle_stats() -> Value {
+fn idle_stats() -> Value {
     let mut stats = Map::new();
     for counter in [
         "rd_bytes",
@@ -232,9 +248,27 @@ impl Block {
         })
     }
 
-    /// `query-named-block-nodes`' entry for node `name`, if it exists.
-    pub fn node(&self, name: &str) -> Option<Value> {
-        self.with(|s| s.nodes.get(name).map(|node| node_info(name, node)))
+    /// `query-block` for devices `(qdev, node)` (the device's QOM path as
+    /// QEMU reports it, and the node it reads).
+    pub fn attached(&self, drives: &[(String, String)]) -> Value {
+        let list = drives
+            .iter()
+            .map(|(qdev, node)| {
+                let mut info = Map::new();
+                info.insert("io-status", "ok");
+                info.insert("device", "");
+                info.insert("locked", false);
+                info.insert("removable", false);
+                if let Some(inserted) = self.with(|s| s.nodes.get(node).map(|n| node_info(node, n)))
+                {
+                    info.insert("inserted", inserted);
+                }
+                info.insert("qdev", qdev.as_str());
+                info.insert("type", "unknown");
+                Value::Object(info)
+            })
+            .collect();
+        Value::Array(list)
     }
 
     /// `block_resize {device | node-name, size}`: changes a node's size.

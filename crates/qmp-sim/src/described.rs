@@ -13,7 +13,7 @@ use std::sync::Arc;
 use qmp_server::{Call, CommandEntry, CommandResult, Handler, Reply};
 use qmp_wire::{ErrorClass, Map, QmpError, Value};
 
-use crate::profile::{Profile, Recorded};
+use crate::profile::{descends, Profile, Recorded};
 
 /// Commands the profile answers even where the machine simulates them:
 /// they describe the binary, and the profile knows them better.
@@ -71,7 +71,7 @@ pub fn answer(
         return Some(recorded.clone());
     }
     let typename = arguments.get("typename").and_then(Value::as_str);
-    let known = |name: &str| profile.qom_types().iter().any(|(t, _)| t == name);
+    let known = |name: &str| profile.has_type(name);
     match (command, typename) {
         ("device-list-properties", Some(name)) if !known(name) => {
             Some(Recorded::Error(QmpError::new(
@@ -85,7 +85,11 @@ pub fn answer(
         ("qom-list-properties", Some(name)) if !known(name) => Some(Recorded::Error(
             QmpError::generic(format!("Class '{name}' not found")),
         )),
-        ("qom-list-types", _) => Some(Recorded::Return(list_types(profile, arguments))),
+        ("qom-list-types", _) => Some(Recorded::Return(list_types(
+            profile,
+            accelerator,
+            arguments,
+        ))),
         ("query-cpu-model-expansion", _) => cpu_model_expansion(profile, accelerator, arguments),
         _ => None,
     }
@@ -93,10 +97,10 @@ pub fn answer(
 
 /// `qom-list-types` worked out from the recorded list with parents:
 /// `implements` matches a type and everything below it.
-fn list_types(profile: &Profile, arguments: &Map) -> Value {
+fn list_types(profile: &Profile, accelerator: &str, arguments: &Map) -> Value {
     let types = profile.qom_types();
     let include_abstract = arguments.get("abstract").and_then(Value::as_bool) == Some(true);
-    let concrete: HashSet<String> = match profile.value("tcg", "qom-list-types") {
+    let concrete: HashSet<String> = match profile.value(accelerator, "qom-list-types") {
         Some(Value::Array(list)) => list
             .iter()
             .filter_map(|t| t.get("name").and_then(Value::as_str).map(str::to_owned))
@@ -104,27 +108,11 @@ fn list_types(profile: &Profile, arguments: &Map) -> Value {
         _ => types.iter().map(|(n, _)| n.clone()).collect(),
     };
     let implements = arguments.get("implements").and_then(Value::as_str);
-    let descends = |name: &str, ancestor: &str| {
-        let mut current = name.to_owned();
-        for _ in 0..64 {
-            if current == ancestor {
-                return true;
-            }
-            match types
-                .iter()
-                .find(|(n, _)| *n == current)
-                .and_then(|(_, p)| p.clone())
-            {
-                Some(parent) => current = parent,
-                None => return false,
-            }
-        }
-        false
-    };
+
     let list = types
         .iter()
         .filter(|(name, _)| include_abstract || concrete.contains(name))
-        .filter(|(name, _)| implements.is_none_or(|a| descends(name, a)))
+        .filter(|(name, _)| implements.is_none_or(|a| descends(name, a, |t| profile.parent_of(t))))
         .map(|(name, parent)| {
             let mut t = Map::new();
             t.insert("name", name.as_str());

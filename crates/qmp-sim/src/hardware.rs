@@ -74,6 +74,22 @@ struct MachineType {
     hotpluggable_cpus: bool,
 }
 
+/// QEMU's text for a `-machine` type the binary does not have.
+const UNSUPPORTED_MACHINE: &str =
+    "unsupported machine type\nUse -machine help to list supported machines";
+
+impl MachineType {
+    /// `-machine none`: one CPU at most, and only with `-cpu`.
+    fn none() -> MachineType {
+        MachineType {
+            name: "none".into(),
+            cpu_max: 1,
+            default_cpu_type: None,
+            hotpluggable_cpus: false,
+        }
+    }
+}
+
 impl HardwareSpec {
     /// The accelerator in use.
     pub fn accelerator(&self) -> &str {
@@ -91,17 +107,11 @@ fn machine_type(
     accelerator: &str,
     asked: &str,
 ) -> Result<MachineType, String> {
-    let none = MachineType {
-        name: "none".into(),
-        cpu_max: 1,
-        default_cpu_type: None,
-        hotpluggable_cpus: false,
-    };
     let Some(list) = profile.and_then(|p| p.value(accelerator, "query-machines")) else {
         return if asked == "none" {
-            Ok(none)
+            Ok(MachineType::none())
         } else {
-            Err("unsupported machine type\nUse -machine help to list supported machines".into())
+            Err(UNSUPPORTED_MACHINE.into())
         };
     };
     let found = list.as_array().into_iter().flatten().find(|m| {
@@ -109,9 +119,7 @@ fn machine_type(
             || m.get("alias").and_then(Value::as_str) == Some(asked)
     });
     let Some(m) = found else {
-        return Err(
-            "unsupported machine type\nUse -machine help to list supported machines".into(),
-        );
+        return Err(UNSUPPORTED_MACHINE.into());
     };
     Ok(MachineType {
         name: m
@@ -146,16 +154,12 @@ struct Iothread {
     thread: IdleThread,
 }
 
-struct State {
-    balloon_target: u64,
-    migration_capabilities: Vec<(String, bool)>,
-}
-
 /// The modelled hardware of one machine.
 #[derive(Clone)]
 pub struct Hardware {
     inner: Arc<Inner>,
-    state: Shared<State>,
+    /// The migration capabilities, as set.
+    migration_capabilities: Shared<Vec<(String, bool)>>,
 }
 
 struct Inner {
@@ -230,11 +234,46 @@ impl Hardware {
             _ => None,
         };
         if let (Some(cpu_type), Some(p)) = (&cpu_type, &profile) {
-            if !p.qom_types().iter().any(|(t, _)| t == cpu_type) {
+            if !p.has_type(cpu_type) {
                 let model = cpu_type.trim_end_matches("-x86_64-cpu");
                 return Err(format!("unable to find CPU model '{model}'"));
             }
         }
+        let hardware = Hardware::assemble(machine, cpu_type, spec, profile);
+        for object in &spec.objects {
+            hardware.add_object(object).map_err(|e| {
+                let id = object.get("id").and_then(Value::as_str).unwrap_or_default();
+                format!("-object id={id}: {}", e.desc)
+            })?;
+        }
+        for device in &spec.devices {
+            hardware.inner.devices.plug(device, false).map_err(|e| {
+                let driver = device
+                    .get("driver")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                format!("-device {driver}: {}", e.desc)
+            })?;
+        }
+        Ok(hardware)
+    }
+
+    /// A machine of type `none` with nothing in it.
+    pub fn none() -> Hardware {
+        Hardware::assemble(MachineType::none(), None, &HardwareSpec::default(), None)
+    }
+
+    /// The machine of type `machine` with vCPUs of `cpu_type`, as `spec`
+    /// has it, before its objects and devices (all checked already).
+    fn assemble(
+        machine: MachineType,
+        cpu_type: Option<String>,
+        spec: &HardwareSpec,
+        profile: Option<Arc<Profile>>,
+    ) -> Hardware {
+        let accelerator = spec.accelerator().to_owned();
+        let smp = spec.smp.unwrap_or_default();
+        let is_none = machine.name == "none";
         let qom = Qom::new(
             &format!("{}-machine", machine.name),
             profile.clone(),
@@ -298,7 +337,7 @@ impl Hardware {
             })
             .unwrap_or_default();
         let ram_bytes = spec.ram_bytes.unwrap_or(DEFAULT_RAM_BYTES);
-        let hardware = Hardware {
+        Hardware {
             inner: Arc::new(Inner {
                 machine,
                 cpu_type,
@@ -313,56 +352,7 @@ impl Hardware {
                 devices,
                 debug_threads: spec.debug_threads,
             }),
-            state: Shared::new(State {
-                balloon_target: ram_bytes,
-                migration_capabilities,
-            }),
-        };
-        for object in &spec.objects {
-            hardware.add_object(object).map_err(|e| {
-                let id = object.get("id").and_then(Value::as_str).unwrap_or_default();
-                format!("-object id={id}: {}", e.desc)
-            })?;
-        }
-        for device in &spec.devices {
-            hardware.inner.devices.plug(device, false).map_err(|e| {
-                let driver = device
-                    .get("driver")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                format!("-device {driver}: {}", e.desc)
-            })?;
-        }
-        Ok(hardware)
-    }
-
-    /// A machine of type `none` with nothing in it.
-    pub fn none() -> Hardware {
-        let qom = Qom::new("none-machine", None, "tcg");
-        Hardware {
-            inner: Arc::new(Inner {
-                machine: MachineType {
-                    name: "none".into(),
-                    cpu_max: 1,
-                    default_cpu_type: None,
-                    hotpluggable_cpus: false,
-                },
-                cpu_type: None,
-                smp: Smp::default(),
-                ram_bytes: DEFAULT_RAM_BYTES,
-                uuid: ZERO_UUID.into(),
-                target: "x86_64".into(),
-                vcpus: Vec::new(),
-                iothreads: Shared::new(Vec::new()),
-                chardevs: Vec::new(),
-                devices: Devices::new(&qom),
-                qom,
-                debug_threads: false,
-            }),
-            state: Shared::new(State {
-                balloon_target: DEFAULT_RAM_BYTES,
-                migration_capabilities: Vec::new(),
-            }),
+            migration_capabilities: Shared::new(migration_capabilities),
         }
     }
 
@@ -427,14 +417,10 @@ impl Hardware {
                 info.insert("actual", h.inner.ram_bytes);
                 Ok(Reply::Value(Value::Object(info)))
             }),
-            sync_entry(self, "balloon", |h, call| {
+            // No guest acts on a new target, so `actual` stays (as on a
+            // guest-less QEMU).
+            sync_entry(self, "balloon", |h, _| {
                 h.balloon_device()?;
-                let target = call
-                    .arguments
-                    .get("value")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0);
-                h.state.with(|s| s.balloon_target = target);
                 ok_empty()
             }),
             sync_entry(self, "query-memdev", |h, _| Ok(Reply::Value(h.memdevs()))),
@@ -448,7 +434,7 @@ impl Hardware {
                 Ok(Reply::Value(Value::Object(info)))
             }),
             sync_entry(self, "query-migrate-capabilities", |h, _| {
-                let list = h.state.with(|s| s.migration_capabilities.clone());
+                let list = h.migration_capabilities.with(|list| list.clone());
                 let list = list
                     .into_iter()
                     .map(|(name, state)| {
@@ -462,7 +448,7 @@ impl Hardware {
             }),
             sync_entry(self, "migrate-set-capabilities", |h, call| {
                 let asked = call.arguments.get("capabilities").and_then(Value::as_array);
-                h.state.with(|s| {
+                h.migration_capabilities.with(|capabilities| {
                     for c in asked.into_iter().flatten() {
                         let (Some(name), Some(state)) = (
                             c.get("capability").and_then(Value::as_str),
@@ -470,9 +456,9 @@ impl Hardware {
                         ) else {
                             continue;
                         };
-                        match s.migration_capabilities.iter_mut().find(|(n, _)| n == name) {
+                        match capabilities.iter_mut().find(|(n, _)| n == name) {
                             Some(slot) => slot.1 = state,
-                            None => s.migration_capabilities.push((name.to_owned(), state)),
+                            None => capabilities.push((name.to_owned(), state)),
                         }
                     }
                 });

@@ -288,39 +288,10 @@ impl Machine {
         list.extend(self.hardware.commands());
         list.extend(self.block.commands());
         list.push(sync_entry(self, "query-block", |m, _| {
-            let list = m
-                .drives()
-                .into_iter()
-                .map(|(qdev, node)| {
-                    let mut info = Map::new();
-                    info.insert("io-status", "ok");
-                    info.insert("device", "");
-                    info.insert("locked", false);
-                    info.insert("removable", false);
-                    if let Some(inserted) = m.block.node(&node) {
-                        info.insert("inserted", inserted);
-                    }
-                    info.insert("qdev", qdev);
-                    info.insert("type", "unknown");
-                    Value::Object(info)
-                })
-                .collect();
-            Ok(Reply::Value(Value::Array(list)))
+            Ok(Reply::Value(m.block.attached(&m.drives())))
         }));
         list.push(sync_entry(self, "query-blockstats", |m, _| {
-            let list = m
-                .drives()
-                .into_iter()
-                .map(|(qdev, node)| {
-                    let mut info = Map::new();
-                    info.insert("device", "");
-                    info.insert("node-name", node);
-                    info.insert("qdev", qdev);
-                    info.insert("stats", crate::block::idle_stats());
-                    Value::Object(info)
-                })
-                .collect();
-            Ok(Reply::Value(Value::Array(list)))
+            Ok(Reply::Value(crate::block::attached_stats(&m.drives())))
         }));
         list.extend(self.migration.commands(self));
         list.extend(self.fdsets.commands());

@@ -130,6 +130,15 @@ pub struct Profile {
     greeting_value: Value,
     common: Answers,
     accelerators: BTreeMap<String, Answers>,
+    /// The QOM types, read once from the recorded `qom-list-types`.
+    types: OnceLock<QomTypes>,
+}
+
+/// The binary's QOM types (abstract ones included) and their parents.
+#[derive(Clone, Debug, Default)]
+struct QomTypes {
+    list: Vec<(String, Option<String>)>,
+    parents: HashMap<String, Option<String>>,
 }
 
 /// Arguments as text with members sorted at every level, so that equal
@@ -255,6 +264,7 @@ impl Profile {
                 .into_iter()
                 .map(|(name, list)| (name, Answers::new(list)))
                 .collect(),
+            types: OnceLock::new(),
         }
     }
 
@@ -338,6 +348,7 @@ impl Profile {
             greeting_value,
             common,
             accelerators,
+            types: OnceLock::new(),
         })
     }
 
@@ -489,26 +500,66 @@ impl Profile {
         )
     }
 
-    /// The names of the QOM types the binary has (`qom-list-types` with
-    /// abstract ones), with their parents.
-    pub fn qom_types(&self) -> Vec<(String, Option<String>)> {
-        let mut arguments = Map::new();
-        arguments.insert("abstract", true);
-        let list = match self.common.get("qom-list-types", &arguments) {
-            Some(Entry {
-                answer: Recorded::Return(Value::Array(list)),
-                ..
-            }) => list.clone(),
-            _ => Vec::new(),
-        };
-        list.iter()
-            .filter_map(|t| {
-                let name = t.get("name")?.as_str()?.to_owned();
-                let parent = t.get("parent").and_then(Value::as_str).map(str::to_owned);
-                Some((name, parent))
-            })
-            .collect()
+    /// The QOM types the binary has (`qom-list-types` with abstract ones),
+    /// with their parents, in the recorded order.
+    pub fn qom_types(&self) -> &[(String, Option<String>)] {
+        &self.types().list
     }
+
+    /// True when the binary has QOM type `name`.
+    pub fn has_type(&self, name: &str) -> bool {
+        self.types().parents.contains_key(name)
+    }
+
+    /// The parent of QOM type `name`, if it has one.
+    pub fn parent_of(&self, name: &str) -> Option<&str> {
+        self.types().parents.get(name)?.as_deref()
+    }
+
+    fn types(&self) -> &QomTypes {
+        self.types.get_or_init(|| {
+            let mut arguments = Map::new();
+            arguments.insert("abstract", true);
+            let list: Vec<(String, Option<String>)> =
+                match self.common.get("qom-list-types", &arguments) {
+                    Some(Entry {
+                        answer: Recorded::Return(Value::Array(list)),
+                        ..
+                    }) => list
+                        .iter()
+                        .filter_map(|t| {
+                            let name = t.get("name")?.as_str()?.to_owned();
+                            let parent = t.get("parent").and_then(Value::as_str).map(str::to_owned);
+                            Some((name, parent))
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+            let parents = list.iter().cloned().collect();
+            QomTypes { list, parents }
+        })
+    }
+}
+
+/// True when QOM type `name` is `ancestor` or below it, following
+/// `parent_of` (QOM's hierarchy is shallow; a cycle in bad data ends the
+/// walk after 64 steps).
+pub fn descends<'a>(
+    name: &'a str,
+    ancestor: &str,
+    parent_of: impl Fn(&str) -> Option<&'a str>,
+) -> bool {
+    let mut current = name;
+    for _ in 0..64 {
+        if current == ancestor {
+            return true;
+        }
+        match parent_of(current) {
+            Some(parent) => current = parent,
+            None => return false,
+        }
+    }
+    false
 }
 
 /// True when KVM can be opened here, as QEMU needs for `accel=kvm`.

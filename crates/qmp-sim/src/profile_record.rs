@@ -15,7 +15,7 @@ use qapi_schema::introspect::{EntryKind, SchemaInfo};
 use qmp_client::{CallOptions, Client, QemuLauncher};
 use qmp_wire::{Greeting, Map, Value};
 
-use crate::profile::{canonical_arguments, kvm_usable, Entry, Profile, Recorded};
+use crate::profile::{canonical_arguments, descends, kvm_usable, Entry, Profile, Recorded};
 
 /// How long one question may take.
 const QUESTION_TIMEOUT: Duration = Duration::from_secs(20);
@@ -252,17 +252,9 @@ async fn record_accelerator(
         recorded.extend(session.ask("qom-list-types", &args).await?);
     }
     let is_device = |name: &str| {
-        let mut current = name;
-        for _ in 0..64 {
-            if current == "device" {
-                return true;
-            }
-            match parents.get(current) {
-                Some(parent) if !parent.is_empty() => current = parent,
-                _ => return false,
-            }
-        }
-        false
+        descends(name, "device", |t| {
+            parents.get(t).map(String::as_str).filter(|p| !p.is_empty())
+        })
     };
     let devices: Vec<&String> = parents
         .keys()

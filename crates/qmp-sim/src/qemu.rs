@@ -17,8 +17,6 @@ use crate::machine::{Machine, MachineOptions};
 use crate::minimal::minimal_value;
 use crate::script::{Script, ScriptError, ScriptedReply};
 
-pub use crate::cmdline::OptionError;
-
 /// The version the stand-in reports: the QEMU its default API describes.
 pub fn default_version() -> VersionInfo {
     VersionInfo {

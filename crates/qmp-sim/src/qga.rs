@@ -12,8 +12,9 @@ use qmp_server::{CommandEntry, Reply, Server, ServerConfig};
 use qmp_wire::{Map, QmpError, Value};
 
 use crate::api::SimApi;
+use crate::cmdline::OptionError;
 use crate::minimal::minimal_value;
-use crate::qemu::{default_version, OptionError};
+use crate::qemu::default_version;
 
 /// What `qmp fake-qga` was asked to do.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

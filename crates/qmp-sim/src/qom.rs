@@ -171,10 +171,7 @@ impl Qom {
     /// without a profile).
     pub fn type_exists(&self, type_name: &str) -> bool {
         match &self.profile {
-            Some(profile) => profile
-                .qom_types()
-                .iter()
-                .any(|(name, _)| name == type_name),
+            Some(profile) => profile.has_type(type_name),
             None => true,
         }
     }

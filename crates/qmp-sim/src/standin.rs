@@ -18,7 +18,7 @@ use crate::api::SimApi;
 use crate::cmdline::{QemuCommandLine, SocketSpec};
 use crate::ending::{Ending, HostSignals};
 use crate::hardware::{ChardevInfo, HardwareSpec};
-use crate::machine::{Machine, MachineOptions};
+use crate::machine::MachineOptions;
 use crate::profile::{kvm_usable, Profile};
 use crate::qemu::{Assembled, Assembly};
 
@@ -265,16 +265,19 @@ pub async fn serve(
     prepared: Prepared,
     readiness: &mut dyn Readiness,
 ) -> Result<Ending, StartError> {
-    let started = start(prepared).await;
-    let (mut signals, server, machine, removals, _ptys) = match started {
-        Ok(parts) => parts,
+    // `prepared` lives until the end: its pty terminals stay open.
+    let (mut signals, removals) = match start(&prepared).await {
+        Ok(started) => started,
         Err(error) => {
             readiness.failed(&error);
             return Err(error);
         }
     };
     readiness.ready();
-    let ending = signals.until_quit(&machine).await;
+    let Assembled {
+        server, machine, ..
+    } = &prepared.assembled;
+    let ending = signals.until_quit(machine).await;
     server.shutdown().await;
     for path in removals {
         let _ = std::fs::remove_file(path);
@@ -282,18 +285,11 @@ pub async fn serve(
     Ok(ending)
 }
 
-type Started = (HostSignals, Server, Machine, Vec<PathBuf>, Vec<OwnedFd>);
-
-async fn start(prepared: Prepared) -> Result<Started, StartError> {
+/// Catches the host signals, binds the monitors and writes the pidfile;
+/// the signals, and the files to remove at the end.
+async fn start(prepared: &Prepared) -> Result<(HostSignals, Vec<PathBuf>), StartError> {
     let signals = HostSignals::catch().map_err(start_error)?;
-    let Prepared {
-        line,
-        assembled,
-        _ptys: ptys,
-    } = prepared;
-    let Assembled {
-        server, machine, ..
-    } = assembled;
+    let (line, server) = (&prepared.line, &prepared.assembled.server);
     let mut removals = Vec::new();
     for monitor in &line.monitors {
         let handle = server.with_pretty(monitor.pretty);
@@ -311,7 +307,7 @@ async fn start(prepared: Prepared) -> Result<Started, StartError> {
         write_pidfile(pidfile)?;
         removals.push(pidfile.clone());
     }
-    Ok((signals, server, machine, removals, ptys))
+    Ok((signals, removals))
 }
 
 fn write_pidfile(path: &Path) -> Result<(), StartError> {
