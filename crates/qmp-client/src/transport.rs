@@ -9,6 +9,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::{BufMut, BytesMut};
+use qmp_wire::io::read::poll_read;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::{tcp, unix, TcpStream, ToSocketAddrs, UnixStream};
 use tokio_util::io::poll_read_buf;
@@ -53,13 +54,8 @@ pub(crate) struct Transport {
 impl ReadHalf {
     /// Reads what is available into `buf`, first making room for at
     /// least [`READ_CHUNK`] bytes; returns 0 at the end of the stream.
-    ///
-    /// Every poll of a socket first tries the socket itself, and only then
-    /// asks the runtime whether it is readable. A reader that busy-polls
-    /// (see [`qmp_wire::io::busy_poll`]) thus sees a reply the moment it
-    /// arrives, even on a multi-thread runtime whose I/O driver is held by
-    /// a parked worker and would report readiness only after that worker
-    /// woke up.
+    /// A socket is read as [`qmp_wire::io::read`] polls a read, so that a
+    /// reader that busy-polls sees a reply the moment it arrives.
     pub(crate) async fn read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
         buf.reserve(READ_CHUNK);
         std::future::poll_fn(|cx| self.poll_read_buf(cx, buf)).await
@@ -70,19 +66,15 @@ impl ReadHalf {
         cx: &mut Context<'_>,
         buf: &mut BytesMut,
     ) -> Poll<io::Result<usize>> {
-        let direct = match self {
-            ReadHalf::Unix(half) => Some(receive_now(AsRef::<UnixStream>::as_ref(half), buf)),
-            ReadHalf::Tcp(half) => Some(receive_now(AsRef::<TcpStream>::as_ref(half), buf)),
-            ReadHalf::Other(_) => None,
-        };
-        match direct {
-            Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Some(done) => return Poll::Ready(done),
-            None => {}
-        }
         match self {
-            ReadHalf::Unix(half) => poll_read_buf(Pin::new(half), cx, buf),
-            ReadHalf::Tcp(half) => poll_read_buf(Pin::new(half), cx, buf),
+            ReadHalf::Unix(half) => {
+                let socket: &UnixStream = half.as_ref();
+                poll_read(socket, cx, || receive_now(socket, buf))
+            }
+            ReadHalf::Tcp(half) => {
+                let socket: &TcpStream = half.as_ref();
+                poll_read(socket, cx, || receive_now(socket, buf))
+            }
             ReadHalf::Other(stream) => poll_read_buf(Pin::new(stream), cx, buf),
         }
     }

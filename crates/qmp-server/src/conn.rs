@@ -4,12 +4,12 @@
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
 use qmp_wire::io::SocketWriter;
 
 use crate::fds::MAX_FDS_PER_READ;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Interest};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{unix, TcpStream, UnixStream};
 
 /// The read side of a connection.
@@ -97,30 +97,14 @@ impl ConnReader {
     }
 }
 
-/// Receives from a unix socket. Every poll first tries the socket itself,
-/// and only then asks the runtime whether it is readable: a session that
-/// busy-polls (see [`qmp_wire::io::busy_poll`]) thus sees a request the moment
-/// it arrives, even on a multi-thread runtime whose I/O driver is held by a
-/// parked worker that would report readiness only after it woke up.
+/// Receives from a unix socket, as [`qmp_wire::io::read`] polls a read.
 fn poll_receive(
     stream: &UnixStream,
     cx: &mut Context<'_>,
     buf: &mut [u8],
     fds: &mut Vec<OwnedFd>,
 ) -> Poll<io::Result<usize>> {
-    match receive(stream, buf, fds) {
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-        done => return Poll::Ready(done),
-    }
-    loop {
-        if let Err(e) = ready!(stream.poll_read_ready(cx)) {
-            return Poll::Ready(Err(e));
-        }
-        match stream.try_io(Interest::READABLE, || receive(stream, buf, fds)) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            done => return Poll::Ready(done),
-        }
-    }
+    qmp_wire::io::read::poll_read(stream, cx, || receive(stream, buf, fds))
 }
 
 /// One `recvmsg` with room for [`MAX_FDS_PER_READ`] descriptors, as QEMU's

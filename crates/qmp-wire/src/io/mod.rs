@@ -4,10 +4,13 @@
 //! way:
 //! * [`busy_poll`]: the adaptive window a reader polls for before it lets
 //!   its runtime park;
+//! * [`read::poll_read`]: one non-blocking read of a socket, for busy
+//!   polling and parking alike;
 //! * [`SocketWriter`]: the write half of a unix or TCP socket that any task
 //!   can write through, without owning it.
 
 pub mod busy_poll;
+pub mod read;
 mod socket;
 
 pub use busy_poll::BusyPoll;
