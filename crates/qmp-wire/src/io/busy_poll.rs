@@ -13,7 +13,11 @@
 //! therefore stops after a few waits and costs nothing; against a fast one
 //! it stays on and saves the wake-up.
 //!
-//! Between tries it yields with `tokio::task::yield_now`, which tokio
+//! Between tries the poller first offers its core to any other thread
+//! ready to run there (`sched_yield`): on a machine with fewer cores than
+//! busy threads, the peer whose reply it waits for may need that very core,
+//! and a poller that kept it would delay the reply it is polling for. Then
+//! it yields with `tokio::task::yield_now`, which tokio
 //! treats specially: the runtime polls its I/O driver without blocking
 //! before it runs the task again, so readiness is seen at once (a plain
 //! self-wake would only poll the driver every few dozen tasks).
@@ -78,6 +82,9 @@ impl BusyPoll {
         }
         let started = Instant::now();
         while started.elapsed() < self.window {
+            // The core goes to any other thread ready to run on it first:
+            // polling must not delay the peer it is waiting for.
+            std::thread::yield_now();
             tokio::task::yield_now().await;
             if let Poll::Ready(output) = poll_once(future.as_mut()).await {
                 return output;
