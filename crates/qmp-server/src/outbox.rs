@@ -1,10 +1,12 @@
-//! A session's output. Replies and events are written straight to the
-//! socket when it takes them at once; otherwise they queue here and a writer
-//! task sends them. The queue is bounded: a client that stops reading is
-//! dropped once its backlog passes the limit, so it cannot hold memory or
-//! stall others.
+//! A session's output. Events are written straight to the socket when it
+//! takes them at once; replies are held until the session is about to wait,
+//! so that replies ready together leave in one write (one wake-up of the
+//! client instead of one per reply). Whatever the socket does not take at
+//! once queues here and a writer task sends it. The queue is bounded: a
+//! client that stops reading is dropped once its backlog passes the limit,
+//! so it cannot hold memory or stall others.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
@@ -16,6 +18,9 @@ use crate::conn::ConnWriter;
 /// Output a session may have waiting for a slow client before it is
 /// dropped (bytes). QEMU itself buffers without a limit.
 pub const MAX_OUTPUT_BACKLOG: usize = 8 << 20;
+
+/// Held output is flushed at once when it grows past this (bytes).
+const MAX_HELD: usize = 64 << 10;
 
 #[derive(Default)]
 struct State {
@@ -65,43 +70,112 @@ impl Outbox {
 
     /// Sends or queues encoded output; false when the session is closed or
     /// just overflowed (and is now closed).
-    pub(crate) fn push(&self, mut bytes: &[u8]) -> bool {
+    pub(crate) fn push(&self, bytes: &[u8]) -> bool {
         let Ok(mut state) = self.state.lock() else {
             return false;
         };
         if state.closed {
             return false;
         }
-        if let (false, true, Some(socket)) = (state.busy, state.buffer.is_empty(), &self.direct) {
-            while !bytes.is_empty() {
-                match socket.try_write(bytes) {
-                    Ok(n) if n > 0 => bytes = bytes.get(n..).unwrap_or_default(),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                    _ => {
-                        state.closed = true;
-                        drop(state);
-                        self.wake_writer.notify_one();
-                        self.closed.notify_waiters();
-                        return false;
-                    }
-                }
+        let mut bytes = bytes;
+        if !state.busy && state.buffer.is_empty() {
+            match self.write_direct(bytes) {
+                Ok(written) => bytes = bytes.get(written..).unwrap_or_default(),
+                Err(()) => return self.fail(&mut state),
             }
             if bytes.is_empty() {
                 return true;
             }
         }
-        if state.buffer.len() + bytes.len() > MAX_OUTPUT_BACKLOG {
-            state.closed = true;
-            state.overflowed = true;
-            drop(state);
-            self.wake_writer.notify_one();
-            self.closed.notify_waiters();
+        if !self.append(&mut state, bytes) {
             return false;
         }
-        state.buffer.extend_from_slice(bytes);
         drop(state);
         self.wake_writer.notify_one();
         true
+    }
+
+    /// Queues encoded output to be written at the next [`flush`](Self::flush)
+    /// (or earlier: with output pushed meanwhile, by a writer task already
+    /// at work, or at once when much is held); false when the session is
+    /// closed or just overflowed.
+    pub(crate) fn hold(&self, bytes: &[u8]) -> bool {
+        let Ok(mut state) = self.state.lock() else {
+            return false;
+        };
+        if state.closed || !self.append(&mut state, bytes) {
+            return false;
+        }
+        if state.buffer.len() >= MAX_HELD {
+            return self.flush_locked(state);
+        }
+        true
+    }
+
+    /// Writes held output: straight to the socket when the writer task is
+    /// idle, else through it.
+    pub(crate) fn flush(&self) {
+        if let Ok(state) = self.state.lock() {
+            self.flush_locked(state);
+        }
+    }
+
+    fn flush_locked(&self, mut state: MutexGuard<'_, State>) -> bool {
+        if state.closed || state.busy || state.buffer.is_empty() {
+            // A busy writer takes the buffer after its current batch.
+            return !state.closed;
+        }
+        let held = std::mem::take(&mut state.buffer);
+        match self.write_direct(&held) {
+            Ok(written) if written == held.len() => {
+                state.buffer = held;
+                state.buffer.clear();
+                true
+            }
+            Ok(written) => {
+                state.buffer = held;
+                state.buffer.drain(..written);
+                drop(state);
+                self.wake_writer.notify_one();
+                true
+            }
+            Err(()) => self.fail(&mut state),
+        }
+    }
+
+    /// Writes what the socket takes at once, when it can be written
+    /// without the writer task; `Err` when the connection failed.
+    fn write_direct(&self, mut bytes: &[u8]) -> Result<usize, ()> {
+        let Some(socket) = &self.direct else {
+            return Ok(0);
+        };
+        let total = bytes.len();
+        while !bytes.is_empty() {
+            match socket.try_write(bytes) {
+                Ok(n) if n > 0 => bytes = bytes.get(n..).unwrap_or_default(),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                _ => return Err(()),
+            }
+        }
+        Ok(total - bytes.len())
+    }
+
+    /// Adds `bytes` to the queue; false (and closed) past the backlog limit.
+    fn append(&self, state: &mut State, bytes: &[u8]) -> bool {
+        if state.buffer.len() + bytes.len() > MAX_OUTPUT_BACKLOG {
+            state.overflowed = true;
+            return self.fail(state);
+        }
+        state.buffer.extend_from_slice(bytes);
+        true
+    }
+
+    /// Closes after a failed write or an overflow; always false.
+    fn fail(&self, state: &mut State) -> bool {
+        state.closed = true;
+        self.wake_writer.notify_one();
+        self.closed.notify_waiters();
+        false
     }
 
     /// Stops accepting output; the writer sends what is queued, then ends.
@@ -207,5 +281,85 @@ impl WriterTask {
         if let WriterTask::Stream(stream) = self {
             let _ = stream.shutdown().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::os::unix::net::UnixStream as StdUnixStream;
+    use std::time::Duration;
+
+    /// An outbox writing to one end of a socket pair, its writer task
+    /// running on a worker thread, and the other end (blocking).
+    fn outbox() -> (Arc<Outbox>, StdUnixStream) {
+        let (ours, theirs) = StdUnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let (_, write) = tokio::net::UnixStream::from_std(ours)
+            .unwrap()
+            .into_split();
+        let (outbox, writer) = Outbox::new(ConnWriter::Socket(SocketWriter::Unix(write)), None);
+        let outbox = Arc::new(outbox);
+        let running = Arc::clone(&outbox);
+        tokio::spawn(async move { running.run_writer(writer).await });
+        (outbox, theirs)
+    }
+
+    /// What the peer reads within `wait` (one read).
+    fn read_within(peer: &mut StdUnixStream, wait: Duration) -> Vec<u8> {
+        peer.set_read_timeout(Some(wait)).unwrap();
+        let mut buf = vec![0u8; 128 << 10];
+        match peer.read(&mut buf) {
+            Ok(n) => buf[..n].to_vec(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// What the peer reads until `len` bytes came (or a read times out).
+    fn read_len(peer: &mut StdUnixStream, len: usize) -> Vec<u8> {
+        let mut got = Vec::new();
+        while got.len() < len {
+            let more = read_within(peer, Duration::from_secs(5));
+            if more.is_empty() {
+                break;
+            }
+            got.extend(more);
+        }
+        got
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn held_output_waits_for_the_flush() {
+        let (outbox, mut peer) = outbox();
+        // The writer task has started and found nothing to do.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(outbox.hold(b"one\n"));
+        assert!(outbox.hold(b"two\n"));
+        assert_eq!(
+            read_within(&mut peer, Duration::from_millis(200)),
+            b"",
+            "nothing is written before the flush"
+        );
+        outbox.flush();
+        assert_eq!(read_len(&mut peer, 8), b"one\ntwo\n");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn pushed_output_follows_what_is_held() {
+        let (outbox, mut peer) = outbox();
+        assert!(outbox.hold(b"reply\n"));
+        assert!(outbox.push(b"event\n"));
+        assert_eq!(read_len(&mut peer, 12), b"reply\nevent\n");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn much_held_output_leaves_without_a_flush() {
+        let (outbox, mut peer) = outbox();
+        let line = [b'x'; 1024];
+        for _ in 0..MAX_HELD / line.len() {
+            assert!(outbox.hold(&line));
+        }
+        assert_eq!(read_len(&mut peer, MAX_HELD).len(), MAX_HELD);
     }
 }

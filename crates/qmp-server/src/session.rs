@@ -18,6 +18,7 @@ use std::collections::VecDeque;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesOrdered, StreamExt};
@@ -74,10 +75,19 @@ pub(crate) struct SessionShared {
 }
 
 impl SessionShared {
-    /// Queues one message; false when the session is gone. After the last
-    /// message an injected fault allows, the connection is dropped.
+    /// Sends one message now; false when the session is gone.
     fn push(&self, bytes: &[u8]) -> bool {
-        let pushed = self.outbox.push(bytes);
+        self.count_message(self.outbox.push(bytes))
+    }
+
+    /// Queues one reply until the session next waits (see [`Outbox::hold`]).
+    fn hold(&self, bytes: &[u8]) -> bool {
+        self.count_message(self.outbox.hold(bytes))
+    }
+
+    /// After the last message an injected fault allows, the connection is
+    /// dropped.
+    fn count_message(&self, pushed: bool) -> bool {
         if let Some(left) = &self.messages_left {
             if left.fetch_sub(1, Ordering::SeqCst) <= 1 {
                 tracing::info!(session = self.id, "injected fault: dropping the connection");
@@ -129,7 +139,7 @@ impl SessionShared {
     }
 
     /// Queues the reply for one request (after an interleaved event, when
-    /// that fault is injected).
+    /// that fault is injected), held until the session next waits.
     fn send_reply(&self, outgoing: Outgoing) {
         if self.interleave_events {
             self.send_event(&crate::faults::interleaved_event().to_value());
@@ -139,7 +149,7 @@ impl SessionShared {
             if n % every == 0 {
                 let mut bytes = crate::faults::MALFORMED_REPLY.to_vec();
                 bytes.extend_from_slice(self.line_ending());
-                self.push(&bytes);
+                self.hold(&bytes);
                 return;
             }
         }
@@ -173,7 +183,7 @@ impl SessionShared {
                 self.encoder.write_message(&response.to_value(), &mut bytes);
             }
         }
-        self.push(&bytes);
+        self.hold(&bytes);
     }
 }
 
@@ -280,6 +290,16 @@ impl InBand {
         self.running.len() >= self.limit
     }
 
+    /// The reply of a command that has finished (`None` inside when it
+    /// sends none), without waiting; `None` when none has.
+    async fn finished_now(&mut self) -> Option<Option<Outgoing>> {
+        std::future::poll_fn(|cx| match self.running.poll_next_unpin(cx) {
+            Poll::Ready(Some(done)) => Poll::Ready(Some(done)),
+            Poll::Ready(None) | Poll::Pending => Poll::Ready(None),
+        })
+        .await
+    }
+
     /// The next command's reply (`None` inside when it sends none); pending
     /// while nothing runs.
     async fn next_done(&mut self) -> Option<Outgoing> {
@@ -312,6 +332,31 @@ async fn run_in_band(
     let outgoing = dispatch(&server, &session, item).await;
     server.reply_delays.wait().await;
     outgoing
+}
+
+/// What the session loop goes on with.
+enum Wake {
+    /// An in-band command finished (`None` inside: it sends no reply).
+    Done(Option<Outgoing>),
+    /// Input arrived (0: the client left).
+    Read(std::io::Result<usize>),
+    /// The output side closed.
+    Closed,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+/// Reads input, busy-polling first when `poll` is given.
+async fn read_polling(
+    reader: &mut crate::conn::ConnReader,
+    buf: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+    poll: Option<&mut BusyPoll>,
+) -> std::io::Result<usize> {
+    match poll {
+        Some(poll) => poll.wait(reader.read(buf, fds)).await,
+        None => reader.read(buf, fds).await,
+    }
 }
 
 /// Runs a session on `conn` until the client leaves, the session is closed
@@ -374,6 +419,8 @@ pub(crate) async fn run(
                 // an exec-oob (refused) never overtakes one: in a pipeline
                 // it must wait its turn.
                 if is_out_of_band(&item) && (session.oob_enabled() || in_band.limit == 1) {
+                    // What is held leaves first: this may wait.
+                    shared.outbox.flush();
                     if let Some(outgoing) = dispatch(&server, &session, item).await {
                         server.reply_delays.wait().await;
                         shared.send_reply(outgoing);
@@ -393,9 +440,26 @@ pub(crate) async fn run(
         }
         let can_read =
             !draining && start == end && !suspended(session.oob_enabled(), queue.len(), &in_band);
-        tokio::select! {
-            biased;
-            done = in_band.next_done(), if !in_band.running.is_empty() => {
+        // Replies ready together leave together: what is held is written
+        // once nothing more can be done without waiting.
+        let wake = match in_band.finished_now().await {
+            Some(done) => Wake::Done(done),
+            None => {
+                shared.outbox.flush();
+                // A session with commands running is woken by their
+                // replies: it busy-polls its input only when idle.
+                let poll = in_band.running.is_empty().then_some(&mut busy_poll);
+                tokio::select! {
+                    biased;
+                    done = in_band.next_done(), if !in_band.running.is_empty() => Wake::Done(done),
+                    read = read_polling(&mut reader, &mut buf, &mut fds, poll), if can_read => Wake::Read(read),
+                    () = shared.outbox.wait_closed() => Wake::Closed,
+                    _ = shutdown.changed(), if !draining => Wake::Shutdown,
+                }
+            }
+        };
+        match wake {
+            Wake::Done(done) => {
                 if let Some(outgoing) = done {
                     shared.send_reply(outgoing);
                 }
@@ -403,18 +467,15 @@ pub(crate) async fn run(
                     break;
                 }
             }
-            read = busy_poll.wait(reader.read(&mut buf, &mut fds)), if can_read => match read {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    start = 0;
-                    end = n;
-                    if !fds.is_empty() {
-                        shared.hold_received_fds(std::mem::take(&mut fds), &server);
-                    }
+            Wake::Read(Ok(0) | Err(_)) | Wake::Closed => break,
+            Wake::Read(Ok(n)) => {
+                start = 0;
+                end = n;
+                if !fds.is_empty() {
+                    shared.hold_received_fds(std::mem::take(&mut fds), &server);
                 }
-            },
-            () = shared.outbox.wait_closed() => break,
-            _ = shutdown.changed(), if !draining => draining = true,
+            }
+            Wake::Shutdown => draining = true,
         }
     }
     if !in_band.running.is_empty() {
