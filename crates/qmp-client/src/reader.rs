@@ -49,6 +49,7 @@ impl Reader {
         // before its end, and the limit it broke.
         let mut skipping: Option<(Vec<u8>, JsonError)> = None;
         let reason = 'read: loop {
+            let mut delivered = false;
             loop {
                 if let Some((tail, broken)) = skipping.as_mut() {
                     if !skip_line(&mut self.buf, tail) {
@@ -71,7 +72,7 @@ impl Reader {
                     }
                 };
                 match self.handle(&shared, item) {
-                    Handled::Done => {}
+                    Handled::Done => delivered = true,
                     Handled::OverLimit(broken) => {
                         skipping = Some((Vec::with_capacity(TAIL_BYTES), broken));
                     }
@@ -82,6 +83,12 @@ impl Reader {
                         ));
                     }
                 }
+            }
+            if delivered {
+                // The callers and subscribers just handed their messages
+                // go first: the next read most likely finds nothing, and
+                // need not delay them.
+                tokio::task::yield_now().await;
             }
             match self.busy_poll.wait(self.read.read_buf(&mut self.buf)).await {
                 Ok(0) => break None,
