@@ -1,20 +1,27 @@
 //! Round trips (`query-name`) straight to the simulator's server (what
-//! `qmp serve` runs) and through `qmp-proxy` in front of it, measured side
-//! by side in one run, sequential and pipelined (eight requests in
-//! flight); prints rates, the ratio and the time the proxy adds to each
-//! sequential round trip.
+//! `qmp serve` runs), through `qmp-proxy` in front of it, and through a raw
+//! byte relay in front of it, measured side by side in one run, sequential
+//! and pipelined (eight requests in flight); prints rates, the ratios and
+//! the time each adds to a sequential round trip.
 //!
-//! The server and the proxy run in this process, each on a one-worker
-//! runtime of its own; the client is a raw blocking socket loop on the
+//! The raw relay (tokio's `copy_bidirectional`, no parsing, no policy) is
+//! the floor of what any proxy costs on the machine: the extra hop's
+//! syscalls and wake-ups, which on a virtual machine with few cores weigh
+//! more than all the proxy's own work.
+//!
+//! The server, the proxy and the relay run in this process, each on a
+//! one-worker runtime of its own (threads `bench-server`, `bench-proxy`,
+//! `bench-relay`, for perf); the client is a raw blocking socket loop on the
 //! main thread, the cheapest client there is, so that the figures show the
-//! server's and the proxy's costs. On a two-core machine the three threads
-//! share the cores (through the proxy every round trip wakes all three).
+//! server's and the proxy's costs. On a two-core machine the threads share
+//! the cores (through the proxy every round trip wakes three of them).
 //!
 //! `cargo bench -p qmp-proxy --bench proxied`. Environment: `QMP_BENCH_N`
 //! round trips per measurement (default 20000), `QMP_BENCH_ROUNDS`
 //! (default 3; the best round of each cell is kept),
 //! `QMP_BENCH_BUSY_POLL_US` and `QMP_BENCH_UPSTREAM_BUSY_POLL_US` (the
-//! proxy's polling windows, downstream and upstream).
+//! proxy's polling windows, downstream and upstream), `QMP_BENCH_ONLY`
+//! (`sequential` or `pipelined`: one row only, for perf or strace).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -40,10 +47,11 @@ fn env_micros(name: &str) -> Option<Duration> {
     Some(Duration::from_micros(us))
 }
 
-/// A runtime with one worker, on its own thread.
-fn runtime() -> tokio::runtime::Runtime {
+/// A runtime with one worker, on its own thread named `name` (for perf).
+fn runtime(name: &str) -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
+        .thread_name(name)
         .enable_all()
         .build()
         .expect("a runtime")
@@ -87,13 +95,13 @@ fn rate(path: &Path, n: usize, depth: usize) -> f64 {
 fn main() {
     let n = env_number("QMP_BENCH_N", 20_000);
     let rounds = env_number("QMP_BENCH_ROUNDS", 3).max(1);
-    let server_runtime = runtime();
+    let server_runtime = runtime("bench-server");
     let sim = server_runtime
         .block_on(Simulator::start())
         .expect("the simulator");
     let dir = tempfile::tempdir().expect("a folder");
     let proxied = dir.path().join("proxy.sock");
-    let proxy_runtime = runtime();
+    let proxy_runtime = runtime("bench-proxy");
     let mut config = ProxyConfig::new(
         Upstream::Unix(sim.socket().to_path_buf()),
         vec![ListenerConfig::new(ListenAddress::Unix(proxied.clone()))],
@@ -108,14 +116,26 @@ fn main() {
         .block_on(Proxy::start(config))
         .expect("the proxy");
     let direct: PathBuf = sim.socket().to_path_buf();
+    let relay_runtime = runtime("bench-relay");
+    let relayed = dir.path().join("relay.sock");
+    relay_runtime.block_on(start_relay(&relayed, &direct));
 
-    // Warm up both paths.
-    rate(&direct, n / 10, 1);
-    rate(&proxied, n / 10, 1);
-    let mut best = [[0.0f64; 2]; 2];
+    let only = match std::env::var("QMP_BENCH_ONLY").as_deref() {
+        Ok("sequential") => Some(1),
+        Ok("pipelined") => Some(DEPTH),
+        _ => None,
+    };
+    let paths = [&direct, &proxied, &relayed];
+    for path in paths {
+        rate(path, n / 10, 1);
+    }
+    let mut best = [[0.0f64; 3]; 2];
     for _ in 0..rounds {
         for (row, depth) in [1, DEPTH].into_iter().enumerate() {
-            for (column, path) in [&direct, &proxied].into_iter().enumerate() {
+            if only.is_some_and(|only| only != depth) {
+                continue;
+            }
+            for (column, path) in paths.into_iter().enumerate() {
                 let r = rate(path, n, depth);
                 if r > best[row][column] {
                     best[row][column] = r;
@@ -125,22 +145,49 @@ fn main() {
     }
     println!("round trips per second ({n} per measurement, best of {rounds}), raw client:");
     println!(
-        "{:<22}{:>14}{:>14}{:>10}",
-        "", "direct", "via proxy", "ratio"
+        "{:<22}{:>10}{:>12}{:>8}{:>12}{:>8}",
+        "", "direct", "via proxy", "ratio", "raw relay", "ratio"
     );
     for (row, label) in ["sequential", "pipelined (depth 8)"]
         .into_iter()
         .enumerate()
     {
-        let [d, p] = best[row];
-        println!("{label:<22}{d:>14.0}{p:>14.0}{:>10.2}", p / d);
+        let [d, p, r] = best[row];
+        if d == 0.0 {
+            continue;
+        }
+        println!(
+            "{label:<22}{d:>10.0}{p:>12.0}{:>8.2}{r:>12.0}{:>8.2}",
+            p / d,
+            r / d
+        );
     }
-    let [d, p] = best[0];
-    let added = Duration::from_secs_f64(1.0 / p - 1.0 / d);
-    println!(
-        "the proxy adds {:.1} us to each sequential round trip",
-        added.as_secs_f64() * 1e6
-    );
+    let [d, p, r] = best[0];
+    if d > 0.0 {
+        let added = |via: f64| (1.0 / via - 1.0 / d) * 1e6;
+        println!(
+            "added to each sequential round trip: {:.1} us by the proxy, {:.1} us by the raw relay",
+            added(p),
+            added(r)
+        );
+    }
     proxy.stop();
     proxy_runtime.block_on(proxy.ended());
+}
+
+/// A byte relay from `listen` to `upstream`: one upstream connection per
+/// client, bytes copied both ways as they come.
+async fn start_relay(listen: &Path, upstream: &Path) {
+    let listener = tokio::net::UnixListener::bind(listen).expect("bind the relay");
+    let upstream = upstream.to_path_buf();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                if let Ok(mut server) = tokio::net::UnixStream::connect(&upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
 }

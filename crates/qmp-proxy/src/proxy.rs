@@ -50,10 +50,9 @@ pub struct ProxyConfig {
     /// The longest a downstream session busy-polls its socket before it
     /// sleeps (see `qmp_wire::io::busy_poll`); zero turns polling off.
     pub busy_poll: Duration,
-    /// The same for the upstream session's reader. Off by default: on the
-    /// proxy's runtime it competes with the sessions' polling, and
-    /// measured on two vCPUs it costs more than it saves (the proxy bench:
-    /// 14 us added per sequential round trip with it off, 57-100 us on).
+    /// The same for the upstream session's reader. A downstream session
+    /// polls only while it has no command upstream; from then on, this
+    /// reader's polling is what catches QEMU's reply without a wake-up.
     pub upstream_busy_poll: Duration,
     /// Record the upstream conversation to this file (QEMU's transcript
     /// format; see [`Recorder`](crate::Recorder)).
@@ -71,7 +70,7 @@ impl ProxyConfig {
             reconnect: None,
             takeover: false,
             busy_poll: qmp_wire::io::busy_poll::DEFAULT_MAX_WINDOW,
-            upstream_busy_poll: Duration::ZERO,
+            upstream_busy_poll: qmp_wire::io::busy_poll::DEFAULT_MAX_WINDOW,
             record: None,
         }
     }
