@@ -296,9 +296,7 @@ mod tests {
     fn outbox() -> (Arc<Outbox>, StdUnixStream) {
         let (ours, theirs) = StdUnixStream::pair().unwrap();
         ours.set_nonblocking(true).unwrap();
-        let (_, write) = tokio::net::UnixStream::from_std(ours)
-            .unwrap()
-            .into_split();
+        let (_, write) = tokio::net::UnixStream::from_std(ours).unwrap().into_split();
         let (outbox, writer) = Outbox::new(ConnWriter::Socket(SocketWriter::Unix(write)), None);
         let outbox = Arc::new(outbox);
         let running = Arc::clone(&outbox);
