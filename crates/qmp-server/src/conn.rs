@@ -4,7 +4,6 @@
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
-use std::task::{Context, Poll};
 
 use qmp_wire::io::SocketWriter;
 
@@ -91,20 +90,14 @@ impl ConnReader {
             ConnReader::Stream(stream) => stream.read(buf).await,
             ConnReader::Unix(half) => {
                 let stream: &UnixStream = half.as_ref();
-                std::future::poll_fn(|cx| poll_receive(stream, cx, buf, fds)).await
+                // Polled as `qmp_wire::io::read` polls a read.
+                std::future::poll_fn(|cx| {
+                    qmp_wire::io::read::poll_read(stream, cx, || receive(stream, buf, fds))
+                })
+                .await
             }
         }
     }
-}
-
-/// Receives from a unix socket, as [`qmp_wire::io::read`] polls a read.
-fn poll_receive(
-    stream: &UnixStream,
-    cx: &mut Context<'_>,
-    buf: &mut [u8],
-    fds: &mut Vec<OwnedFd>,
-) -> Poll<io::Result<usize>> {
-    qmp_wire::io::read::poll_read(stream, cx, || receive(stream, buf, fds))
 }
 
 /// One `recvmsg` with room for [`MAX_FDS_PER_READ`] descriptors, as QEMU's

@@ -125,22 +125,15 @@ impl Outbox {
             // A busy writer takes the buffer after its current batch.
             return !state.closed;
         }
-        let held = std::mem::take(&mut state.buffer);
-        match self.write_direct(&held) {
-            Ok(written) if written == held.len() => {
-                state.buffer = held;
-                state.buffer.clear();
-                true
-            }
-            Ok(written) => {
-                state.buffer = held;
-                state.buffer.drain(..written);
-                drop(state);
-                self.wake_writer.notify_one();
-                true
-            }
-            Err(()) => self.fail(&mut state),
+        let Ok(written) = self.write_direct(&state.buffer) else {
+            return self.fail(&mut state);
+        };
+        state.buffer.drain(..written);
+        if !state.buffer.is_empty() {
+            drop(state);
+            self.wake_writer.notify_one();
         }
+        true
     }
 
     /// Writes what the socket takes at once, when it can be written
