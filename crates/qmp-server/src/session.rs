@@ -411,29 +411,39 @@ pub(crate) async fn run(
     let mut shutdown = server.shutdown_signal();
     let mut busy_poll = BusyPoll::new(server.config.busy_poll);
     loop {
-        // Take in buffered input as far as QEMU would.
-        while start < end && !suspended(session.oob_enabled(), queue.len(), &in_band) {
-            start += decoder.feed_until_message(buf.get(start..end).unwrap_or_default());
-            while let Some(item) = decoder.next() {
-                // Without oob QEMU reads nothing while a command runs, so
-                // an exec-oob (refused) never overtakes one: in a pipeline
-                // it must wait its turn.
-                if is_out_of_band(&item) && (session.oob_enabled() || in_band.limit == 1) {
-                    // What is held leaves first: this may wait.
-                    shared.outbox.flush();
-                    if let Some(outgoing) = dispatch(&server, &session, item).await {
-                        server.reply_delays.wait().await;
-                        shared.send_reply(outgoing);
+        // Take in buffered input as far as QEMU would, and start what it
+        // queues; a command started makes room, so input left in the
+        // buffer is taken in again (a pipeline of buffered requests all
+        // starts now, not one per reply).
+        loop {
+            while start < end && !suspended(session.oob_enabled(), queue.len(), &in_band) {
+                start += decoder.feed_until_message(buf.get(start..end).unwrap_or_default());
+                while let Some(item) = decoder.next() {
+                    // Without oob QEMU reads nothing while a command runs, so
+                    // an exec-oob (refused) never overtakes one: in a pipeline
+                    // it must wait its turn.
+                    if is_out_of_band(&item) && (session.oob_enabled() || in_band.limit == 1) {
+                        // What is held leaves first: this may wait.
+                        shared.outbox.flush();
+                        if let Some(outgoing) = dispatch(&server, &session, item).await {
+                            server.reply_delays.wait().await;
+                            shared.send_reply(outgoing);
+                        }
+                    } else {
+                        queue.push_back(item);
                     }
-                } else {
-                    queue.push_back(item);
                 }
             }
-        }
-        while !in_band.full() {
-            let Some(item) = queue.pop_front() else { break };
-            let future = run_in_band(Arc::clone(&server), session.clone(), item);
-            in_band.running.push_back(Box::pin(future));
+            let mut started = false;
+            while !in_band.full() {
+                let Some(item) = queue.pop_front() else { break };
+                let future = run_in_band(Arc::clone(&server), session.clone(), item);
+                in_band.running.push_back(Box::pin(future));
+                started = true;
+            }
+            if !started || start == end {
+                break;
+            }
         }
         if draining && in_band.running.is_empty() && queue.is_empty() {
             break;

@@ -213,6 +213,52 @@ async fn without_oob_one_request_at_a_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipelining_server_starts_every_buffered_request_at_once() {
+    // A forwarding server (a proxy) runs up to `in_band_pipeline` in-band
+    // commands at a time: requests that arrive in one read all start
+    // before any of them is answered, without oob as with it.
+    for oob in [false, true] {
+        let release = Arc::new(Notify::new());
+        let started = Arc::new(AtomicUsize::new(0));
+        let running = start(
+            Server::builder(qmp_config())
+                .configure(|config| {
+                    config.in_band_pipeline = 8;
+                    config.serialize_in_band = false;
+                })
+                .command(blocking(
+                    "block",
+                    Arc::clone(&release),
+                    Arc::clone(&started),
+                ))
+                .build(),
+        )
+        .await;
+        let mut c = Client::negotiated(&running.socket, oob).await;
+        let batch: String = (0..5)
+            .map(|i| format!(r#"{{"execute": "block", "id": {i}}}"#))
+            .collect();
+        c.send(&batch).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while started.load(Ordering::SeqCst) < 5 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(
+            started.load(Ordering::SeqCst),
+            5,
+            "all five run together (oob: {oob})"
+        );
+        for i in 0..5 {
+            release.notify_one();
+            assert_eq!(
+                c.line().await,
+                format!("{{\"return\": {{}}, \"id\": {i}}}\r\n")
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_band_commands_of_all_sessions_share_one_main_loop() {
     let (running, release, started) = blocking_server().await;
     let mut a = Client::negotiated(&running.socket, true).await;
