@@ -16,12 +16,17 @@
 //! server's and the proxy's costs. On a two-core machine the threads share
 //! the cores (through the proxy every round trip wakes three of them).
 //!
+//! For each cell it also prints what each thread used per round trip: CPU
+//! time, and how often it went to sleep (a sleeper costs a wake-up, which
+//! on a virtual machine is often the largest cost of a round trip).
+//!
 //! `cargo bench -p qmp-proxy --bench proxied`. Environment: `QMP_BENCH_N`
 //! round trips per measurement (default 20000), `QMP_BENCH_ROUNDS`
 //! (default 3; the best round of each cell is kept),
 //! `QMP_BENCH_BUSY_POLL_US` and `QMP_BENCH_UPSTREAM_BUSY_POLL_US` (the
 //! proxy's polling windows, downstream and upstream), `QMP_BENCH_ONLY`
-//! (`sequential` or `pipelined`: one row only, for perf or strace).
+//! (`sequential` or `pipelined`: one row only, for perf or strace) and
+//! `QMP_BENCH_VIA` (`direct`, `proxy` or `relay`: one column only).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -69,6 +74,75 @@ fn connect(path: &Path) -> (UnixStream, BufReader<UnixStream>) {
     line.clear();
     reader.read_line(&mut line).expect("negotiated");
     (stream, reader)
+}
+
+/// What one thread of this process has used: time run on a CPU
+/// and the times it went to sleep (voluntary context switches).
+#[derive(Clone, Copy, Default)]
+struct ThreadUse {
+    cpu: Duration,
+    sleeps: u64,
+}
+
+/// Each of this process's threads by name (the main thread is `main`),
+/// from `/proc/self/task`; empty where that cannot be read.
+fn thread_use() -> Vec<(String, ThreadUse)> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    let own = std::process::id().to_string();
+    let mut threads = Vec::new();
+    for task in tasks.flatten() {
+        let dir = task.path();
+        let read = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+        // The first field of schedstat: nanoseconds run on a CPU.
+        let ran_ns = read("schedstat")
+            .split_whitespace()
+            .next()
+            .and_then(|ns| ns.parse().ok())
+            .unwrap_or(0);
+        let sleeps = read("status")
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        let name = if task.file_name().to_string_lossy() == own {
+            "main".to_string()
+        } else {
+            read("comm").trim().to_string()
+        };
+        let cpu = Duration::from_nanos(ran_ns);
+        threads.push((name, ThreadUse { cpu, sleeps }));
+    }
+    threads
+}
+
+/// Per round trip, what each named thread used between two snapshots.
+fn use_per_round_trip(
+    before: &[(String, ThreadUse)],
+    after: &[(String, ThreadUse)],
+    n: usize,
+) -> Vec<(String, f64, f64)> {
+    let mut rows: Vec<(String, f64, f64)> = Vec::new();
+    for (name, end) in after {
+        let start = before
+            .iter()
+            .find(|(b, _)| b == name)
+            .map(|(_, u)| *u)
+            .unwrap_or_default();
+        let cpu_us = end.cpu.saturating_sub(start.cpu).as_secs_f64() * 1e6 / n as f64;
+        let sleeps = end.sleeps.saturating_sub(start.sleeps) as f64 / n as f64;
+        match rows.iter_mut().find(|(r, _, _)| r == name) {
+            Some(row) => {
+                row.1 += cpu_us;
+                row.2 += sleeps;
+            }
+            None => rows.push((name.clone(), cpu_us, sleeps)),
+        }
+    }
+    // Threads that took no part (the other columns' runtimes) are left out.
+    rows.retain(|(_, cpu, sleeps)| *cpu >= 0.05 || *sleeps >= 0.005);
+    rows
 }
 
 /// Round trips per second with `depth` requests in flight.
@@ -125,20 +199,32 @@ fn main() {
         Ok("pipelined") => Some(DEPTH),
         _ => None,
     };
+    let via = match std::env::var("QMP_BENCH_VIA").as_deref() {
+        Ok("direct") => Some(0),
+        Ok("proxy") => Some(1),
+        Ok("relay") => Some(2),
+        _ => None,
+    };
     let paths = [&direct, &proxied, &relayed];
     for path in paths {
         rate(path, n / 10, 1);
     }
     let mut best = [[0.0f64; 3]; 2];
+    let mut best_use: [[Vec<(String, f64, f64)>; 3]; 2] = Default::default();
     for _ in 0..rounds {
         for (row, depth) in [1, DEPTH].into_iter().enumerate() {
             if only.is_some_and(|only| only != depth) {
                 continue;
             }
             for (column, path) in paths.into_iter().enumerate() {
+                if via.is_some_and(|via| via != column) {
+                    continue;
+                }
+                let before = thread_use();
                 let r = rate(path, n, depth);
                 if r > best[row][column] {
                     best[row][column] = r;
+                    best_use[row][column] = use_per_round_trip(&before, &thread_use(), n);
                 }
             }
         }
@@ -153,23 +239,42 @@ fn main() {
         .enumerate()
     {
         let [d, p, r] = best[row];
-        if d == 0.0 {
+        if d == 0.0 && p == 0.0 && r == 0.0 {
             continue;
         }
+        // Without the direct figure (QMP_BENCH_VIA) there is no ratio.
+        let ratio = |via: f64| match d > 0.0 {
+            true => format!("{:.2}", via / d),
+            false => "-".into(),
+        };
         println!(
-            "{label:<22}{d:>10.0}{p:>12.0}{:>8.2}{r:>12.0}{:>8.2}",
-            p / d,
-            r / d
+            "{label:<22}{d:>10.0}{p:>12.0}{:>8}{r:>12.0}{:>8}",
+            ratio(p),
+            ratio(r)
         );
     }
     let [d, p, r] = best[0];
-    if d > 0.0 {
+    if d > 0.0 && p > 0.0 && r > 0.0 {
         let added = |via: f64| (1.0 / via - 1.0 / d) * 1e6;
         println!(
             "added to each sequential round trip: {:.1} us by the proxy, {:.1} us by the raw relay",
             added(p),
             added(r)
         );
+    }
+    println!("per round trip, by thread (best measurement): CPU us / times it slept");
+    for (row, label) in ["sequential", "pipelined"].into_iter().enumerate() {
+        for (column, via) in ["direct", "via proxy", "raw relay"].into_iter().enumerate() {
+            let threads = &best_use[row][column];
+            if threads.is_empty() {
+                continue;
+            }
+            let cells: Vec<String> = threads
+                .iter()
+                .map(|(name, cpu, sleeps)| format!("{name} {cpu:.1}/{sleeps:.2}"))
+                .collect();
+            println!("  {label:<11}{via:<11}{}", cells.join("  "));
+        }
     }
     proxy.stop();
     proxy_runtime.block_on(proxy.ended());
