@@ -206,8 +206,10 @@ fn main() {
         _ => None,
     };
     let paths = [&direct, &proxied, &relayed];
-    for path in paths {
-        rate(path, n / 10, 1);
+    for (column, path) in paths.into_iter().enumerate() {
+        if via.is_none_or(|via| via == column) {
+            rate(path, n / 10, 1);
+        }
     }
     let mut best = [[0.0f64; 3]; 2];
     let mut best_use: [[Vec<(String, f64, f64)>; 3]; 2] = Default::default();
