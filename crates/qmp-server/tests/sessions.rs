@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{empty_command, qmp_config, start, Client};
-use qmp_server::{CommandEntry, Reply, Server, MAX_QUEUED_REQUESTS};
+use qmp_server::{CommandEntry, Reply, Server, ServerConfig, MAX_QUEUED_REQUESTS};
 use qmp_wire::{Map, Response, Value};
 use tokio::sync::Notify;
 
@@ -29,10 +29,18 @@ fn blocking(name: &str, release: Arc<Notify>, started: Arc<AtomicUsize>) -> Comm
 /// A server with `block` (waits for `release`), `query-name` and the
 /// out-of-band `migrate-pause`.
 async fn blocking_server() -> (common::Running, Arc<Notify>, Arc<AtomicUsize>) {
+    blocking_server_configured(|_| {}).await
+}
+
+/// [`blocking_server`], its configuration changed by `configure`.
+async fn blocking_server_configured(
+    configure: impl FnOnce(&mut ServerConfig),
+) -> (common::Running, Arc<Notify>, Arc<AtomicUsize>) {
     let release = Arc::new(Notify::new());
     let started = Arc::new(AtomicUsize::new(0));
     let running = start(
         Server::builder(qmp_config())
+            .configure(configure)
             .command(blocking(
                 "block",
                 Arc::clone(&release),
@@ -218,21 +226,10 @@ async fn a_pipelining_server_starts_every_buffered_request_at_once() {
     // commands at a time: requests that arrive in one read all start
     // before any of them is answered, without oob as with it.
     for oob in [false, true] {
-        let release = Arc::new(Notify::new());
-        let started = Arc::new(AtomicUsize::new(0));
-        let running = start(
-            Server::builder(qmp_config())
-                .configure(|config| {
-                    config.in_band_pipeline = 8;
-                    config.serialize_in_band = false;
-                })
-                .command(blocking(
-                    "block",
-                    Arc::clone(&release),
-                    Arc::clone(&started),
-                ))
-                .build(),
-        )
+        let (running, release, started) = blocking_server_configured(|config| {
+            config.in_band_pipeline = 8;
+            config.serialize_in_band = false;
+        })
         .await;
         let mut c = Client::negotiated(&running.socket, oob).await;
         let batch: String = (0..5)
@@ -448,18 +445,7 @@ async fn one_client_at_a_time_like_qemus_chardev() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_finishes_running_commands() {
-    let release = Arc::new(Notify::new());
-    let started = Arc::new(AtomicUsize::new(0));
-    let running = start(
-        Server::builder(qmp_config())
-            .command(blocking(
-                "block",
-                Arc::clone(&release),
-                Arc::clone(&started),
-            ))
-            .build(),
-    )
-    .await;
+    let (running, release, started) = blocking_server().await;
     let mut c = Client::negotiated(&running.socket, false).await;
     c.send(r#"{"execute": "block", "id": 1}"#).await;
     while started.load(Ordering::SeqCst) == 0 {
