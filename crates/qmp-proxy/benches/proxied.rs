@@ -1,8 +1,9 @@
 //! Round trips (`query-name`) straight to the simulator's server (what
 //! `qmp serve` runs), through `qmp-proxy` in front of it, and through a raw
 //! byte relay in front of it, measured side by side in one run, sequential
-//! and pipelined (eight requests in flight); prints rates, the ratios and
-//! the time each adds to a sequential round trip.
+//! and pipelined (eight requests in flight); prints rates, the ratios (of
+//! the best figures, and the median of each round's own pair) and the time
+//! each adds to a sequential round trip.
 //!
 //! The raw relay (tokio's `copy_bidirectional`, no parsing, no policy) is
 //! the floor of what any proxy costs on the machine: the extra hop's
@@ -145,6 +146,17 @@ fn use_per_round_trip(
     rows
 }
 
+/// The median of `via[i] / direct[i]`, round by round.
+fn median_ratio(via: &[f64], direct: &[f64]) -> f64 {
+    let mut ratios: Vec<f64> = via.iter().zip(direct).map(|(v, d)| v / d).collect();
+    ratios.sort_by(f64::total_cmp);
+    match ratios.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => ratios[n / 2],
+        n => (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0,
+    }
+}
+
 /// Round trips per second with `depth` requests in flight.
 fn rate(path: &Path, n: usize, depth: usize) -> f64 {
     let (stream, mut reader) = connect(path);
@@ -212,6 +224,9 @@ fn main() {
         }
     }
     let mut best = [[0.0f64; 3]; 2];
+    // Every round's rates, to pair each proxied or relayed figure with the
+    // direct one measured just before it.
+    let mut every: [[Vec<f64>; 3]; 2] = Default::default();
     let mut best_use: [[Vec<(String, f64, f64)>; 3]; 2] = Default::default();
     for _ in 0..rounds {
         for (row, depth) in [1, DEPTH].into_iter().enumerate() {
@@ -224,6 +239,7 @@ fn main() {
                 }
                 let before = thread_use();
                 let r = rate(path, n, depth);
+                every[row][column].push(r);
                 if r > best[row][column] {
                     best[row][column] = r;
                     best_use[row][column] = use_per_round_trip(&before, &thread_use(), n);
@@ -253,6 +269,20 @@ fn main() {
             "{label:<22}{d:>10.0}{p:>12.0}{:>8}{r:>12.0}{:>8}",
             ratio(p),
             ratio(r)
+        );
+    }
+    // Best-of figures may come from different moments of a noisy machine:
+    // the ratio of each round's own pair is steadier.
+    for (row, label) in ["sequential", "pipelined"].into_iter().enumerate() {
+        let [d, p, r] = &every[row];
+        if d.is_empty() || p.is_empty() || r.is_empty() {
+            continue;
+        }
+        println!(
+            "{label} ratios paired by round (median of {}): {:.2} via proxy, {:.2} via raw relay",
+            d.len(),
+            median_ratio(p, d),
+            median_ratio(r, d)
         );
     }
     let [d, p, r] = best[0];
