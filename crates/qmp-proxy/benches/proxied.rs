@@ -39,6 +39,10 @@ use qmp_sim::Simulator;
 
 const REQUEST: &[u8] = br#"{"execute":"query-name"}"#;
 const DEPTH: usize = 8;
+/// The rows: a label and the requests in flight.
+const ROWS: [(&str, usize); 2] = [("sequential", 1), ("pipelined", DEPTH)];
+/// The columns, in the order of the paths measured.
+const COLUMNS: [&str; 3] = ["direct", "via proxy", "raw relay"];
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -77,17 +81,25 @@ fn connect(path: &Path) -> (UnixStream, BufReader<UnixStream>) {
     (stream, reader)
 }
 
-/// What one thread of this process has used: time run on a CPU
-/// and the times it went to sleep (voluntary context switches).
-#[derive(Clone, Copy, Default)]
+/// One thread of this process, as `/proc/self/task` shows it: its name
+/// (the main thread is `main`), its time run on a CPU and the times it
+/// went to sleep (voluntary context switches).
 struct ThreadUse {
+    tid: std::ffi::OsString,
+    name: String,
     cpu: Duration,
     sleeps: u64,
 }
 
-/// Each of this process's threads by name (the main thread is `main`),
-/// from `/proc/self/task`; empty where that cannot be read.
-fn thread_use() -> Vec<(String, ThreadUse)> {
+/// What one thread used per round trip of a measurement.
+struct ThreadCost {
+    name: String,
+    cpu_us: f64,
+    sleeps: f64,
+}
+
+/// Every thread of this process; empty where `/proc` cannot be read.
+fn thread_use() -> Vec<ThreadUse> {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return Vec::new();
     };
@@ -107,48 +119,71 @@ fn thread_use() -> Vec<(String, ThreadUse)> {
             .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0);
-        let name = if task.file_name().to_string_lossy() == own {
+        let tid = task.file_name();
+        let name = if tid.to_string_lossy() == own {
             "main".to_string()
         } else {
             read("comm").trim().to_string()
         };
-        let cpu = Duration::from_nanos(ran_ns);
-        threads.push((name, ThreadUse { cpu, sleeps }));
+        threads.push(ThreadUse {
+            tid,
+            name,
+            cpu: Duration::from_nanos(ran_ns),
+            sleeps,
+        });
     }
     threads
 }
 
-/// Per round trip, what each named thread used between two snapshots.
-fn use_per_round_trip(
-    before: &[(String, ThreadUse)],
-    after: &[(String, ThreadUse)],
-    n: usize,
-) -> Vec<(String, f64, f64)> {
-    let mut rows: Vec<(String, f64, f64)> = Vec::new();
-    for (name, end) in after {
-        let start = before
-            .iter()
-            .find(|(b, _)| b == name)
-            .map(|(_, u)| *u)
-            .unwrap_or_default();
-        let cpu_us = end.cpu.saturating_sub(start.cpu).as_secs_f64() * 1e6 / n as f64;
-        let sleeps = end.sleeps.saturating_sub(start.sleeps) as f64 / n as f64;
-        match rows.iter_mut().find(|(r, _, _)| r == name) {
-            Some(row) => {
-                row.1 += cpu_us;
-                row.2 += sleeps;
+/// What each thread used per round trip between two snapshots, `n`
+/// round trips apart; threads that took no part (the other columns'
+/// runtimes) are left out.
+fn cost_per_round_trip(before: &[ThreadUse], after: &[ThreadUse], n: usize) -> Vec<ThreadCost> {
+    let per_round_trip = n as f64;
+    after
+        .iter()
+        .map(|end| {
+            let start = before.iter().find(|b| b.tid == end.tid);
+            let cpu = end
+                .cpu
+                .saturating_sub(start.map_or(Duration::ZERO, |s| s.cpu));
+            let sleeps = end.sleeps.saturating_sub(start.map_or(0, |s| s.sleeps));
+            ThreadCost {
+                name: end.name.clone(),
+                cpu_us: cpu.as_secs_f64() * 1e6 / per_round_trip,
+                sleeps: sleeps as f64 / per_round_trip,
             }
-            None => rows.push((name.clone(), cpu_us, sleeps)),
-        }
-    }
-    // Threads that took no part (the other columns' runtimes) are left out.
-    rows.retain(|(_, cpu, sleeps)| *cpu >= 0.05 || *sleeps >= 0.005);
-    rows
+        })
+        .filter(|cost| cost.cpu_us >= 0.05 || cost.sleeps >= 0.005)
+        .collect()
+}
+
+/// One measurement: round trips per second, and what each thread used.
+struct Measured {
+    rate: f64,
+    threads: Vec<ThreadCost>,
+}
+
+/// Measures `n` round trips with `depth` in flight.
+fn measure(path: &Path, n: usize, depth: usize) -> Measured {
+    let before = thread_use();
+    let rate = rate(path, n, depth);
+    let threads = cost_per_round_trip(&before, &thread_use(), n);
+    Measured { rate, threads }
+}
+
+/// The fastest of a cell's measurements.
+fn best(cell: &[Measured]) -> Option<&Measured> {
+    cell.iter().max_by(|a, b| a.rate.total_cmp(&b.rate))
 }
 
 /// The median of `via[i] / direct[i]`, round by round.
-fn median_ratio(via: &[f64], direct: &[f64]) -> f64 {
-    let mut ratios: Vec<f64> = via.iter().zip(direct).map(|(v, d)| v / d).collect();
+fn median_ratio(via: &[Measured], direct: &[Measured]) -> f64 {
+    let mut ratios: Vec<f64> = via
+        .iter()
+        .zip(direct)
+        .map(|(v, d)| v.rate / d.rate)
+        .collect();
     ratios.sort_by(f64::total_cmp);
     match ratios.len() {
         0 => f64::NAN,
@@ -223,40 +258,36 @@ fn main() {
             rate(path, n / 10, 1);
         }
     }
-    let mut best = [[0.0f64; 3]; 2];
-    // Every round's rates, to pair each proxied or relayed figure with the
-    // direct one measured just before it.
-    let mut every: [[Vec<f64>; 3]; 2] = Default::default();
-    let mut best_use: [[Vec<(String, f64, f64)>; 3]; 2] = Default::default();
+    // Every measurement of every cell: rows are ROWS, columns COLUMNS.
+    let mut cells: [[Vec<Measured>; 3]; 2] = Default::default();
     for _ in 0..rounds {
-        for (row, depth) in [1, DEPTH].into_iter().enumerate() {
+        for (row, (_, depth)) in ROWS.into_iter().enumerate() {
             if only.is_some_and(|only| only != depth) {
                 continue;
             }
             for (column, path) in paths.into_iter().enumerate() {
-                if via.is_some_and(|via| via != column) {
-                    continue;
-                }
-                let before = thread_use();
-                let r = rate(path, n, depth);
-                every[row][column].push(r);
-                if r > best[row][column] {
-                    best[row][column] = r;
-                    best_use[row][column] = use_per_round_trip(&before, &thread_use(), n);
+                if via.is_none_or(|via| via == column) {
+                    cells[row][column].push(measure(path, n, depth));
                 }
             }
         }
     }
+    report(&cells, n, rounds);
+    proxy.stop();
+    proxy_runtime.block_on(proxy.ended());
+}
+
+/// Prints the rates, the ratios, the time added to a sequential round
+/// trip, and what each thread used.
+fn report(cells: &[[Vec<Measured>; 3]; 2], n: usize, rounds: usize) {
+    let rate = |row: usize, column: usize| best(&cells[row][column]).map_or(0.0, |m| m.rate);
     println!("round trips per second ({n} per measurement, best of {rounds}), raw client:");
     println!(
         "{:<22}{:>10}{:>12}{:>8}{:>12}{:>8}",
         "", "direct", "via proxy", "ratio", "raw relay", "ratio"
     );
-    for (row, label) in ["sequential", "pipelined (depth 8)"]
-        .into_iter()
-        .enumerate()
-    {
-        let [d, p, r] = best[row];
+    for (row, (label, depth)) in ROWS.into_iter().enumerate() {
+        let [d, p, r] = [0, 1, 2].map(|column| rate(row, column));
         if d == 0.0 && p == 0.0 && r == 0.0 {
             continue;
         }
@@ -264,6 +295,10 @@ fn main() {
         let ratio = |via: f64| match d > 0.0 {
             true => format!("{:.2}", via / d),
             false => "-".into(),
+        };
+        let label = match depth {
+            1 => label.to_string(),
+            _ => format!("{label} (depth {depth})"),
         };
         println!(
             "{label:<22}{d:>10.0}{p:>12.0}{:>8}{r:>12.0}{:>8}",
@@ -273,8 +308,8 @@ fn main() {
     }
     // Best-of figures may come from different moments of a noisy machine:
     // the ratio of each round's own pair is steadier.
-    for (row, label) in ["sequential", "pipelined"].into_iter().enumerate() {
-        let [d, p, r] = &every[row];
+    for (row, (label, _)) in ROWS.into_iter().enumerate() {
+        let [d, p, r] = &cells[row];
         if d.is_empty() || p.is_empty() || r.is_empty() {
             continue;
         }
@@ -285,7 +320,7 @@ fn main() {
             median_ratio(r, d)
         );
     }
-    let [d, p, r] = best[0];
+    let [d, p, r] = [0, 1, 2].map(|column| rate(0, column));
     if d > 0.0 && p > 0.0 && r > 0.0 {
         let added = |via: f64| (1.0 / via - 1.0 / d) * 1e6;
         println!(
@@ -295,21 +330,19 @@ fn main() {
         );
     }
     println!("per round trip, by thread (best measurement): CPU us / times it slept");
-    for (row, label) in ["sequential", "pipelined"].into_iter().enumerate() {
-        for (column, via) in ["direct", "via proxy", "raw relay"].into_iter().enumerate() {
-            let threads = &best_use[row][column];
-            if threads.is_empty() {
+    for (row, (label, _)) in ROWS.into_iter().enumerate() {
+        for (column, via) in COLUMNS.into_iter().enumerate() {
+            let Some(measured) = best(&cells[row][column]).filter(|m| !m.threads.is_empty()) else {
                 continue;
-            }
-            let cells: Vec<String> = threads
+            };
+            let threads: Vec<String> = measured
+                .threads
                 .iter()
-                .map(|(name, cpu, sleeps)| format!("{name} {cpu:.1}/{sleeps:.2}"))
+                .map(|t| format!("{} {:.1}/{:.2}", t.name, t.cpu_us, t.sleeps))
                 .collect();
-            println!("  {label:<11}{via:<11}{}", cells.join("  "));
+            println!("  {label:<11}{via:<11}{}", threads.join("  "));
         }
     }
-    proxy.stop();
-    proxy_runtime.block_on(proxy.ended());
 }
 
 /// A byte relay from `listen` to `upstream`: one upstream connection per

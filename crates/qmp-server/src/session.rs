@@ -359,6 +359,53 @@ async fn read_polling(
     }
 }
 
+/// Takes in buffered `input` as far as QEMU would and starts the in-band
+/// commands it queues; returns the bytes taken. A command started makes
+/// room, so what is left is taken in again: a pipeline of buffered
+/// requests all starts now, not one per reply. Out-of-band requests run
+/// as they are read.
+async fn take_in(
+    server: &Arc<ServerShared>,
+    session: &SessionHandle,
+    decoder: &mut Decoder,
+    input: &[u8],
+    queue: &mut VecDeque<Decoded>,
+    in_band: &mut InBand,
+) -> usize {
+    let shared = session.shared();
+    let mut taken = 0;
+    loop {
+        while taken < input.len() && !suspended(session.oob_enabled(), queue.len(), in_band) {
+            taken += decoder.feed_until_message(input.get(taken..).unwrap_or_default());
+            while let Some(item) = decoder.next() {
+                // Without oob QEMU reads nothing while a command runs, so
+                // an exec-oob (refused) never overtakes one: in a pipeline
+                // it must wait its turn.
+                if is_out_of_band(&item) && (session.oob_enabled() || in_band.limit == 1) {
+                    // What is held leaves first: this may wait.
+                    shared.outbox.flush();
+                    if let Some(outgoing) = dispatch(server, session, item).await {
+                        server.reply_delays.wait().await;
+                        shared.send_reply(outgoing);
+                    }
+                } else {
+                    queue.push_back(item);
+                }
+            }
+        }
+        let mut started = false;
+        while !in_band.full() {
+            let Some(item) = queue.pop_front() else { break };
+            let future = run_in_band(Arc::clone(server), session.clone(), item);
+            in_band.running.push_back(Box::pin(future));
+            started = true;
+        }
+        if !started || taken == input.len() {
+            return taken;
+        }
+    }
+}
+
 /// Runs a session on `conn` until the client leaves, the session is closed
 /// or the server shuts down.
 pub(crate) async fn run(
@@ -411,40 +458,15 @@ pub(crate) async fn run(
     let mut shutdown = server.shutdown_signal();
     let mut busy_poll = BusyPoll::new(server.config.busy_poll);
     loop {
-        // Take in buffered input as far as QEMU would, and start what it
-        // queues; a command started makes room, so input left in the
-        // buffer is taken in again (a pipeline of buffered requests all
-        // starts now, not one per reply).
-        loop {
-            while start < end && !suspended(session.oob_enabled(), queue.len(), &in_band) {
-                start += decoder.feed_until_message(buf.get(start..end).unwrap_or_default());
-                while let Some(item) = decoder.next() {
-                    // Without oob QEMU reads nothing while a command runs, so
-                    // an exec-oob (refused) never overtakes one: in a pipeline
-                    // it must wait its turn.
-                    if is_out_of_band(&item) && (session.oob_enabled() || in_band.limit == 1) {
-                        // What is held leaves first: this may wait.
-                        shared.outbox.flush();
-                        if let Some(outgoing) = dispatch(&server, &session, item).await {
-                            server.reply_delays.wait().await;
-                            shared.send_reply(outgoing);
-                        }
-                    } else {
-                        queue.push_back(item);
-                    }
-                }
-            }
-            let mut started = false;
-            while !in_band.full() {
-                let Some(item) = queue.pop_front() else { break };
-                let future = run_in_band(Arc::clone(&server), session.clone(), item);
-                in_band.running.push_back(Box::pin(future));
-                started = true;
-            }
-            if !started || start == end {
-                break;
-            }
-        }
+        start += take_in(
+            &server,
+            &session,
+            &mut decoder,
+            buf.get(start..end).unwrap_or_default(),
+            &mut queue,
+            &mut in_band,
+        )
+        .await;
         if draining && in_band.running.is_empty() && queue.is_empty() {
             break;
         }

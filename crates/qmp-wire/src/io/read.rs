@@ -80,8 +80,11 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn receive_now(stream: &UnixStream, buf: &mut [u8]) -> io::Result<usize> {
-        stream.try_read(buf)
+    /// One read of `stream` as `poll_read` polls it.
+    async fn read(stream: &UnixStream, buf: &mut [u8]) -> usize {
+        std::future::poll_fn(|cx| poll_read(stream, cx, || stream.try_read(buf)))
+            .await
+            .unwrap()
     }
 
     #[tokio::test]
@@ -92,23 +95,17 @@ mod tests {
         let mut b = b;
         b.write_all(b"one").unwrap();
         let mut buf = [0u8; 16];
-        let n = std::future::poll_fn(|cx| poll_read(&a, cx, || receive_now(&a, &mut buf)))
-            .await
-            .unwrap();
+        let n = read(&a, &mut buf).await;
         assert_eq!(&buf[..n], b"one");
         let writer = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(50));
             b.write_all(b"two").unwrap();
             b
         });
-        let n = std::future::poll_fn(|cx| poll_read(&a, cx, || receive_now(&a, &mut buf)))
-            .await
-            .unwrap();
+        let n = read(&a, &mut buf).await;
         assert_eq!(&buf[..n], b"two");
         drop(writer.join().unwrap());
-        let n = std::future::poll_fn(|cx| poll_read(&a, cx, || receive_now(&a, &mut buf)))
-            .await
-            .unwrap();
+        let n = read(&a, &mut buf).await;
         assert_eq!(n, 0, "the end of the stream");
     }
 }
