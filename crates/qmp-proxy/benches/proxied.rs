@@ -1,18 +1,22 @@
 //! Round trips (`query-name`) straight to the simulator's server (what
-//! `qmp serve` runs), through `qmp-proxy` in front of it, and through a raw
-//! byte relay in front of it, measured side by side in one run, sequential
+//! `qmp serve` runs), through `qmp-proxy` in front of it, and through two
+//! byte relays in front of it, measured side by side in one run, sequential
 //! and pipelined (eight requests in flight); prints rates, the ratios (of
 //! the best figures, and the median of each round's own pair) and the time
 //! each adds to a sequential round trip.
 //!
-//! The raw relay (tokio's `copy_bidirectional`, no parsing, no policy) is
-//! the floor of what any proxy costs on the machine: the extra hop's
-//! syscalls and wake-ups, which on a virtual machine with few cores weigh
-//! more than all the proxy's own work.
+//! The relays parse nothing and apply no policy: they show what the extra
+//! hop alone costs on the machine, its syscalls and wake-ups. The raw relay
+//! is tokio's `copy_bidirectional`, which sleeps whenever both sockets are
+//! empty. The polling relay never sleeps while its client is connected: it
+//! reads whichever socket is ready and, when neither is, gives its core to
+//! any other thread and yields to its runtime, the way a busy-polling
+//! reader waits. Together they bound a proxy's cost from below: one that
+//! sleeps, and one that polls, with no work of its own per message.
 //!
-//! The server, the proxy and the relay run in this process, each on a
+//! The server, the proxy and the relays run in this process, each on a
 //! one-worker runtime of its own (threads `bench-server`, `bench-proxy`,
-//! `bench-relay`, for perf); the client is a raw blocking socket loop on the
+//! `bench-relay`, `bench-pollrelay`, for perf); the client is a raw blocking socket loop on the
 //! main thread, the cheapest client there is, so that the figures show the
 //! server's and the proxy's costs. On a two-core machine the threads share
 //! the cores (through the proxy every round trip wakes three of them).
@@ -27,7 +31,8 @@
 //! `QMP_BENCH_BUSY_POLL_US` and `QMP_BENCH_UPSTREAM_BUSY_POLL_US` (the
 //! proxy's polling windows, downstream and upstream), `QMP_BENCH_ONLY`
 //! (`sequential` or `pipelined`: one row only, for perf or strace) and
-//! `QMP_BENCH_VIA` (`direct`, `proxy` or `relay`: one column only).
+//! `QMP_BENCH_VIA` (`direct`, `proxy`, `relay` or `polling-relay`: one
+//! column only).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -42,7 +47,9 @@ const DEPTH: usize = 8;
 /// The rows: a label and the requests in flight.
 const ROWS: [(&str, usize); 2] = [("sequential", 1), ("pipelined", DEPTH)];
 /// The columns, in the order of the paths measured.
-const COLUMNS: [&str; 3] = ["direct", "via proxy", "raw relay"];
+const COLUMNS: [&str; 4] = ["direct", "via proxy", "raw relay", "polling relay"];
+/// How the columns other than the first are named in sentences.
+const VIA: [&str; 4] = ["", "the proxy", "the raw relay", "the polling relay"];
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -239,7 +246,10 @@ fn main() {
     let direct: PathBuf = sim.socket().to_path_buf();
     let relay_runtime = runtime("bench-relay");
     let relayed = dir.path().join("relay.sock");
-    relay_runtime.block_on(start_relay(&relayed, &direct));
+    relay_runtime.block_on(start_relay(&relayed, &direct, Relay::Copy));
+    let polling_relay_runtime = runtime("bench-pollrelay");
+    let poll_relayed = dir.path().join("polling-relay.sock");
+    polling_relay_runtime.block_on(start_relay(&poll_relayed, &direct, Relay::Polling));
 
     let only = match std::env::var("QMP_BENCH_ONLY").as_deref() {
         Ok("sequential") => Some(1),
@@ -250,16 +260,17 @@ fn main() {
         Ok("direct") => Some(0),
         Ok("proxy") => Some(1),
         Ok("relay") => Some(2),
+        Ok("polling-relay") => Some(3),
         _ => None,
     };
-    let paths = [&direct, &proxied, &relayed];
+    let paths = [&direct, &proxied, &relayed, &poll_relayed];
     for (column, path) in paths.into_iter().enumerate() {
         if via.is_none_or(|via| via == column) {
             rate(path, n / 10, 1);
         }
     }
     // Every measurement of every cell: rows are ROWS, columns COLUMNS.
-    let mut cells: [[Vec<Measured>; 3]; 2] = Default::default();
+    let mut cells: Cells = Default::default();
     for _ in 0..rounds {
         for (row, (_, depth)) in ROWS.into_iter().enumerate() {
             if only.is_some_and(|only| only != depth) {
@@ -277,57 +288,72 @@ fn main() {
     proxy_runtime.block_on(proxy.ended());
 }
 
+/// Every measurement of every cell: rows are [`ROWS`], columns [`COLUMNS`].
+type Cells = [[Vec<Measured>; COLUMNS.len()]; ROWS.len()];
+
 /// Prints the rates, the ratios, the time added to a sequential round
 /// trip, and what each thread used.
-fn report(cells: &[[Vec<Measured>; 3]; 2], n: usize, rounds: usize) {
+fn report(cells: &Cells, n: usize, rounds: usize) {
     let rate = |row: usize, column: usize| best(&cells[row][column]).map_or(0.0, |m| m.rate);
+    let others = 1..COLUMNS.len();
     println!("round trips per second ({n} per measurement, best of {rounds}), raw client:");
-    println!(
-        "{:<22}{:>10}{:>12}{:>8}{:>12}{:>8}",
-        "", "direct", "via proxy", "ratio", "raw relay", "ratio"
-    );
+    let mut header = format!("{:<22}{:>10}", "", COLUMNS[0]);
+    for column in others.clone() {
+        header += &format!("{:>15}{:>7}", COLUMNS[column], "ratio");
+    }
+    println!("{header}");
     for (row, (label, depth)) in ROWS.into_iter().enumerate() {
-        let [d, p, r] = [0, 1, 2].map(|column| rate(row, column));
-        if d == 0.0 && p == 0.0 && r == 0.0 {
+        if cells[row].iter().all(Vec::is_empty) {
             continue;
         }
-        // Without the direct figure (QMP_BENCH_VIA) there is no ratio.
-        let ratio = |via: f64| match d > 0.0 {
-            true => format!("{:.2}", via / d),
-            false => "-".into(),
-        };
+        let direct = rate(row, 0);
         let label = match depth {
             1 => label.to_string(),
             _ => format!("{label} (depth {depth})"),
         };
-        println!(
-            "{label:<22}{d:>10.0}{p:>12.0}{:>8}{r:>12.0}{:>8}",
-            ratio(p),
-            ratio(r)
-        );
+        let mut line = format!("{label:<22}{direct:>10.0}");
+        for column in others.clone() {
+            let via = rate(row, column);
+            // Without the direct figure (QMP_BENCH_VIA) there is no ratio.
+            let ratio = match direct > 0.0 {
+                true => format!("{:.2}", via / direct),
+                false => "-".into(),
+            };
+            line += &format!("{via:>15.0}{ratio:>7}");
+        }
+        println!("{line}");
     }
     // Best-of figures may come from different moments of a noisy machine:
     // the ratio of each round's own pair is steadier.
     for (row, (label, _)) in ROWS.into_iter().enumerate() {
-        let [d, p, r] = &cells[row];
-        if d.is_empty() || p.is_empty() || r.is_empty() {
-            continue;
+        let direct = &cells[row][0];
+        let paired: Vec<String> = others
+            .clone()
+            .filter(|&column| !direct.is_empty() && !cells[row][column].is_empty())
+            .map(|column| {
+                let ratio = median_ratio(&cells[row][column], direct);
+                format!("{ratio:.2} via {}", VIA[column])
+            })
+            .collect();
+        if !paired.is_empty() {
+            println!(
+                "{label} ratios paired by round (median of {}): {}",
+                direct.len(),
+                paired.join(", ")
+            );
         }
-        println!(
-            "{label} ratios paired by round (median of {}): {:.2} via proxy, {:.2} via raw relay",
-            d.len(),
-            median_ratio(p, d),
-            median_ratio(r, d)
-        );
     }
-    let [d, p, r] = [0, 1, 2].map(|column| rate(0, column));
-    if d > 0.0 && p > 0.0 && r > 0.0 {
-        let added = |via: f64| (1.0 / via - 1.0 / d) * 1e6;
-        println!(
-            "added to each sequential round trip: {:.1} us by the proxy, {:.1} us by the raw relay",
-            added(p),
-            added(r)
-        );
+    let direct = rate(0, 0);
+    let added: Vec<String> = others
+        .clone()
+        .filter(|&column| direct > 0.0 && rate(0, column) > 0.0)
+        .map(|column| {
+            let us = (1.0 / rate(0, column) - 1.0 / direct) * 1e6;
+            format!("{us:.1} us by {}", VIA[column])
+        })
+        .collect();
+    if !added.is_empty() {
+        println!("added to each sequential round trip: {}", added.join(", "));
     }
     println!("per round trip, by thread (best measurement): CPU us / times it slept");
     for (row, (label, _)) in ROWS.into_iter().enumerate() {
@@ -340,24 +366,82 @@ fn report(cells: &[[Vec<Measured>; 3]; 2], n: usize, rounds: usize) {
                 .iter()
                 .map(|t| format!("{} {:.1}/{:.2}", t.name, t.cpu_us, t.sleeps))
                 .collect();
-            println!("  {label:<11}{via:<11}{}", threads.join("  "));
+            println!("  {label:<11}{via:<14}{}", threads.join("  "));
         }
     }
 }
 
+/// How a relay moves bytes.
+#[derive(Clone, Copy)]
+enum Relay {
+    /// `copy_bidirectional`: sleeps whenever both sockets are empty.
+    Copy,
+    /// Never sleeps while its client is connected.
+    Polling,
+}
+
 /// A byte relay from `listen` to `upstream`: one upstream connection per
 /// client, bytes copied both ways as they come.
-async fn start_relay(listen: &Path, upstream: &Path) {
+async fn start_relay(listen: &Path, upstream: &Path, relay: Relay) {
     let listener = tokio::net::UnixListener::bind(listen).expect("bind the relay");
     let upstream = upstream.to_path_buf();
     tokio::spawn(async move {
         while let Ok((mut client, _)) = listener.accept().await {
             let upstream = upstream.clone();
             tokio::spawn(async move {
-                if let Ok(mut server) = tokio::net::UnixStream::connect(&upstream).await {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                let Ok(mut server) = tokio::net::UnixStream::connect(&upstream).await else {
+                    return;
+                };
+                match relay {
+                    Relay::Copy => {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                    Relay::Polling => {
+                        let _ = poll_relay(&client, &server).await;
+                    }
                 }
             });
         }
     });
+}
+
+/// Copies whatever either socket has to the other until one closes,
+/// without ever sleeping: when neither has anything, the core goes to any
+/// other thread ready to run on it and the runtime polls its I/O driver,
+/// as `qmp_wire::io::busy_poll` does between tries.
+async fn poll_relay(
+    client: &tokio::net::UnixStream,
+    server: &tokio::net::UnixStream,
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let mut moved = false;
+        for (from, to) in [(client, server), (server, client)] {
+            match from.try_read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => {
+                    write_all(to, &buf[..n]).await?;
+                    moved = true;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if !moved {
+            std::thread::yield_now();
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Writes all of `bytes` to a shared socket.
+async fn write_all(socket: &tokio::net::UnixStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        match socket.try_write(bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => socket.writable().await?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
