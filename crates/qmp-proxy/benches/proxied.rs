@@ -1,24 +1,30 @@
 //! Round trips (`query-name`) straight to the simulator's server (what
-//! `qmp serve` runs), through `qmp-proxy` in front of it, and through two
-//! byte relays in front of it, measured side by side in one run, sequential
+//! `qmp serve` runs), through `qmp-proxy` in front of it, and through three
+//! relays in front of it, measured side by side in one run, sequential
 //! and pipelined (eight requests in flight); prints rates, the ratios (of
 //! the best figures, and the median of each round's own pair) and the time
 //! each adds to a sequential round trip.
 //!
-//! The relays parse nothing and apply no policy: they show what the extra
-//! hop alone costs on the machine, its syscalls and wake-ups. The raw relay
-//! is tokio's `copy_bidirectional`, which sleeps whenever both sockets are
-//! empty. The polling relay never sleeps while its client is connected: it
-//! reads whichever socket is ready and, when neither is, gives its core to
-//! any other thread and yields to its runtime, the way a busy-polling
-//! reader waits. Together they bound a proxy's cost from below: one that
-//! sleeps, and one that polls, with no work of its own per message.
+//! The relays apply no policy and keep no sessions: they show what the
+//! extra hop costs on the machine, its syscalls and wake-ups, and what the
+//! least work a proxy must do per message adds to it.
+//! * The raw relay is tokio's `copy_bidirectional`, which sleeps whenever
+//!   both sockets are empty.
+//! * The polling relay never sleeps while its client is connected: it reads
+//!   whichever socket is ready and, when neither is, gives its core to any
+//!   other thread and yields to its runtime, the way a busy-polling reader
+//!   waits. It passes the bytes on as they came.
+//! * The renumbering relay polls the same way, but decodes every message,
+//!   gives each request an id of its own (keeping the client's in a
+//!   table), gives each reply the client's id back, and encodes everything
+//!   again: what any proxy that lets clients share a monitor must do.
 //!
 //! The server, the proxy and the relays run in this process, each on a
 //! one-worker runtime of its own (threads `bench-server`, `bench-proxy`,
-//! `bench-relay`, `bench-pollrelay`, for perf); the client is a raw blocking socket loop on the
-//! main thread, the cheapest client there is, so that the figures show the
-//! server's and the proxy's costs. On a two-core machine the threads share
+//! `bench-relay`, `bench-pollrelay`, `bench-renumber`, for perf); the
+//! client is a raw blocking socket loop on the main thread, the cheapest
+//! client there is, so that the figures show the server's and the proxy's
+//! costs. On a two-core machine the threads share
 //! the cores (through the proxy every round trip wakes three of them).
 //!
 //! For each cell it also prints what each thread used per round trip: CPU
@@ -31,9 +37,10 @@
 //! `QMP_BENCH_BUSY_POLL_US` and `QMP_BENCH_UPSTREAM_BUSY_POLL_US` (the
 //! proxy's polling windows, downstream and upstream), `QMP_BENCH_ONLY`
 //! (`sequential` or `pipelined`: one row only, for perf or strace) and
-//! `QMP_BENCH_VIA` (`direct`, `proxy`, `relay` or `polling-relay`: one
-//! column only).
+//! `QMP_BENCH_VIA` (`direct`, `proxy`, `relay`, `polling-relay` or
+//! `renumbering-relay`: one column only).
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -41,15 +48,28 @@ use std::time::{Duration, Instant};
 
 use qmp_proxy::{ListenAddress, ListenerConfig, Proxy, ProxyConfig, Upstream};
 use qmp_sim::Simulator;
+use qmp_wire::{Decoder, Encoder, Value};
 
 const REQUEST: &[u8] = br#"{"execute":"query-name"}"#;
 const DEPTH: usize = 8;
 /// The rows: a label and the requests in flight.
 const ROWS: [(&str, usize); 2] = [("sequential", 1), ("pipelined", DEPTH)];
 /// The columns, in the order of the paths measured.
-const COLUMNS: [&str; 4] = ["direct", "via proxy", "raw relay", "polling relay"];
+const COLUMNS: [&str; 5] = [
+    "direct",
+    "via proxy",
+    "raw relay",
+    "polling relay",
+    "renumbering",
+];
 /// How the columns other than the first are named in sentences.
-const VIA: [&str; 4] = ["", "the proxy", "the raw relay", "the polling relay"];
+const VIA: [&str; 5] = [
+    "",
+    "the proxy",
+    "the raw relay",
+    "the polling relay",
+    "the renumbering relay",
+];
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -250,6 +270,9 @@ fn main() {
     let polling_relay_runtime = runtime("bench-pollrelay");
     let poll_relayed = dir.path().join("polling-relay.sock");
     polling_relay_runtime.block_on(start_relay(&poll_relayed, &direct, Relay::Polling));
+    let renumbering_runtime = runtime("bench-renumber");
+    let renumbered = dir.path().join("renumbering-relay.sock");
+    renumbering_runtime.block_on(start_relay(&renumbered, &direct, Relay::Renumbering));
 
     let only = match std::env::var("QMP_BENCH_ONLY").as_deref() {
         Ok("sequential") => Some(1),
@@ -261,9 +284,10 @@ fn main() {
         Ok("proxy") => Some(1),
         Ok("relay") => Some(2),
         Ok("polling-relay") => Some(3),
+        Ok("renumbering-relay") => Some(4),
         _ => None,
     };
-    let paths = [&direct, &proxied, &relayed, &poll_relayed];
+    let paths = [&direct, &proxied, &relayed, &poll_relayed, &renumbered];
     for (column, path) in paths.into_iter().enumerate() {
         if via.is_none_or(|via| via == column) {
             rate(path, n / 10, 1);
@@ -376,12 +400,14 @@ fn report(cells: &Cells, n: usize, rounds: usize) {
 enum Relay {
     /// `copy_bidirectional`: sleeps whenever both sockets are empty.
     Copy,
-    /// Never sleeps while its client is connected.
+    /// Never sleeps while its client is connected; bytes pass as they came.
     Polling,
+    /// Polls too, and renumbers every request (see [`Renumber`]).
+    Renumbering,
 }
 
-/// A byte relay from `listen` to `upstream`: one upstream connection per
-/// client, bytes copied both ways as they come.
+/// A relay from `listen` to `upstream`: one upstream connection per
+/// client, bytes moved both ways as they come.
 async fn start_relay(listen: &Path, upstream: &Path, relay: Relay) {
     let listener = tokio::net::UnixListener::bind(listen).expect("bind the relay");
     let upstream = upstream.to_path_buf();
@@ -392,44 +418,101 @@ async fn start_relay(listen: &Path, upstream: &Path, relay: Relay) {
                 let Ok(mut server) = tokio::net::UnixStream::connect(&upstream).await else {
                     return;
                 };
-                match relay {
-                    Relay::Copy => {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                let _ = match relay {
+                    Relay::Copy => tokio::io::copy_bidirectional(&mut client, &mut server)
+                        .await
+                        .map(drop),
+                    Relay::Polling => poll_relay(&client, &server, None).await,
+                    Relay::Renumbering => {
+                        poll_relay(&client, &server, Some(Renumber::default())).await
                     }
-                    Relay::Polling => {
-                        let _ = poll_relay(&client, &server).await;
-                    }
-                }
+                };
             });
         }
     });
 }
 
-/// Copies whatever either socket has to the other until one closes,
-/// without ever sleeping: when neither has anything, the core goes to any
-/// other thread ready to run on it and the runtime polls its I/O driver,
-/// as `qmp_wire::io::busy_poll` does between tries.
+/// Moves whatever either socket has to the other until one closes, through
+/// `renumber` when given, without ever sleeping: when neither socket has
+/// anything, the core goes to any other thread ready to run on it and the
+/// runtime polls its I/O driver, as `qmp_wire::io::busy_poll` does between
+/// tries.
 async fn poll_relay(
     client: &tokio::net::UnixStream,
     server: &tokio::net::UnixStream,
+    mut renumber: Option<Renumber>,
 ) -> std::io::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
+    let mut out = Vec::new();
     loop {
         let mut moved = false;
-        for (from, to) in [(client, server), (server, client)] {
-            match from.try_read(&mut buf) {
+        for (from, to, upward) in [(client, server, true), (server, client, false)] {
+            let n = match from.try_read(&mut buf) {
                 Ok(0) => return Ok(()),
-                Ok(n) => {
-                    write_all(to, &buf[..n]).await?;
-                    moved = true;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
                 Err(e) => return Err(e),
-            }
+            };
+            moved = true;
+            let bytes = match &mut renumber {
+                None => &buf[..n],
+                Some(renumber) => {
+                    out.clear();
+                    renumber.pass(upward, &buf[..n], &mut out);
+                    &out[..]
+                }
+            };
+            write_all(to, bytes).await?;
         }
         if !moved {
             std::thread::yield_now();
             tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// The least a proxy does to the messages it passes: each is decoded; a
+/// request gets an id of its own (the client's, or its lack of one, is kept
+/// by that number); a reply carrying one of those numbers gets the client's
+/// id back; everything is encoded again. Messages without an id (the
+/// greeting, events) pass as decoded; bytes that do not decode are dropped.
+#[derive(Default)]
+struct Renumber {
+    requests: Decoder,
+    replies: Decoder,
+    /// The client's id of each request in flight, by its number upstream.
+    ids: HashMap<i64, Option<Value>>,
+    last: i64,
+}
+
+impl Renumber {
+    /// Passes `input`, from the client when `upward`, into `out`.
+    fn pass(&mut self, upward: bool, input: &[u8], out: &mut Vec<u8>) {
+        let decoder = match upward {
+            true => &mut self.requests,
+            false => &mut self.replies,
+        };
+        decoder.feed(input);
+        while let Some(decoded) = decoder.next() {
+            let Ok(Value::Object(mut message)) = decoded else {
+                continue;
+            };
+            if upward {
+                self.last += 1;
+                self.ids.insert(self.last, message.remove("id"));
+                message.insert("id", self.last);
+                Encoder::REQUEST.write_message(&Value::Object(message), out);
+            } else {
+                if let Some(Value::Int(number)) = message.get("id") {
+                    if let Some(client_id) = self.ids.remove(number) {
+                        message.remove("id");
+                        if let Some(id) = client_id {
+                            message.insert("id", id);
+                        }
+                    }
+                }
+                Encoder::QMP.write_message(&Value::Object(message), out);
+            }
         }
     }
 }
