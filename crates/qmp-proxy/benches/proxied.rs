@@ -54,21 +54,55 @@ const REQUEST: &[u8] = br#"{"execute":"query-name"}"#;
 const DEPTH: usize = 8;
 /// The rows: a label and the requests in flight.
 const ROWS: [(&str, usize); 2] = [("sequential", 1), ("pipelined", DEPTH)];
-/// The columns, in the order of the paths measured.
-const COLUMNS: [&str; 5] = [
-    "direct",
-    "via proxy",
-    "raw relay",
-    "polling relay",
-    "renumbering",
+
+/// One path measured: its heading, how sentences name it, and its name in
+/// `QMP_BENCH_VIA`.
+struct Column {
+    heading: &'static str,
+    named: &'static str,
+    via: &'static str,
+}
+
+/// The columns, in the order of the paths measured: direct first, then
+/// the proxy, then each relay of [`RELAYS`].
+const COLUMNS: [Column; 5] = [
+    Column {
+        heading: "direct",
+        named: "going direct",
+        via: "direct",
+    },
+    Column {
+        heading: "via proxy",
+        named: "the proxy",
+        via: "proxy",
+    },
+    Column {
+        heading: "raw relay",
+        named: "the raw relay",
+        via: "relay",
+    },
+    Column {
+        heading: "polling relay",
+        named: "the polling relay",
+        via: "polling-relay",
+    },
+    Column {
+        heading: "renumbering",
+        named: "the renumbering relay",
+        via: "renumbering-relay",
+    },
 ];
-/// How the columns other than the first are named in sentences.
-const VIA: [&str; 5] = [
-    "",
-    "the proxy",
-    "the raw relay",
-    "the polling relay",
-    "the renumbering relay",
+
+/// The relays, in column order: how each moves bytes, its thread and its
+/// socket's file name.
+const RELAYS: [(Relay, &str, &str); 3] = [
+    (Relay::Copy, "bench-relay", "relay.sock"),
+    (Relay::Polling, "bench-pollrelay", "polling-relay.sock"),
+    (
+        Relay::Renumbering,
+        "bench-renumber",
+        "renumbering-relay.sock",
+    ),
 ];
 
 fn env_number(name: &str, default: usize) -> usize {
@@ -264,31 +298,26 @@ fn main() {
         .block_on(Proxy::start(config))
         .expect("the proxy");
     let direct: PathBuf = sim.socket().to_path_buf();
-    let relay_runtime = runtime("bench-relay");
-    let relayed = dir.path().join("relay.sock");
-    relay_runtime.block_on(start_relay(&relayed, &direct, Relay::Copy));
-    let polling_relay_runtime = runtime("bench-pollrelay");
-    let poll_relayed = dir.path().join("polling-relay.sock");
-    polling_relay_runtime.block_on(start_relay(&poll_relayed, &direct, Relay::Polling));
-    let renumbering_runtime = runtime("bench-renumber");
-    let renumbered = dir.path().join("renumbering-relay.sock");
-    renumbering_runtime.block_on(start_relay(&renumbered, &direct, Relay::Renumbering));
+    let mut paths = vec![direct.clone(), proxied];
+    // Each relay's runtime lives as long as the measurements do.
+    let mut relay_runtimes = Vec::new();
+    for (relay, thread, socket) in RELAYS {
+        let relay_runtime = runtime(thread);
+        let path = dir.path().join(socket);
+        relay_runtime.block_on(start_relay(&path, &direct, relay));
+        relay_runtimes.push(relay_runtime);
+        paths.push(path);
+    }
 
     let only = match std::env::var("QMP_BENCH_ONLY").as_deref() {
         Ok("sequential") => Some(1),
         Ok("pipelined") => Some(DEPTH),
         _ => None,
     };
-    let via = match std::env::var("QMP_BENCH_VIA").as_deref() {
-        Ok("direct") => Some(0),
-        Ok("proxy") => Some(1),
-        Ok("relay") => Some(2),
-        Ok("polling-relay") => Some(3),
-        Ok("renumbering-relay") => Some(4),
-        _ => None,
-    };
-    let paths = [&direct, &proxied, &relayed, &poll_relayed, &renumbered];
-    for (column, path) in paths.into_iter().enumerate() {
+    let via = std::env::var("QMP_BENCH_VIA")
+        .ok()
+        .and_then(|name| COLUMNS.iter().position(|column| column.via == name));
+    for (column, path) in paths.iter().enumerate() {
         if via.is_none_or(|via| via == column) {
             rate(path, n / 10, 1);
         }
@@ -300,7 +329,7 @@ fn main() {
             if only.is_some_and(|only| only != depth) {
                 continue;
             }
-            for (column, path) in paths.into_iter().enumerate() {
+            for (column, path) in paths.iter().enumerate() {
                 if via.is_none_or(|via| via == column) {
                     cells[row][column].push(measure(path, n, depth));
                 }
@@ -321,9 +350,9 @@ fn report(cells: &Cells, n: usize, rounds: usize) {
     let rate = |row: usize, column: usize| best(&cells[row][column]).map_or(0.0, |m| m.rate);
     let others = 1..COLUMNS.len();
     println!("round trips per second ({n} per measurement, best of {rounds}), raw client:");
-    let mut header = format!("{:<22}{:>10}", "", COLUMNS[0]);
+    let mut header = format!("{:<22}{:>10}", "", COLUMNS[0].heading);
     for column in others.clone() {
-        header += &format!("{:>15}{:>7}", COLUMNS[column], "ratio");
+        header += &format!("{:>15}{:>7}", COLUMNS[column].heading, "ratio");
     }
     println!("{header}");
     for (row, (label, depth)) in ROWS.into_iter().enumerate() {
@@ -356,7 +385,7 @@ fn report(cells: &Cells, n: usize, rounds: usize) {
             .filter(|&column| !direct.is_empty() && !cells[row][column].is_empty())
             .map(|column| {
                 let ratio = median_ratio(&cells[row][column], direct);
-                format!("{ratio:.2} via {}", VIA[column])
+                format!("{ratio:.2} via {}", COLUMNS[column].named)
             })
             .collect();
         if !paired.is_empty() {
@@ -373,7 +402,7 @@ fn report(cells: &Cells, n: usize, rounds: usize) {
         .filter(|&column| direct > 0.0 && rate(0, column) > 0.0)
         .map(|column| {
             let us = (1.0 / rate(0, column) - 1.0 / direct) * 1e6;
-            format!("{us:.1} us by {}", VIA[column])
+            format!("{us:.1} us by {}", COLUMNS[column].named)
         })
         .collect();
     if !added.is_empty() {
@@ -381,7 +410,7 @@ fn report(cells: &Cells, n: usize, rounds: usize) {
     }
     println!("per round trip, by thread (best measurement): CPU us / times it slept");
     for (row, (label, _)) in ROWS.into_iter().enumerate() {
-        for (column, via) in COLUMNS.into_iter().enumerate() {
+        for (column, via) in COLUMNS.iter().map(|c| c.heading).enumerate() {
             let Some(measured) = best(&cells[row][column]).filter(|m| !m.threads.is_empty()) else {
                 continue;
             };
