@@ -24,8 +24,8 @@
 //! `bench-relay`, `bench-pollrelay`, `bench-renumber`, for perf); the
 //! client is a raw blocking socket loop on the main thread, the cheapest
 //! client there is, so that the figures show the server's and the proxy's
-//! costs. On a two-core machine the threads share
-//! the cores (through the proxy every round trip wakes three of them).
+//! costs. On a two-core machine the threads share the cores (through the
+//! proxy every round trip wakes three of them).
 //!
 //! For each cell it also prints what each thread used per round trip: CPU
 //! time, and how often it went to sleep (a sleeper costs a wake-up, which
@@ -55,54 +55,55 @@ const DEPTH: usize = 8;
 /// The rows: a label and the requests in flight.
 const ROWS: [(&str, usize); 2] = [("sequential", 1), ("pipelined", DEPTH)];
 
-/// One path measured: its heading, how sentences name it, and its name in
-/// `QMP_BENCH_VIA`.
+/// One path measured: where it goes, its heading, how sentences name it,
+/// and its name in `QMP_BENCH_VIA`.
 struct Column {
+    path: Via,
     heading: &'static str,
     named: &'static str,
     via: &'static str,
 }
 
-/// The columns, in the order of the paths measured: direct first, then
-/// the proxy, then each relay of [`RELAYS`].
+/// Where a path goes to reach the server.
+#[derive(Clone, Copy)]
+enum Via {
+    Direct,
+    Proxy,
+    Relay(Relay),
+}
+
+/// The columns, in the order of the paths measured; ratios are to the first.
 const COLUMNS: [Column; 5] = [
     Column {
+        path: Via::Direct,
         heading: "direct",
         named: "going direct",
         via: "direct",
     },
     Column {
+        path: Via::Proxy,
         heading: "via proxy",
         named: "the proxy",
         via: "proxy",
     },
     Column {
+        path: Via::Relay(Relay::Copy),
         heading: "raw relay",
         named: "the raw relay",
         via: "relay",
     },
     Column {
+        path: Via::Relay(Relay::Polling),
         heading: "polling relay",
         named: "the polling relay",
         via: "polling-relay",
     },
     Column {
+        path: Via::Relay(Relay::Renumbering),
         heading: "renumbering",
         named: "the renumbering relay",
         via: "renumbering-relay",
     },
-];
-
-/// The relays, in column order: how each moves bytes, its thread and its
-/// socket's file name.
-const RELAYS: [(Relay, &str, &str); 3] = [
-    (Relay::Copy, "bench-relay", "relay.sock"),
-    (Relay::Polling, "bench-pollrelay", "polling-relay.sock"),
-    (
-        Relay::Renumbering,
-        "bench-renumber",
-        "renumbering-relay.sock",
-    ),
 ];
 
 fn env_number(name: &str, default: usize) -> usize {
@@ -298,16 +299,22 @@ fn main() {
         .block_on(Proxy::start(config))
         .expect("the proxy");
     let direct: PathBuf = sim.socket().to_path_buf();
-    let mut paths = vec![direct.clone(), proxied];
     // Each relay's runtime lives as long as the measurements do.
     let mut relay_runtimes = Vec::new();
-    for (relay, thread, socket) in RELAYS {
-        let relay_runtime = runtime(thread);
-        let path = dir.path().join(socket);
-        relay_runtime.block_on(start_relay(&path, &direct, relay));
-        relay_runtimes.push(relay_runtime);
-        paths.push(path);
-    }
+    let paths: Vec<PathBuf> = COLUMNS
+        .iter()
+        .map(|column| match column.path {
+            Via::Direct => direct.clone(),
+            Via::Proxy => proxied.clone(),
+            Via::Relay(relay) => {
+                let relay_runtime = runtime(relay.thread());
+                let path = dir.path().join(relay.socket());
+                relay_runtime.block_on(start_relay(&path, &direct, relay));
+                relay_runtimes.push(relay_runtime);
+                path
+            }
+        })
+        .collect();
 
     let only = match std::env::var("QMP_BENCH_ONLY").as_deref() {
         Ok("sequential") => Some(1),
@@ -322,7 +329,6 @@ fn main() {
             rate(path, n / 10, 1);
         }
     }
-    // Every measurement of every cell: rows are ROWS, columns COLUMNS.
     let mut cells: Cells = Default::default();
     for _ in 0..rounds {
         for (row, (_, depth)) in ROWS.into_iter().enumerate() {
@@ -410,7 +416,7 @@ fn report(cells: &Cells, n: usize, rounds: usize) {
     }
     println!("per round trip, by thread (best measurement): CPU us / times it slept");
     for (row, (label, _)) in ROWS.into_iter().enumerate() {
-        for (column, via) in COLUMNS.iter().map(|c| c.heading).enumerate() {
+        for (column, heading) in COLUMNS.iter().map(|c| c.heading).enumerate() {
             let Some(measured) = best(&cells[row][column]).filter(|m| !m.threads.is_empty()) else {
                 continue;
             };
@@ -419,7 +425,7 @@ fn report(cells: &Cells, n: usize, rounds: usize) {
                 .iter()
                 .map(|t| format!("{} {:.1}/{:.2}", t.name, t.cpu_us, t.sleeps))
                 .collect();
-            println!("  {label:<11}{via:<14}{}", threads.join("  "));
+            println!("  {label:<11}{heading:<14}{}", threads.join("  "));
         }
     }
 }
@@ -433,6 +439,26 @@ enum Relay {
     Polling,
     /// Polls too, and renumbers every request (see [`Renumber`]).
     Renumbering,
+}
+
+impl Relay {
+    /// The name of the relay's thread, for perf.
+    fn thread(self) -> &'static str {
+        match self {
+            Relay::Copy => "bench-relay",
+            Relay::Polling => "bench-pollrelay",
+            Relay::Renumbering => "bench-renumber",
+        }
+    }
+
+    /// The file name of the socket the relay listens on.
+    fn socket(self) -> &'static str {
+        match self {
+            Relay::Copy => "relay.sock",
+            Relay::Polling => "polling-relay.sock",
+            Relay::Renumbering => "renumbering-relay.sock",
+        }
+    }
 }
 
 /// A relay from `listen` to `upstream`: one upstream connection per
@@ -533,11 +559,14 @@ impl Renumber {
                 Encoder::REQUEST.write_message(&Value::Object(message), out);
             } else {
                 if let Some(Value::Int(number)) = message.get("id") {
-                    if let Some(client_id) = self.ids.remove(number) {
-                        message.remove("id");
-                        if let Some(id) = client_id {
-                            message.insert("id", id);
+                    match self.ids.remove(number) {
+                        Some(Some(client_id)) => {
+                            message.insert("id", client_id);
                         }
+                        Some(None) => {
+                            message.remove("id");
+                        }
+                        None => {}
                     }
                 }
                 Encoder::QMP.write_message(&Value::Object(message), out);
